@@ -1,0 +1,69 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { serveStatic } from "@hono/node-server/serve-static";
+import { onTestFinished } from "vitest";
+import { type App, createApp } from "../../src/app";
+import { type AppConfig, parseConfig } from "../../src/config";
+import type { Deps } from "../../src/deps";
+import { createIds } from "../../src/lib/ids";
+import { openNodeDatabase } from "../../src/node/database";
+import { applyMigrations } from "../../src/node/migrate";
+import { buildAssets } from "../../scripts/build-assets";
+import { FakeClock, MemoryLogger, seededRandom } from "./fakes";
+
+export type Harness = {
+  app: App;
+  deps: Deps;
+  clock: FakeClock;
+  logs: MemoryLogger;
+  /** `app.request` with the test's origin filled in. */
+  request(path: string, init?: RequestInit): Promise<Response>;
+};
+
+type HarnessOptions = { migrate?: boolean; config?: Partial<AppConfig> };
+
+let assetsBuilt = false;
+
+/**
+ * A fresh app over its own libSQL database file (removed when the test ends), with a fake clock,
+ * seeded randomness and a collecting logger. Call it inside a test.
+ */
+export async function createHarness(options: HarnessOptions = {}): Promise<Harness> {
+  if (!assetsBuilt) {
+    buildAssets();
+    assetsBuilt = true;
+  }
+  const dir = mkdtempSync(join(tmpdir(), "strato-test-"));
+  const db = openNodeDatabase(`file:${join(dir, "strato.db")}`);
+  onTestFinished(() => {
+    db.$client.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  if (options.migrate !== false) await applyMigrations(db);
+
+  const clock = new FakeClock();
+  const random = seededRandom();
+  const logs = new MemoryLogger();
+  const config = {
+    ...parseConfig({ DATABASE_URL: `file:${dir}/strato.db`, STRATO_ENV: "test" }, "node"),
+    ...options.config,
+  };
+  const deps: Deps = {
+    config,
+    db,
+    clock,
+    random,
+    ids: createIds(clock, random),
+    log: logs,
+    staticAssets: serveStatic({ root: "./public" }),
+  };
+  const app = createApp(deps);
+  return {
+    app,
+    deps,
+    clock,
+    logs,
+    request: (path, init) => Promise.resolve(app.request(`http://localhost${path}`, init)),
+  };
+}
