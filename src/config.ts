@@ -7,10 +7,16 @@ import { z } from "zod";
 const ConfigSchema = z.object({
   STRATO_ENV: z.enum(["development", "production", "test"]).default("production"),
   STRATO_VERSION: z.string().min(1).default("0.1.0"),
-  DATABASE_URL: z.string().min(1, "DATABASE_URL is required (e.g. file:.data/strato.db or https://…)"),
+  DATABASE_URL: z
+    .string()
+    .min(1, "DATABASE_URL is required (e.g. file:.data/strato.db or https://…)"),
   DATABASE_AUTH_TOKEN: z.string().min(1).optional(),
   /** Largest request body the API accepts, in bytes. */
-  STRATO_MAX_BODY_BYTES: z.coerce.number().int().positive().default(1024 * 1024),
+  STRATO_MAX_BODY_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(1024 * 1024),
 });
 
 /** Which entry point is running the app; reported by /api/v1/info. */

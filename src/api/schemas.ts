@@ -25,7 +25,10 @@ export const ProblemSchema = z
 
 /** OpenAPI response entries for the given problem codes, for a route's `responses`. */
 export function problemResponses(...codes: ProblemCode[]) {
-  const responses: Record<number, { description: string; content: Record<string, { schema: typeof ProblemSchema }> }> = {};
+  const responses: Record<
+    number,
+    { description: string; content: Record<string, { schema: typeof ProblemSchema }> }
+  > = {};
   for (const code of codes) {
     const { status, title } = PROBLEM_CODES[code];
     const existing = responses[status];

@@ -1,5 +1,7 @@
 import type { Client } from "@libsql/client/web";
-import { drizzle, type LibSQLDatabase } from "drizzle-orm/libsql";
+import type { LibSQLDatabase } from "drizzle-orm/libsql/driver-core";
+// The web build: the Node one imports @libsql/client, which cannot be bundled for workerd.
+import { drizzle } from "drizzle-orm/libsql/web";
 import * as schema from "./schema";
 
 /** The database seam: drizzle over a libSQL client (web client on Workers, `file:`/http on Node). */

@@ -30,7 +30,9 @@ async function main(): Promise<void> {
   const db = openNodeDatabase(config.databaseUrl, config.databaseAuthToken);
   if (STRATO_AUTO_MIGRATE === "true") await applyMigrations(db);
 
-  const app = createApp(systemDeps(config, db, { staticAssets: serveStatic({ root: "./public" }) }));
+  const app = createApp(
+    systemDeps(config, db, { staticAssets: serveStatic({ root: "./public" }) }),
+  );
   const httpServer = serve({ fetch: app.fetch, hostname, port }, (info) => {
     console.log(`Strato (node) listening on http://${info.address}:${info.port}`);
   });

@@ -73,4 +73,7 @@ export const onError: ErrorHandler<AppEnv> = (err, c) => {
 };
 
 export const onNotFound: NotFoundHandler<AppEnv> = (c) =>
-  problemResponse(c, { code: "not_found", detail: `No route matches ${c.req.method} ${c.req.path}.` });
+  problemResponse(c, {
+    code: "not_found",
+    detail: `No route matches ${c.req.method} ${c.req.path}.`,
+  });

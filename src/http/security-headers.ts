@@ -31,6 +31,9 @@ export function securityHeaders() {
 /** Serialises a CSP the same way for routes that need a variant of the default. */
 export function cspHeader(directives: Record<string, string[]>): string {
   return Object.entries(directives)
-    .map(([name, values]) => `${name.replace(/[A-Z]/g, (m) => `-${m.toLowerCase()}`)} ${values.join(" ")}`)
+    .map(
+      ([name, values]) =>
+        `${name.replace(/[A-Z]/g, (m) => `-${m.toLowerCase()}`)} ${values.join(" ")}`,
+    )
     .join("; ");
 }

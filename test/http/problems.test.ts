@@ -148,7 +148,10 @@ describe("problem+json for bad input", () => {
     addFixtureRoutes(h);
     const res = await h.request("/api/v1/fixtures/conflict");
     expect(res.status).toBe(409);
-    expect(await problemOf(res)).toMatchObject({ code: "conflict", detail: "The VM is being deleted." });
+    expect(await problemOf(res)).toMatchObject({
+      code: "conflict",
+      detail: "The VM is being deleted.",
+    });
   });
 
   it("an unknown route is 404 not_found", async () => {

@@ -3,13 +3,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { serveStatic } from "@hono/node-server/serve-static";
 import { onTestFinished } from "vitest";
+import { buildAssets } from "../../scripts/build-assets";
 import { type App, createApp } from "../../src/app";
 import { type AppConfig, parseConfig } from "../../src/config";
 import type { Deps } from "../../src/deps";
 import { createIds } from "../../src/lib/ids";
 import { openNodeDatabase } from "../../src/node/database";
 import { applyMigrations } from "../../src/node/migrate";
-import { buildAssets } from "../../scripts/build-assets";
 import { FakeClock, MemoryLogger, seededRandom } from "./fakes";
 
 export type Harness = {

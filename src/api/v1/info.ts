@@ -14,9 +14,13 @@ const getInfo = createRoute({
   method: "get",
   path: "/api/v1/info",
   tags: ["system"],
-  summary: "Which Strato this is: version and runtime, for clients and agents to check compatibility",
+  summary:
+    "Which Strato this is: version and runtime, for clients and agents to check compatibility",
   responses: {
-    200: { description: "About this installation", content: { "application/json": { schema: Info } } },
+    200: {
+      description: "About this installation",
+      content: { "application/json": { schema: Info } },
+    },
   },
 });
 
@@ -24,7 +28,12 @@ export function registerInfo(app: Router): void {
   app.openapi(getInfo, (c) => {
     const { config } = c.var.deps;
     return c.json(
-      { name: "strato" as const, version: config.version, apiVersion: "v1" as const, runtime: config.runtime },
+      {
+        name: "strato" as const,
+        version: config.version,
+        apiVersion: "v1" as const,
+        runtime: config.runtime,
+      },
       200,
     );
   });

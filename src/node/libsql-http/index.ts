@@ -1,0 +1,2 @@
+export type { LibsqlHttpServer, LibsqlHttpServerOptions } from "./server";
+export { startLibsqlHttpServer } from "./server";
