@@ -7,6 +7,7 @@
  */
 import { join, resolve } from "node:path";
 import { z } from "zod";
+import { ConfigError, parseEnv } from "../src/config";
 import { openNodeDatabase } from "../src/node/database";
 import { waitForOk } from "../src/node/dev/wait";
 import { startWranglerDev, stopProcessGroup } from "../src/node/dev/wrangler";
@@ -23,7 +24,7 @@ const DevEnv = z.object({
 });
 
 async function main(): Promise<void> {
-  const env = DevEnv.parse(process.env);
+  const env = parseEnv(DevEnv, process.env);
   const dataDir = resolve(env.STRATO_DATA_DIR);
   buildAssets();
 
@@ -73,6 +74,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  console.error(err);
+  console.error(err instanceof ConfigError ? err.message : err);
   process.exit(1);
 });

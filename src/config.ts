@@ -35,13 +35,18 @@ export class ConfigError extends Error {
   override name = "ConfigError";
 }
 
-export function parseConfig(env: Record<string, unknown>, runtime: Runtime): AppConfig {
-  const parsed = ConfigSchema.safeParse(env);
+/** Parses `env` with `schema`, or throws a ConfigError naming each bad variable. */
+export function parseEnv<T extends z.ZodType>(schema: T, env: Record<string, unknown>): z.infer<T> {
+  const parsed = schema.safeParse(env);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
     throw new ConfigError(`Invalid configuration:\n${lines.join("\n")}`);
   }
-  const c = parsed.data;
+  return parsed.data;
+}
+
+export function parseConfig(env: Record<string, unknown>, runtime: Runtime): AppConfig {
+  const c = parseEnv(ConfigSchema, env);
   return {
     runtime,
     environment: c.STRATO_ENV,

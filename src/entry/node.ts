@@ -2,7 +2,7 @@ import { serve } from "@hono/node-server";
 import { serveStatic } from "@hono/node-server/serve-static";
 import { z } from "zod";
 import { createApp } from "../app";
-import { ConfigError, parseConfig } from "../config";
+import { ConfigError, parseConfig, parseEnv } from "../config";
 import { systemDeps } from "../deps";
 import { openNodeDatabase } from "../node/database";
 import { applyMigrations } from "../node/migrate";
@@ -23,9 +23,7 @@ async function main(): Promise<void> {
     ...process.env,
   };
   const config = parseConfig(env, "node");
-  const server = ServerEnv.safeParse(env);
-  if (!server.success) throw new ConfigError(`Invalid configuration: ${server.error.message}`);
-  const { HOST: hostname, PORT: port, STRATO_AUTO_MIGRATE } = server.data;
+  const { HOST: hostname, PORT: port, STRATO_AUTO_MIGRATE } = parseEnv(ServerEnv, env);
 
   const db = openNodeDatabase(config.databaseUrl, config.databaseAuthToken);
   if (STRATO_AUTO_MIGRATE === "true") await applyMigrations(db);

@@ -1,0 +1,55 @@
+/**
+ * Request dispatch through the whole middleware stack (request id, logs, headers, routing, errors)
+ * on the Node runtime over an embedded libSQL file: GET /healthz (no I/O), GET /readyz (two
+ * queries) and an unknown route (problem+json). Ends with one JSON line of p50/p99 in ms.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createApp } from "../src/app";
+import { parseConfig } from "../src/config";
+import { systemDeps } from "../src/deps";
+import type { Logger } from "../src/lib/logger";
+import { openNodeDatabase } from "../src/node/database";
+import { applyMigrations } from "../src/node/migrate";
+
+const N = 5_000;
+const silent: Logger = { info() {}, warn() {}, error() {} };
+
+function percentile(sorted: number[], p: number): number {
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return Math.round((sorted[i] ?? 0) * 1000) / 1000;
+}
+
+const dir = mkdtempSync(join(tmpdir(), "strato-bench-"));
+try {
+  const config = parseConfig({ DATABASE_URL: `file:${dir}/b.db` }, "node");
+  const db = openNodeDatabase(config.databaseUrl);
+  await applyMigrations(db);
+  const app = createApp({ ...systemDeps(config, db), log: silent });
+
+  const figures: Record<string, number> = {};
+  for (const [label, path] of [
+    ["healthz", "/healthz"],
+    ["readyz", "/readyz"],
+    ["not_found", "/api/v1/nope"],
+  ] as const) {
+    const samples: number[] = [];
+    for (let i = 0; i < N; i++) {
+      const started = performance.now();
+      const res = await app.request(`http://localhost${path}`);
+      await res.arrayBuffer();
+      samples.push(performance.now() - started);
+    }
+    samples.sort((a, b) => a - b);
+    figures[`${label}_p50_ms`] = percentile(samples, 50);
+    figures[`${label}_p99_ms`] = percentile(samples, 99);
+    console.log(
+      `${path}: p50 ${figures[`${label}_p50_ms`]} ms, p99 ${figures[`${label}_p99_ms`]} ms (${N} requests)`,
+    );
+  }
+  db.$client.close();
+  console.log(JSON.stringify(figures));
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
