@@ -42,7 +42,10 @@ describe("npm start (Node server, embedded libSQL file)", () => {
     expect(asset.headers.get("content-security-policy")).toContain("default-src 'self'");
     await asset.arrayBuffer();
 
-    const line = server.output().split("\n").find((l) => l.includes('"message":"request"'));
+    const line = server
+      .output()
+      .split("\n")
+      .find((l) => l.includes('"message":"request"'));
     expect(JSON.parse(line ?? "{}")).toMatchObject({ method: "GET", path: "/readyz", status: 200 });
 
     signalGroup(server, "SIGTERM");
