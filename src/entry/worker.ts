@@ -1,6 +1,6 @@
 import { createClient } from "@libsql/client/web";
 import { type App, createApp } from "../app";
-import { parseConfig } from "../config";
+import { ConfigError, parseConfig } from "../config";
 import { createDatabase } from "../db/database";
 import { systemDeps } from "../deps";
 
@@ -31,8 +31,31 @@ function appFor(env: Env): App {
   return app;
 }
 
+/** Without valid configuration there is no app to answer; say so as a problem, details to the log. */
+function misconfigured(err: ConfigError): Response {
+  console.error(
+    JSON.stringify({ level: "error", message: "invalid configuration", detail: err.message }),
+  );
+  const body = {
+    type: "urn:strato:problem:not_ready",
+    title: "Service not ready",
+    status: 503,
+    code: "not_ready",
+    detail: "The server is misconfigured; its operator can find the reason in its logs.",
+  };
+  return new Response(JSON.stringify(body), {
+    status: 503,
+    headers: { "Content-Type": "application/problem+json" },
+  });
+}
+
 export default {
   fetch(request, env, ctx) {
-    return appFor(env).fetch(request, env, ctx);
+    try {
+      return appFor(env).fetch(request, env, ctx);
+    } catch (err) {
+      if (err instanceof ConfigError) return misconfigured(err);
+      throw err;
+    }
   },
 } satisfies ExportedHandler<Env>;

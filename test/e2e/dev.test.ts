@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createClient } from "@libsql/client";
 import { afterAll, describe, expect, it } from "vitest";
+import { startWranglerDev, stopProcessGroup } from "../../src/node/dev/wrangler";
 import {
   freePort,
   killGroup,
@@ -88,5 +89,35 @@ describe("npm run dev (Worker in Miniflare + local libSQL endpoint)", () => {
     expect(rows.rows[0]?.value).toBe('"kept"');
     signalGroup(second.dev, "SIGTERM");
     await waitForGroupExit(second.dev, 15_000);
+  });
+
+  it("a Worker without DATABASE_URL answers 503 problem+json, not a crash", {
+    timeout: 60_000,
+  }, async () => {
+    const port = await freePort();
+    const worker = startWranglerDev({
+      port,
+      inspectorPort: await freePort(),
+      persistTo: join(dataDir, "misconfigured"),
+      vars: {},
+      stdio: "ignore",
+    });
+    try {
+      const url = `http://127.0.0.1:${port}/healthz`;
+      // Wait for wrangler to answer at all; the app itself never becomes healthy here.
+      let res: Response | undefined;
+      for (let tries = 0; !res && tries < 150; tries++) {
+        res = await fetch(url).catch(() => undefined);
+        if (!res) await new Promise((r) => setTimeout(r, 200));
+      }
+      if (!res) throw new Error("wrangler dev did not answer");
+      expect(res.status).toBe(503);
+      expect(res.headers.get("content-type")).toBe("application/problem+json");
+      const body = (await res.json()) as { code: string; detail: string };
+      expect(body.code).toBe("not_ready");
+      expect(body.detail).not.toContain("DATABASE_URL");
+    } finally {
+      await stopProcessGroup(worker);
+    }
   });
 });

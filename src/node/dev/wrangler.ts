@@ -17,6 +17,8 @@ export type WranglerDevOptions = {
   inspectorPort: number;
   persistTo: string;
   vars: Record<string, string>;
+  /** Where wrangler's own output goes; the dev runner shows it, tests may drop it. */
+  stdio?: "inherit" | "ignore";
 };
 
 /**
@@ -39,7 +41,7 @@ export function startWranglerDev(options: WranglerDevOptions): ChildProcess {
   ];
   return spawn(process.execPath, args, {
     env: { ...process.env, ...WRANGLER_QUIET_ENV },
-    stdio: ["ignore", "inherit", "inherit"],
+    stdio: ["ignore", options.stdio ?? "inherit", options.stdio ?? "inherit"],
     detached: true,
   });
 }
