@@ -1,15 +1,11 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createClient } from "@libsql/client";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { startWranglerDev, stopProcessGroup } from "../../src/node/dev/wrangler";
 import {
   freePort,
-  killGroup,
-  type Spawned,
+  processSandbox,
   signalGroup,
-  spawnRecorded,
   waitForGroupExit,
   waitForOutput,
 } from "../support/processes";
@@ -19,23 +15,17 @@ import {
  * (wrangler dev) and the local libSQL endpoint, exercised over loopback HTTP.
  */
 describe("npm run dev (Worker in Miniflare + local libSQL endpoint)", () => {
-  const dataDir = mkdtempSync(join(tmpdir(), "strato-dev-"));
-  const running: Spawned[] = [];
-  afterAll(() => {
-    for (const p of running) killGroup(p);
-    rmSync(dataDir, { recursive: true, force: true });
-  });
+  const sandbox = processSandbox("strato-dev-");
+  const { dataDir } = sandbox;
 
   async function startDev() {
     const [port, dbPort, inspectorPort] = [await freePort(), await freePort(), await freePort()];
-    const dev = spawnRecorded("npm", ["run", "-s", "dev"], {
-      ...process.env,
+    const dev = sandbox.spawn("npm", ["run", "-s", "dev"], {
       STRATO_PORT: String(port),
       STRATO_DB_PORT: String(dbPort),
       STRATO_INSPECTOR_PORT: String(inspectorPort),
       STRATO_DATA_DIR: dataDir,
     });
-    running.push(dev);
     await waitForOutput(dev, "Strato is ready", 90_000);
     return { dev, base: `http://127.0.0.1:${port}`, dbUrl: `http://127.0.0.1:${dbPort}` };
   }

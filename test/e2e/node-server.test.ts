@@ -1,31 +1,20 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   freePort,
-  killGroup,
+  processSandbox,
   type Spawned,
   signalGroup,
-  spawnRecorded,
   waitForGroupExit,
   waitForOutput,
 } from "../support/processes";
 
 /** `npm start`: the on-prem Node server over an embedded libSQL file, as an operator runs it. */
 describe("npm start (Node server, embedded libSQL file)", () => {
-  const dataDir = mkdtempSync(join(tmpdir(), "strato-node-"));
-  const running: Spawned[] = [];
-  afterAll(() => {
-    for (const p of running) killGroup(p);
-    rmSync(dataDir, { recursive: true, force: true });
-  });
-
-  function start(env: Record<string, string>): Spawned {
-    const p = spawnRecorded("npm", ["start", "-s"], { ...process.env, ...env });
-    running.push(p);
-    return p;
-  }
+  const sandbox = processSandbox("strato-node-");
+  const { dataDir } = sandbox;
+  const start = (env: Record<string, string>): Spawned =>
+    sandbox.spawn("npm", ["start", "-s"], env);
 
   it("migrates a fresh database file, serves the app and stops on SIGTERM", async () => {
     const port = await freePort();

@@ -1,5 +1,9 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll } from "vitest";
 
 /** A port that was free a moment ago (the OS picks it), for servers a test starts. */
 export function freePort(): Promise<number> {
@@ -73,4 +77,25 @@ export function killGroup(p: Spawned): void {
       // Already gone.
     }
   }
+}
+
+/**
+ * A temp data directory and a spawner for one describe block: everything spawned through it is
+ * killed, and the directory removed, after the block's tests.
+ */
+export function processSandbox(prefix: string) {
+  const dataDir = mkdtempSync(join(tmpdir(), prefix));
+  const running: Spawned[] = [];
+  afterAll(() => {
+    for (const p of running) killGroup(p);
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+  return {
+    dataDir,
+    spawn(command: string, args: string[], env: Record<string, string>): Spawned {
+      const p = spawnRecorded(command, args, { ...process.env, ...env });
+      running.push(p);
+      return p;
+    },
+  };
 }
