@@ -44,6 +44,7 @@ async function main(): Promise<void> {
     inspectorPort: env.STRATO_INSPECTOR_PORT,
     persistTo: join(dataDir, "wrangler"),
     vars: { DATABASE_URL: dbServer.url, STRATO_ENV: "development" },
+    env: process.env,
   });
 
   let stopping = false;

@@ -90,6 +90,7 @@ describe("npm run dev (Worker in Miniflare + local libSQL endpoint)", () => {
       inspectorPort: await freePort(),
       persistTo: join(dataDir, "misconfigured"),
       vars: {},
+      env: process.env,
       stdio: "ignore",
     });
     try {

@@ -17,6 +17,8 @@ export type WranglerDevOptions = {
   inspectorPort: number;
   persistTo: string;
   vars: Record<string, string>;
+  /** The child's environment (PATH and friends); the quiet switches are added on top. */
+  env: NodeJS.ProcessEnv;
   /** Where wrangler's own output goes; the dev runner shows it, tests may drop it. */
   stdio?: "inherit" | "ignore";
 };
@@ -40,7 +42,7 @@ export function startWranglerDev(options: WranglerDevOptions): ChildProcess {
     ...Object.entries(options.vars).flatMap(([key, value]) => ["--var", `${key}:${value}`]),
   ];
   return spawn(process.execPath, args, {
-    env: { ...process.env, ...WRANGLER_QUIET_ENV },
+    env: { ...options.env, ...WRANGLER_QUIET_ENV },
     stdio: ["ignore", options.stdio ?? "inherit", options.stdio ?? "inherit"],
     detached: true,
   });
