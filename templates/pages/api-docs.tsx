@@ -6,6 +6,7 @@ export function ApiDocsPage(props: { specUrl: string; version: string }) {
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <title>Strato API {props.version}</title>
+        <link rel="icon" href="/static/favicon.svg" type="image/svg+xml" />
         <link rel="stylesheet" href="/static/vendor/swagger-ui/swagger-ui.css" />
       </head>
       <body>

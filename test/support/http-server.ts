@@ -1,0 +1,15 @@
+import type { AddressInfo } from "node:net";
+import { serve } from "@hono/node-server";
+import { onTestFinished } from "vitest";
+import type { App } from "../../src/app";
+
+/** Serves an app on an ephemeral loopback port for the current test (closed when it ends). */
+export function listen(app: App): Promise<string> {
+  return new Promise((resolve) => {
+    const server = serve(
+      { fetch: app.fetch, hostname: "127.0.0.1", port: 0 },
+      (info: AddressInfo) => resolve(`http://127.0.0.1:${info.port}`),
+    );
+    onTestFinished(() => new Promise<void>((done) => server.close(() => done())));
+  });
+}
