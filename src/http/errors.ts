@@ -2,7 +2,13 @@ import type { ErrorHandler, NotFoundHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { ServiceError, type ServiceErrorCode } from "../domain/errors";
 import type { AppEnv } from "./env";
-import { type Problem, type ProblemCode, ProblemError, problemResponse } from "./problem";
+import {
+  PROBLEM_CODES,
+  type Problem,
+  type ProblemCode,
+  ProblemError,
+  problemResponse,
+} from "./problem";
 
 /** The REST mapping of domain error codes. */
 function problemCodeFor(code: ServiceErrorCode): ProblemCode {
@@ -24,22 +30,17 @@ function problemCodeFor(code: ServiceErrorCode): ProblemCode {
   }
 }
 
-/** Hono raises HTTPException from its own middleware (validators, body limit); give those codes. */
+/**
+ * Hono raises HTTPException from its own middleware (JSON validator, body limit, auth helpers):
+ * keep its status and give it the code that status has in our table.
+ */
 function problemForHttpException(err: HTTPException): Problem {
-  switch (err.status) {
-    case 400:
-      return /json/i.test(err.message)
-        ? { code: "malformed_json", detail: "The request body is not valid JSON." }
-        : { code: "bad_request", detail: err.message || "The request could not be understood." };
-    case 413:
-      return { code: "payload_too_large", detail: "The request body is too large." };
-    case 415:
-      return { code: "unsupported_media_type", detail: err.message };
-    case 401:
-      return { code: "unauthenticated", detail: err.message || "Sign in or send a valid token." };
-    default:
-      return { code: "internal_error", detail: "Something went wrong on our side." };
+  if (err.status === 400 && /json/i.test(err.message)) {
+    return { code: "malformed_json", detail: "The request body is not valid JSON." };
   }
+  const entry = Object.entries(PROBLEM_CODES).find(([, p]) => p.status === err.status);
+  const code = (entry?.[0] ?? "bad_request") as ProblemCode;
+  return { code, detail: err.message || PROBLEM_CODES[code].title };
 }
 
 /**

@@ -1,4 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
+import { HTTPException } from "hono/http-exception";
 import { describe, expect, it } from "vitest";
 import { ServiceError } from "../../src/domain/errors";
 import { createHarness, type Harness } from "../support/harness";
@@ -34,6 +35,9 @@ function addFixtureRoutes(h: Harness) {
   h.app.openapi(create, (c) => c.json(c.req.valid("json"), 201));
   h.app.get("/api/v1/fixtures/boom", () => {
     throw new Error("secret internals: db password is hunter2");
+  });
+  h.app.get("/api/v1/fixtures/http-exception/:status", (c) => {
+    throw new HTTPException(Number(c.req.param("status")) as 403 | 429, { message: "Go away." });
   });
   h.app.get("/api/v1/fixtures/conflict", () => {
     throw new ServiceError("CONFLICT", "The VM is being deleted.");
@@ -152,6 +156,18 @@ describe("problem+json for bad input", () => {
       code: "conflict",
       detail: "The VM is being deleted.",
     });
+  });
+
+  it.each([
+    [403, "forbidden"],
+    [429, "rate_limited"],
+    [418, "bad_request"],
+  ])("an HTTPException %i keeps its status and gets code %s", async (status, code) => {
+    const h = await createHarness();
+    addFixtureRoutes(h);
+    const res = await h.request(`/api/v1/fixtures/http-exception/${status}`);
+    expect(res.status).toBe(status === 418 ? 400 : status);
+    expect(await problemOf(res)).toMatchObject({ code });
   });
 
   it("an unknown route is 404 not_found", async () => {
