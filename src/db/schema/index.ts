@@ -1,1 +1,2 @@
+export * from "./authz";
 export * from "./settings";

@@ -1,0 +1,56 @@
+import { index, integer, primaryKey, sqliteTable, text, unique } from "drizzle-orm/sqlite-core";
+
+/**
+ * Relationship tuples of the embedded authorization engine (`entity#relation@subject`). A subject
+ * without a relation stores `subject_relation` = "" so the full-tuple unique constraint holds.
+ */
+export const authzTuples = sqliteTable(
+  "authz_tuples",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    entityType: text("entity_type").notNull(),
+    entityId: text("entity_id").notNull(),
+    relation: text("relation").notNull(),
+    subjectType: text("subject_type").notNull(),
+    subjectId: text("subject_id").notNull(),
+    subjectRelation: text("subject_relation").notNull().default(""),
+    /** UTC milliseconds. */
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [
+    // Also the forward index: entity#relation → subjects (check).
+    unique("authz_tuples_tuple_unique").on(
+      t.entityType,
+      t.entityId,
+      t.relation,
+      t.subjectType,
+      t.subjectId,
+      t.subjectRelation,
+    ),
+    // Reverse index, covering: subjects → entities (lookupEntity).
+    index("authz_tuples_reverse_idx").on(
+      t.entityType,
+      t.relation,
+      t.subjectType,
+      t.subjectId,
+      t.subjectRelation,
+      t.entityId,
+    ),
+    // By subject alone: listing ids of a type, deleting everything about a subject.
+    index("authz_tuples_subject_idx").on(t.subjectType, t.subjectId),
+  ],
+);
+
+/** Attribute values (JSON) per entity, for boolean leaves and CEL rules. */
+export const authzAttributes = sqliteTable(
+  "authz_attributes",
+  {
+    entityType: text("entity_type").notNull(),
+    attribute: text("attribute").notNull(),
+    entityId: text("entity_id").notNull(),
+    value: text("value", { mode: "json" }).notNull(),
+    /** UTC milliseconds. */
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.entityType, t.attribute, t.entityId] })],
+);
