@@ -5,6 +5,7 @@
  * `--expect-error` applies to the next FILE only (ids are per file, e.g. scenarios[2].checks[0].x).
  */
 import { readFile } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
 import { formatReport } from "../src/authz/validate/format";
 import { runValidation } from "../src/authz/validate/runner";
 
@@ -28,7 +29,11 @@ async function main(argv: string[]): Promise<number> {
   if (expectErrors.length > 0) return usage("--expect-error must come before its FILE");
   let ok = true;
   for (const { file, expectErrors } of files) {
-    const report = await runValidation(await readFile(file, "utf8"), { expectErrors });
+    const report = await runValidation(await readFile(file, "utf8"), {
+      expectErrors,
+      // A schema path is relative to the validation file, so files can move with their schema.
+      loadSchema: (path) => readFile(resolve(dirname(file), path), "utf8"),
+    });
     for (const line of formatReport(file, report)) console.log(line);
     ok &&= report.ok;
   }

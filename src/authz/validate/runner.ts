@@ -34,7 +34,15 @@ export type ValidationOptions = {
    * error, and any failed assertion, makes the run fail. Nothing is skipped silently.
    */
   expectErrors?: readonly string[];
+  /**
+   * Reads the schema when `schema` names a `.perm` file instead of holding DSL text, as
+   * `permify validate` allows. Without it, such a file fails to load.
+   */
+  loadSchema?: (path: string) => Promise<string>;
 };
+
+/** A `schema:` value that is a path to a `.perm` file rather than DSL text. */
+const SCHEMA_PATH = /^[^\s{}]+\.perm$/;
 
 /** Runs a Permify validation file against the embedded engine with an in-memory store. */
 export async function runValidation(
@@ -45,7 +53,12 @@ export async function runValidation(
   const authz = new EmbeddedAuthorizer(new MemoryTupleStore());
   try {
     file = decodeValidationFile(text);
-    await authz.writeSchema(file.schema);
+    const reference = file.schema.trim();
+    const schema =
+      SCHEMA_PATH.test(reference) && options.loadSchema
+        ? await options.loadSchema(reference)
+        : file.schema;
+    await authz.writeSchema(schema);
     await authz.writeRelationships(file.relationships.map(parseTuple));
     await authz.writeAttributes(file.attributes.map(parseAttribute));
   } catch (error) {
