@@ -32,4 +32,16 @@ describe("architecture", () => {
       .filter((f) => /\bcreateApp\(/.test(code(f)));
     expect(offenders).toEqual([]);
   });
+
+  it("the agent imports nothing from src/ but src/protocol, which stays self-contained", () => {
+    const imports = (f: string) =>
+      [...code(f).matchAll(/from\s+"([^"]+)"/g)].map((m) => m[1] ?? "");
+    const agentLeaks = sourceFiles("agent")
+      .flatMap((f) => imports(f).map((spec) => ({ f, spec })))
+      .filter(({ spec }) => spec.includes("/src/") && !spec.includes("/src/protocol/"));
+    const protocolLeaks = sourceFiles("src/protocol")
+      .flatMap((f) => imports(f).map((spec) => ({ f, spec })))
+      .filter(({ spec }) => !spec.startsWith("./") && spec !== "zod");
+    expect([...agentLeaks, ...protocolLeaks]).toEqual([]);
+  });
 });
