@@ -64,7 +64,7 @@ export interface Authorizer {
   lookupSubject(request: LookupSubjectRequest): Promise<string[]>;
   writeRelationships(tuples: readonly Tuple[]): Promise<void>;
   writeAttributes(attributes: readonly Attribute[]): Promise<void>;
-  /** Returns how many tuples were deleted. */
+  /** Returns how many tuples were deleted; -1 when the backend does not say (remote Permify). */
   deleteRelationships(filter: RelationshipFilter): Promise<number>;
   /** Replaces the schema; throws `schema_invalid` / `unsupported` without changing anything. */
   writeSchema(dsl: string): Promise<void>;
@@ -80,7 +80,11 @@ export type AuthzErrorCode =
   | "invalid_request"
   | "depth_exhausted"
   | "invalid_depth"
-  | "rule_failed";
+  | "rule_failed"
+  // Remote backends only (external Permify): credentials refused, unreachable, too slow.
+  | "unauthenticated"
+  | "unavailable"
+  | "timeout";
 
 /** Typed failure: callers branch on `code`, never on message text. */
 export class AuthzError extends Error {
