@@ -9,7 +9,7 @@ import type {
 } from "./authorizer";
 import { AuthzError } from "./authorizer";
 import { GrpcCode, grpcCodeForHttp, type PermifyOp, permifyError } from "./permify/errors";
-import { AttemptFailure, defaultSleep, type RetryPolicy, retrying } from "./permify/retry";
+import { AttemptFailure, type RetryPolicy, retrying, retryPolicy } from "./permify/retry";
 import { DEFAULT_REMOTE_DEPTH, type PermifyCommonOptions, PermifySession } from "./permify/session";
 import * as wire from "./permify/wire";
 
@@ -34,12 +34,7 @@ export class PermifyRestAuthorizer implements Authorizer {
     this.base = `${options.url.replace(/\/+$/, "")}/v1/tenants/${encodeURIComponent(options.tenant)}`;
     this.fetchFn = options.fetch ?? ((input, init) => fetch(input, init));
     this.timeoutMs = options.timeoutMs ?? 5_000;
-    this.retry = {
-      retries: options.retries ?? 2,
-      sleep: options.sleep ?? defaultSleep,
-      random: options.random ?? Math.random,
-      baseDelayMs: 50,
-    };
+    this.retry = retryPolicy(options);
   }
 
   async writeSchema(dsl: string): Promise<void> {

@@ -29,6 +29,16 @@ export type RetryPolicy = {
 
 const MAX_DELAY_MS = 2_000;
 
+/** The adapters' policy: two extra attempts from 50 ms unless the caller (a test) says otherwise. */
+export function retryPolicy(options: Partial<Omit<RetryPolicy, "baseDelayMs">>): RetryPolicy {
+  return {
+    retries: options.retries ?? 2,
+    sleep: options.sleep ?? defaultSleep,
+    random: options.random ?? Math.random,
+    baseDelayMs: 50,
+  };
+}
+
 export function defaultSleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -10,12 +10,7 @@ import {
   type Tuple,
 } from "../../authz/authorizer";
 import { GrpcCode, type PermifyOp, permifyError } from "../../authz/permify/errors";
-import {
-  AttemptFailure,
-  defaultSleep,
-  type RetryPolicy,
-  retrying,
-} from "../../authz/permify/retry";
+import { AttemptFailure, type RetryPolicy, retrying, retryPolicy } from "../../authz/permify/retry";
 import {
   DEFAULT_REMOTE_DEPTH,
   type PermifyCommonOptions,
@@ -57,12 +52,7 @@ export class PermifyGrpcAuthorizer implements Authorizer {
     this.session = new PermifySession(options.depth ?? DEFAULT_REMOTE_DEPTH);
     this.tenantId = options.tenant;
     this.timeoutMs = options.timeoutMs ?? 5_000;
-    this.retry = {
-      retries: options.retries ?? 2,
-      sleep: options.sleep ?? defaultSleep,
-      random: options.random ?? Math.random,
-      baseDelayMs: 50,
-    };
+    this.retry = retryPolicy(options);
   }
 
   async writeSchema(dsl: string): Promise<void> {
