@@ -12,6 +12,7 @@ import { EmbeddedAuthorizer } from "../src/authz/embedded/engine";
 import { LibsqlTupleStore } from "../src/authz/embedded/libsql-store";
 import { openNodeDatabase } from "../src/node/database";
 import { applyMigrations } from "../src/node/migrate";
+import { percentile } from "./lib/stats";
 
 const SCHEMA = `
 entity user {}
@@ -55,11 +56,6 @@ function dataset(total: number): { tuples: Tuple[]; users: number; vms: number }
 
 function rel(type: string, id: string, relation: string, user: string): Tuple {
   return { entity: { type, id }, relation, subject: { type: "user", id: user } };
-}
-
-function percentile(sorted: number[], p: number): number {
-  const index = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
-  return Math.round((sorted[Math.max(0, index)] ?? 0) * 1000) / 1000;
 }
 
 async function load(dir: string, name: string, total: number) {

@@ -12,14 +12,10 @@ import { systemDeps } from "../src/deps";
 import type { Logger } from "../src/lib/logger";
 import { openNodeDatabase } from "../src/node/database";
 import { applyMigrations } from "../src/node/migrate";
+import { percentile } from "./lib/stats";
 
 const N = 5_000;
 const silent: Logger = { info() {}, warn() {}, error() {} };
-
-function percentile(sorted: number[], p: number): number {
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return Math.round((sorted[i] ?? 0) * 1000) / 1000;
-}
 
 const dir = mkdtempSync(join(tmpdir(), "strato-bench-"));
 try {

@@ -8,13 +8,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createClient } from "@libsql/client/web";
 import { startLibsqlHttpServer } from "../src/node/libsql-http/server";
+import { percentile } from "./lib/stats";
 
 const N = 2_000;
-
-function percentile(sorted: number[], p: number): number {
-  const index = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
-  return Math.round((sorted[Math.max(0, index)] ?? 0) * 1000) / 1000;
-}
 
 async function timeEach(count: number, op: (i: number) => Promise<unknown>): Promise<number[]> {
   const samples: number[] = [];

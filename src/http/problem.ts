@@ -55,7 +55,7 @@ export function problemResponse(c: Ctx, problem: Problem): Response {
     status,
     code: problem.code,
     detail: problem.detail,
-    instance: new URL(c.req.url).pathname,
+    instance: c.req.path,
     requestId: c.var.requestId,
     ...(problem.errors ? { errors: problem.errors } : {}),
     ...problem.extensions,

@@ -1,6 +1,7 @@
 import { and, eq, inArray, type SQL, sql } from "drizzle-orm";
 import type { Database } from "../../db/database";
 import { authzAttributes, authzTuples } from "../../db/schema/authz";
+import { type Clock, systemClock } from "../../lib/clock";
 import type {
   Attribute,
   AttributeValue,
@@ -26,7 +27,10 @@ const SQL_ATTRIBUTE =
 
 /** The durable store: tuples and attributes in libSQL via drizzle (tables in db/schema/authz). */
 export class LibsqlTupleStore implements TupleStore {
-  constructor(private readonly db: Database) {}
+  constructor(
+    private readonly db: Database,
+    private readonly clock: Clock = systemClock,
+  ) {}
 
   async subjectsOf(entity: EntityRef, relation: string): Promise<SubjectRef[]> {
     const rs = await this.db.$client.execute({
@@ -89,7 +93,7 @@ export class LibsqlTupleStore implements TupleStore {
   }
 
   async writeTuples(tuples: readonly Tuple[]): Promise<void> {
-    const now = Date.now();
+    const now = this.clock.now();
     for (let i = 0; i < tuples.length; i += CHUNK) {
       const rows = tuples.slice(i, i + CHUNK).map((t) => ({
         entityType: t.entity.type,
@@ -105,7 +109,7 @@ export class LibsqlTupleStore implements TupleStore {
   }
 
   async writeAttributes(attributes: readonly Attribute[]): Promise<void> {
-    const now = Date.now();
+    const now = this.clock.now();
     for (let i = 0; i < attributes.length; i += CHUNK) {
       const rows = attributes.slice(i, i + CHUNK).map((a) => ({
         entityType: a.entity.type,
