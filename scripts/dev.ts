@@ -5,15 +5,21 @@
  *  3. the Worker under Miniflare (`wrangler dev`) using the production web client against it
  * Ctrl-C stops everything; the data directory is kept for the next run.
  */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { exportJWK, generateKeyPair } from "jose";
 import { z } from "zod";
 import { ConfigError, parseEnv } from "../src/config";
+import { ensureSetupCode } from "../src/domain/identity/setup-code";
+import { systemClock } from "../src/lib/clock";
+import { cryptoRandom } from "../src/lib/random";
 import { openNodeDatabase } from "../src/node/database";
 import { waitForOk } from "../src/node/dev/wait";
 import { startWranglerDev, stopProcessGroup } from "../src/node/dev/wrangler";
 import { startLibsqlHttpServer } from "../src/node/libsql-http";
 import { applyMigrations } from "../src/node/migrate";
-import { buildAssets } from "./build-assets";
+import { setupBanner } from "../src/node/setup-banner";
+import { buildAssets, watchAssets } from "./build-assets";
 
 const port = z.coerce.number().int().min(1).max(65535);
 const DevEnv = z.object({
@@ -23,10 +29,26 @@ const DevEnv = z.object({
   STRATO_DATA_DIR: z.string().min(1).default(".data"),
 });
 
+/**
+ * The dev control plane's work-item signing key: generated once into the data directory (0600)
+ * and handed to the Worker as the STRATO_SIGNING_KEY var (a secret in production).
+ */
+async function devSigningKey(dataDir: string): Promise<string> {
+  const path = join(dataDir, "signing-key.jwk");
+  if (existsSync(path)) return readFileSync(path, "utf8").trim();
+  mkdirSync(dataDir, { recursive: true });
+  const { privateKey } = await generateKeyPair("EdDSA", { extractable: true });
+  const jwk = JSON.stringify(await exportJWK(privateKey));
+  writeFileSync(path, `${jwk}\n`, { mode: 0o600 });
+  return jwk;
+}
+
 async function main(): Promise<void> {
   const env = parseEnv(DevEnv, process.env);
   const dataDir = resolve(env.STRATO_DATA_DIR);
   buildAssets();
+  // New Tailwind classes in templates rebuild the CSS (and its hashed name) while dev runs.
+  const stopWatchingAssets = watchAssets();
 
   const dbServer = await startLibsqlHttpServer({
     dbPath: join(dataDir, "strato.db"),
@@ -36,14 +58,23 @@ async function main(): Promise<void> {
 
   const db = openNodeDatabase(dbServer.url);
   await applyMigrations(db);
+  const setupCode = await ensureSetupCode({ db, random: cryptoRandom, clock: systemClock });
   db.$client.close();
   console.log("Migrations applied.");
+  // Passkeys need a host name, not an IP address: the console lives at localhost.
+  const origin = `http://localhost:${env.STRATO_PORT}`;
 
   const worker = startWranglerDev({
     port: env.STRATO_PORT,
     inspectorPort: env.STRATO_INSPECTOR_PORT,
     persistTo: join(dataDir, "wrangler"),
-    vars: { DATABASE_URL: dbServer.url, STRATO_ENV: "development" },
+    vars: {
+      DATABASE_URL: dbServer.url,
+      STRATO_ENV: "development",
+      STRATO_SIGNING_KEY: await devSigningKey(dataDir),
+      WEBAUTHN_RP_ID: "localhost",
+      WEBAUTHN_ORIGIN: origin,
+    },
     env: process.env,
   });
 
@@ -51,6 +82,7 @@ async function main(): Promise<void> {
   const stop = async (code: number) => {
     if (stopping) return;
     stopping = true;
+    stopWatchingAssets();
     await stopProcessGroup(worker);
     await dbServer.close();
     process.exit(code);
@@ -71,7 +103,10 @@ async function main(): Promise<void> {
     console.error(`Strato did not become ready: ${err instanceof Error ? err.message : err}`);
     return stop(1);
   }
-  console.log(`\nStrato is ready: ${url}  (API reference: ${url}/api/docs)  Ctrl-C to stop.\n`);
+  console.log(
+    `\nStrato is ready: ${origin}  (API reference: ${origin}/api/docs)  Ctrl-C to stop.\n`,
+  );
+  if (setupCode) console.log(setupBanner(origin, setupCode));
 }
 
 main().catch((err: unknown) => {

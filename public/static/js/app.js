@@ -1,0 +1,54 @@
+// The console's only script besides htmx (loaded right after it). No inline scripts exist: the
+// CSP is `script-src 'self'`. Names below are htmx 4's (colon-separated events, ctx in detail).
+(() => {
+  const htmx = window.htmx;
+  if (!htmx) return;
+
+  const csrfToken = () => document.querySelector('meta[name="csrf-token"]')?.content ?? "";
+
+  // Every htmx request carries the CSRF token in a header (forms also send a hidden _csrf field).
+  document.addEventListener("htmx:config:request", (event) => {
+    const token = csrfToken();
+    if (token) event.detail.ctx.request.headers["X-CSRF-Token"] = token;
+  });
+
+  // htmx 4 swaps 4xx/5xx responses into the target (only 204 and 304 are not swapped). The server
+  // answers page requests with HTML fragments for errors (field errors, problem panels), which is
+  // what we want swapped. Anything that is not HTML (e.g. problem+json) must not land in the
+  // page as text: skip the swap and show a generic alert instead.
+  document.addEventListener("htmx:after:request", (event) => {
+    const ctx = event.detail.ctx;
+    const type = ctx.response?.headers?.get("content-type") ?? "";
+    if (ctx.response && ctx.response.status >= 400 && !type.startsWith("text/html")) {
+      ctx.swap = "none";
+      showError(`The request failed (${ctx.response.status}).`);
+    }
+  });
+
+  // Network failures and timeouts: nothing to swap, so tell the user.
+  document.addEventListener("htmx:error", (event) => {
+    if (event.detail?.error) showError("The server could not be reached. Try again.");
+  });
+
+  // Menus are <details> (they work without this script); with it, a click elsewhere or Escape
+  // closes them like any dropdown.
+  const closeMenus = (except) => {
+    for (const menu of document.querySelectorAll("details[data-menu][open]")) {
+      if (!except || !menu.contains(except)) menu.open = false;
+    }
+  };
+  document.addEventListener("click", (event) => closeMenus(event.target));
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape") closeMenus(null);
+  });
+
+  function showError(message) {
+    const region = document.getElementById("flash-region");
+    if (!region) return;
+    const alert = document.createElement("div");
+    alert.setAttribute("role", "alert");
+    alert.className = "rounded-md border border-red-200 bg-red-50 p-3 text-sm text-red-800";
+    alert.textContent = message;
+    region.replaceChildren(alert);
+  }
+})();
