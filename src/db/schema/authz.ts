@@ -54,3 +54,24 @@ export const authzAttributes = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.entityType, t.attribute, t.entityId] })],
 );
+
+/**
+ * Relationship changes waiting to reach an external Permify server. Written in the same batch as
+ * the local tuples (and the resource they describe); drained in order, with retries, right after
+ * the commit and by a periodic job, so Permify converges and never silently diverges.
+ */
+export const authzOutbox = sqliteTable(
+  "authz_outbox",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    op: text("op", { enum: ["write", "delete", "attribute"] }).notNull(),
+    /** `write`/`delete`: one Tuple; `attribute`: one Attribute (migration 0005's triggers). */
+    payload: text("payload", { mode: "json" }).$type<unknown>().notNull(),
+    attempts: integer("attempts").notNull().default(0),
+    /** UTC milliseconds; the drainer skips rows until then (backoff). */
+    nextAttemptAt: integer("next_attempt_at").notNull(),
+    lastError: text("last_error"),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [index("authz_outbox_next_idx").on(t.nextAttemptAt, t.id)],
+);
