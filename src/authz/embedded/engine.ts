@@ -21,7 +21,13 @@ import { validateAttribute, validateTuple } from "./write-validation";
 export class EmbeddedAuthorizer implements Authorizer {
   private schema: Schema | undefined;
 
-  constructor(private readonly store: TupleStore) {}
+  /** With `dsl`, the schema is compiled now (throwing on errors) so the engine is ready to use. */
+  constructor(
+    private readonly store: TupleStore,
+    dsl?: string,
+  ) {
+    if (dsl !== undefined) this.schema = compileSchema(dsl);
+  }
 
   async writeSchema(dsl: string): Promise<void> {
     this.schema = compileSchema(dsl);

@@ -1,0 +1,103 @@
+import { asc, eq, inArray } from "drizzle-orm";
+import type { Database } from "../db/database";
+import { authzOutbox } from "../db/schema/authz";
+import { settings } from "../db/schema/settings";
+import type { Clock } from "../lib/clock";
+import type { Logger } from "../lib/logger";
+import type { Attribute, Authorizer, Tuple } from "./authorizer";
+
+/**
+ * Keeps an external Permify in step with the relationship tuples in libSQL. Triggers on
+ * `authz_tuples` (migration 0005) queue every insert and delete in `authz_outbox`, in the same
+ * transaction as the change, while sync is on. The drainer replays the queue oldest first and
+ * stops at the first failure, so Permify sees changes in commit order; a failed row waits with
+ * exponential backoff (1 s doubling, at most 5 min) and keeps its error for operators.
+ */
+
+const SYNC_KEY = "authz_sync";
+const BATCH = 100;
+const MAX_BACKOFF_MS = 5 * 60_000;
+
+type Deps = { db: Database; clock: Clock; log: Logger };
+
+/** Turns queueing on (an external Permify decides) or off (the embedded engine reads the tuples). */
+export async function setOutboxSync(deps: Pick<Deps, "db" | "clock">, on: boolean): Promise<void> {
+  if (!on) {
+    await deps.db.delete(settings).where(eq(settings.key, SYNC_KEY));
+    return;
+  }
+  const updatedAt = deps.clock.now();
+  await deps.db
+    .insert(settings)
+    .values({ key: SYNC_KEY, value: "permify", updatedAt })
+    .onConflictDoUpdate({ target: settings.key, set: { value: "permify", updatedAt } });
+}
+
+export type DrainResult = { applied: number; pending: boolean; error?: string };
+
+type Row = typeof authzOutbox.$inferSelect;
+
+/** Consecutive writes go to Permify as one request; each delete is its own exact filter. */
+function groups(rows: readonly Row[]): Row[][] {
+  const out: Row[][] = [];
+  for (const row of rows) {
+    const last = out[out.length - 1];
+    if (row.op === "write" && last?.[0]?.op === "write") last.push(row);
+    else out.push([row]);
+  }
+  return out;
+}
+
+async function apply(remote: Authorizer, group: readonly Row[]): Promise<void> {
+  const [first] = group;
+  if (!first) return;
+  if (first.op === "write") {
+    await remote.writeRelationships(group.map((r) => r.payload as Tuple));
+    return;
+  }
+  if (first.op === "attribute") {
+    await remote.writeAttributes([first.payload as Attribute]);
+    return;
+  }
+  const t = first.payload as Tuple;
+  await remote.deleteRelationships({
+    entityType: t.entity.type,
+    entityIds: [t.entity.id],
+    relation: t.relation,
+    subjectType: t.subject.type,
+    subjectIds: [t.subject.id],
+    ...(t.subject.relation ? { subjectRelation: t.subject.relation } : {}),
+  });
+}
+
+export async function drainOutbox(deps: Deps, remote: Authorizer): Promise<DrainResult> {
+  const now = deps.clock.now();
+  // Oldest first, due or not: a row waiting out its backoff holds back everything after it.
+  const rows = await deps.db.select().from(authzOutbox).orderBy(asc(authzOutbox.id)).limit(BATCH);
+  let applied = 0;
+  for (const group of groups(rows)) {
+    if ((group[0]?.nextAttemptAt ?? 0) > now) return { applied, pending: true };
+    const ids = group.map((r) => r.id);
+    try {
+      await apply(remote, group);
+    } catch (err) {
+      const error = err instanceof Error ? err.message : String(err);
+      const attempts = (group[0]?.attempts ?? 0) + 1;
+      const backoff = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** (attempts - 1));
+      await deps.db
+        .update(authzOutbox)
+        .set({ attempts, nextAttemptAt: now + backoff, lastError: error.slice(0, 500) })
+        .where(inArray(authzOutbox.id, ids));
+      deps.log.warn("authz outbox: Permify did not take a change; will retry", {
+        outboxIds: ids,
+        attempts,
+        retryInMs: backoff,
+        error,
+      });
+      return { applied, pending: true, error };
+    }
+    await deps.db.delete(authzOutbox).where(inArray(authzOutbox.id, ids));
+    applied += group.length;
+  }
+  return { applied, pending: rows.length === BATCH };
+}
