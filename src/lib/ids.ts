@@ -11,6 +11,14 @@ export const ID_PREFIXES = {
   vm: "vm",
   operation: "op",
   workItem: "wi",
+  audit: "aud",
+  passkey: "pk",
+  challenge: "chl",
+  session: "ses",
+  invitation: "inv",
+  apiToken: "tok",
+  image: "img",
+  enrollmentToken: "enr",
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIXES;

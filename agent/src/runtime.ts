@@ -1,0 +1,520 @@
+import { decodeJwt } from "jose";
+import {
+  type ClaimResponse,
+  claimResponseSchema,
+  enrollmentStatusSchema,
+  waitResponseSchema,
+} from "../../src/protocol/agent-api";
+import type { RejectionReason } from "../../src/protocol/rejections";
+import { type TrustDocument, trustDocumentSchema } from "../../src/protocol/trust";
+import type { WorkItemClaims } from "../../src/protocol/work-item";
+import { backoffMs, type ControlPlaneClient, ControlPlaneError, jitter } from "./client";
+import type { ExecutionOutcome, Executor } from "./executor";
+import type { FileJournal, JournalEntry } from "./journal-file";
+import type { AgentLog } from "./log";
+import { verifyWorkItem } from "./verify";
+
+export type RuntimeOptions = {
+  hostId: string;
+  issuer: string;
+  heartbeatMs: number;
+  statusMs: number;
+  /** Safety claim period, whatever the wake-up path says (design §2.13: 60 s). */
+  claimMs: number;
+  /** Plain polling period when the long poll fails (5 s ± 20 %). */
+  pollMs: number;
+  /** Long poll length in seconds (≤ 25). */
+  waitS: number;
+  /** Approval polling period (30 s ± 20 %). */
+  approvalPollMs: number;
+  status: () => Promise<Record<string, unknown>>;
+};
+
+type Handle = { itemId: string; idem: string; leaseEpoch: number; abort: AbortController };
+
+const TRUST_KEY = "trust";
+
+/** The agent loop: approval, resume, dispatch (wake-up + safety claim), renew, heartbeat, status. */
+export class AgentRuntime {
+  readonly #client: ControlPlaneClient;
+  readonly #journal: FileJournal;
+  readonly #executor: Executor;
+  readonly #log: AgentLog;
+  readonly #o: RuntimeOptions;
+  #trust: TrustDocument | undefined;
+  #cursor = 0;
+  #renewMs = 20_000;
+  #running = false;
+  #stop = new AbortController();
+  readonly #inFlight = new Map<string, Handle>();
+  readonly #timers: NodeJS.Timeout[] = [];
+  #exitCode = 0;
+  #done: Promise<void> = Promise.resolve();
+
+  constructor(
+    client: ControlPlaneClient,
+    journal: FileJournal,
+    executor: Executor,
+    log: AgentLog,
+    options: RuntimeOptions,
+  ) {
+    this.#client = client;
+    this.#journal = journal;
+    this.#executor = executor;
+    this.#log = log;
+    this.#o = options;
+    const stored = journal.getValue(TRUST_KEY);
+    if (stored) this.#trust = trustDocumentSchema.parse(JSON.parse(stored));
+  }
+
+  get exitCode(): number {
+    return this.#exitCode;
+  }
+
+  /** Runs until `stop()` (or a revocation); resolves when everything has wound down. */
+  async run(): Promise<void> {
+    this.#running = true;
+    this.#done = this.#main();
+    await this.#done;
+  }
+
+  async stop(code = 0): Promise<void> {
+    if (!this.#running) return;
+    this.#exitCode = code;
+    this.#running = false;
+    this.#stop.abort();
+    for (const t of this.#timers) clearInterval(t);
+  }
+
+  async #main(): Promise<void> {
+    try {
+      await this.#awaitApproval();
+      if (!this.#running) return;
+      this.#every(this.#o.heartbeatMs, () => this.#heartbeat());
+      this.#every(this.#o.statusMs, () => this.#status());
+      this.#every(this.#renewMs, () => this.#renewAll());
+      void this.#status();
+      await this.#resume();
+      await this.#dispatch();
+    } catch (error) {
+      if (this.#running) {
+        this.#log.error("agent stopped on an error", { error: String(error) });
+        await this.stop(1);
+      }
+    }
+  }
+
+  #every(ms: number, fn: () => Promise<void>): void {
+    const t = setInterval(() => {
+      if (this.#running) void fn().catch((e) => this.#fatalOr(e, "periodic call failed"));
+    }, ms);
+    this.#timers.push(t);
+  }
+
+  /** Design §2.11: revoked/rejected → stop taking work and exit non-zero; others are logged. */
+  #fatalOr(error: unknown, message: string): void {
+    if (
+      error instanceof ControlPlaneError &&
+      ["host_revoked", "host_rejected", "host_disabled"].includes(error.code)
+    ) {
+      this.#log.error("host is no longer allowed to work; stopping", { code: error.code });
+      void this.stop(3);
+      return;
+    }
+    this.#log.warn(message, { error: String(error) });
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(resolve, ms);
+      this.#stop.signal.addEventListener("abort", () => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+  }
+
+  async #awaitApproval(): Promise<void> {
+    let attempt = 0;
+    let said = false;
+    while (this.#running) {
+      try {
+        const reply = await this.#client.send("GET", "/enrollment");
+        const status = enrollmentStatusSchema.parse(reply.body);
+        this.#acceptTrust(status.trust);
+        this.#renewMs = Math.max(1_000, Math.floor((status.intervals.lease_s * 1000) / 3));
+        this.#log.info("host approved", {
+          hostId: this.#o.hostId,
+          trustVersion: status.trust.version,
+        });
+        return;
+      } catch (error) {
+        if (error instanceof ControlPlaneError && error.code === "pending_approval") {
+          if (!said) this.#log.info("waiting for approval", { hostId: this.#o.hostId });
+          said = true;
+          await this.#sleep(jitter(this.#o.approvalPollMs));
+          continue;
+        }
+        if (error instanceof ControlPlaneError && !error.transient && error.status !== 401) {
+          this.#fatalOr(error, "enrollment check failed");
+          if (!this.#running) return;
+        }
+        this.#log.warn("control plane unreachable; retrying", { error: String(error) });
+        await this.#sleep(
+          error instanceof ControlPlaneError && error.retryAfterMs
+            ? error.retryAfterMs
+            : backoffMs(attempt++),
+        );
+      }
+    }
+  }
+
+  /** Never roll back to an older trust document (design §2.8); keep it across restarts. */
+  #acceptTrust(doc: TrustDocument): boolean {
+    if (this.#trust && doc.version < this.#trust.version) {
+      this.#log.warn("refusing an older trust document", {
+        have: this.#trust.version,
+        got: doc.version,
+      });
+      return false;
+    }
+    this.#trust = doc;
+    this.#journal.setValue(TRUST_KEY, JSON.stringify(doc));
+    return true;
+  }
+
+  async #refreshTrust(): Promise<TrustDocument | undefined> {
+    try {
+      const reply = await this.#client.send("GET", "/trust");
+      const doc = trustDocumentSchema.parse(reply.body);
+      return this.#acceptTrust(doc) ? doc : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async #heartbeat(): Promise<void> {
+    await this.#client.send("POST", "/heartbeat", {
+      body: { clock_offset_ms: this.#client.offsetMs },
+    });
+  }
+
+  async #status(): Promise<void> {
+    const extra = await this.#o.status();
+    await this.#client.send("POST", "/status", {
+      body: {
+        ...extra,
+        clock_offset_ms: this.#client.offsetMs,
+        journal_backlog: this.#journal.pending().length,
+      },
+    });
+  }
+
+  /** After a restart: re-send results the CP has not acknowledged; re-lease work in progress. */
+  async #resume(): Promise<void> {
+    for (const entry of this.#journal.pending()) {
+      if (entry.state === "done") {
+        await this.#sendResult(entry);
+        continue;
+      }
+      try {
+        await this.#client.send("POST", `/items/${entry.itemId}/renew`, {
+          body: { lease_epoch: entry.leaseEpoch, step: "resume" },
+        });
+      } catch (error) {
+        // A newer epoch exists (or the item was cancelled): the next claim re-delivers it.
+        this.#log.info("journaled item not resumable under its old lease", {
+          itemId: entry.itemId,
+          error: String(error),
+        });
+        continue;
+      }
+      let claims: WorkItemClaims;
+      try {
+        claims = decodeJwt(entry.token) as WorkItemClaims;
+      } catch {
+        continue;
+      }
+      this.#log.info("resuming journaled item", { itemId: entry.itemId, state: entry.state });
+      await this.#execute(entry, claims);
+    }
+  }
+
+  async #dispatch(): Promise<void> {
+    let lastClaim = 0;
+    let rung = true;
+    let failures = 0;
+    while (this.#running) {
+      if (rung || Date.now() - lastClaim >= this.#o.claimMs) {
+        lastClaim = Date.now();
+        try {
+          await this.#claimAll();
+          failures = 0;
+        } catch (error) {
+          this.#fatalOr(error, "claim failed");
+          await this.#sleep(backoffMs(failures++));
+          continue;
+        }
+      }
+      if (!this.#running) return;
+      const untilSafety = Math.max(0, this.#o.claimMs - (Date.now() - lastClaim));
+      const timeoutS = Math.min(this.#o.waitS, Math.floor(untilSafety / 1000));
+      if (timeoutS < 1) {
+        await this.#sleep(untilSafety);
+        rung = false;
+        continue;
+      }
+      try {
+        const reply = await this.#client.send(
+          "GET",
+          `/wait?cursor=${this.#cursor}&timeout=${timeoutS}`,
+          {
+            timeoutMs: (timeoutS + 10) * 1000,
+            signal: this.#stop.signal,
+          },
+        );
+        rung = reply.status === 200 && waitResponseSchema.safeParse(reply.body).success;
+      } catch (error) {
+        if (!this.#running) return;
+        this.#fatalOr(error, "long poll failed; polling instead");
+        // Polling fallback (design §2.13): claim every 5 s ± 20 %.
+        await this.#sleep(jitter(this.#o.pollMs));
+        rung = true;
+      }
+    }
+  }
+
+  async #claimAll(): Promise<void> {
+    for (;;) {
+      const cursor = this.#cursor;
+      const reply = await this.#client.send("POST", "/claim", { body: { cursor, max_items: 10 } });
+      const claim = claimResponseSchema.parse(reply.body);
+      this.#cursor = Math.max(this.#cursor, claim.cursor);
+      // The CP announces a newer trust document (key rotation): fetch it before verifying.
+      if (this.#trust && claim.trust_version > this.#trust.version) await this.#refreshTrust();
+      for (const item of claim.items) {
+        if (!this.#running) return;
+        await this.#handle(item, claim, cursor);
+      }
+      if (claim.items.length < 10) return;
+    }
+  }
+
+  async #handle(
+    claimed: ClaimResponse["items"][number],
+    claim: ClaimResponse,
+    cursor: number,
+  ): Promise<void> {
+    const trust = this.#trust;
+    if (!trust) throw new Error("no trust document");
+    const result = await verifyWorkItem(claimed.token, {
+      hostId: this.#o.hostId,
+      issuer: this.#o.issuer,
+      clock: { now: () => this.#client.now() },
+      trust,
+      refreshTrust: () => this.#refreshTrust(),
+      journal: this.#journal,
+      state: this.#journal,
+      claim: {
+        cursor,
+        trustVersion: claim.trust_version,
+        leaseEpoch: claimed.lease_epoch,
+        itemId: claimed.id,
+      },
+    });
+    if (!result.ok) {
+      await this.#rejected(claimed, result.reason, result.retry, result.security);
+      return;
+    }
+    const item = result.item;
+    // Design §2.5 step 6: the op allow-list and its params schema.
+    const handler = this.#executor.handler(item.op, item.op_v);
+    if (!handler?.validate(item.params)) {
+      await this.#rejected(claimed, "unsupported_op", false, true);
+      return;
+    }
+    const entry = {
+      idem: item.idem,
+      itemId: item.sub,
+      seq: item.seq,
+      op: item.op,
+      leaseEpoch: item.lease_epoch,
+      attempt: item.attempt,
+      resourceUid: item.resource.uid,
+      gen: item.gen,
+      token: claimed.token,
+    };
+    // Step 7: journal (fsync'd) before the ack; only then execute.
+    this.#journal.accept(entry);
+    try {
+      await this.#retrying(() =>
+        this.#client.send("POST", `/items/${item.sub}/ack`, {
+          body: { status: "accepted", lease_epoch: item.lease_epoch },
+        }),
+      );
+    } catch (error) {
+      this.#log.warn("ack refused; dropping this handle", {
+        itemId: item.sub,
+        error: String(error),
+      });
+      return;
+    }
+    const journaled = this.#journal.entry(item.idem);
+    if (journaled) await this.#execute(journaled, item);
+  }
+
+  async #rejected(
+    claimed: ClaimResponse["items"][number],
+    reason: RejectionReason,
+    retry: boolean,
+    security: boolean,
+  ): Promise<void> {
+    (security ? this.#log.error : this.#log.info)(
+      security ? "security: work item rejected" : "work item not run",
+      { itemId: claimed.id, reason },
+    );
+    if (retry) this.#cursor = Math.min(this.#cursor, claimed.seq - 1);
+    try {
+      await this.#retrying(() =>
+        this.#client.send("POST", `/items/${claimed.id}/ack`, {
+          body: { status: "rejected", lease_epoch: claimed.lease_epoch, reason },
+        }),
+      );
+    } catch (error) {
+      this.#log.warn("rejection ack failed", { itemId: claimed.id, error: String(error) });
+    }
+    if (reason === "already_done") {
+      // The signature was verified before this check, so the payload is the CP's.
+      const idem = String(decodeJwt(claimed.token).idem ?? "");
+      const entry = this.#journal.entry(idem);
+      if (entry?.result) {
+        this.#journal.rebind(
+          idem,
+          claimed.lease_epoch,
+          Number(decodeJwt(claimed.token).attempt ?? 1),
+        );
+        const rebound = this.#journal.entry(idem);
+        if (rebound) await this.#sendResult(rebound);
+      }
+    }
+  }
+
+  async #execute(entry: JournalEntry, item: WorkItemClaims): Promise<void> {
+    const handler = this.#executor.handler(item.op, item.op_v);
+    const abort = new AbortController();
+    const handle: Handle = {
+      itemId: entry.itemId,
+      idem: entry.idem,
+      leaseEpoch: entry.leaseEpoch,
+      abort,
+    };
+    this.#inFlight.set(entry.itemId, handle);
+    const timeout = setTimeout(() => abort.abort("timeout"), item.timeout_s * 1000);
+    const events: {
+      kind: "progress";
+      at: number;
+      message: string;
+      data?: Record<string, unknown>;
+    }[] = [];
+    let outcome: ExecutionOutcome;
+    this.#journal.running(entry.idem);
+    this.#log.info("executing work item", {
+      itemId: entry.itemId,
+      op: item.op,
+      epoch: entry.leaseEpoch,
+    });
+    try {
+      outcome = handler
+        ? await handler.run({
+            item,
+            signal: abort.signal,
+            progress: (message, data) =>
+              events.push({ kind: "progress", at: Date.now(), message, ...(data ? { data } : {}) }),
+          })
+        : { outcome: "failed", error: { code: "unsupported_op", retryable: false } };
+    } catch (error) {
+      outcome = {
+        outcome: "failed",
+        error: { code: "executor_error", message: String(error).slice(0, 500), retryable: true },
+      };
+    } finally {
+      clearTimeout(timeout);
+      this.#inFlight.delete(entry.itemId);
+    }
+    if (abort.signal.reason === "timeout" && outcome.outcome !== "succeeded") {
+      outcome = { outcome: "failed", error: { code: "timeout", retryable: true } };
+    }
+    if (events.length > 0) {
+      await this.#client
+        .send("POST", `/items/${entry.itemId}/events`, {
+          body: { lease_epoch: handle.leaseEpoch, events },
+          idempotencyKey: `${entry.itemId}:${handle.leaseEpoch}:events:1`,
+        })
+        .catch((error) => this.#log.warn("events not delivered", { error: String(error) }));
+    }
+    const body: Record<string, unknown> = {
+      lease_epoch: handle.leaseEpoch,
+      attempt: entry.attempt,
+      ...outcome,
+    };
+    this.#journal.done(entry.idem, body);
+    this.#log.info("work item done", { itemId: entry.itemId, outcome: outcome.outcome });
+    const done = this.#journal.entry(entry.idem);
+    if (done) await this.#sendResult(done);
+  }
+
+  /** Retried until acknowledged (design §2.11), except when the CP says the handle is stale. */
+  async #sendResult(entry: JournalEntry): Promise<void> {
+    if (!entry.result) return;
+    const body = { ...entry.result, lease_epoch: entry.leaseEpoch, attempt: entry.attempt };
+    try {
+      await this.#retrying(() =>
+        this.#client.send("POST", `/items/${entry.itemId}/result`, {
+          body,
+          idempotencyKey: `${entry.itemId}:${entry.leaseEpoch}:result`,
+        }),
+      );
+      this.#journal.resultSent(entry.idem);
+      this.#log.info("result delivered", { itemId: entry.itemId, outcome: entry.result.outcome });
+    } catch (error) {
+      // stale_epoch: a newer claim will re-deliver the item; `already_done` re-sends this result.
+      this.#log.warn("result not accepted", { itemId: entry.itemId, error: String(error) });
+    }
+  }
+
+  async #renewAll(): Promise<void> {
+    for (const handle of [...this.#inFlight.values()]) {
+      try {
+        const reply = await this.#client.send("POST", `/items/${handle.itemId}/renew`, {
+          body: { lease_epoch: handle.leaseEpoch },
+        });
+        if ((reply.body as { cancel?: unknown } | null)?.cancel === true)
+          handle.abort.abort("cancel");
+      } catch (error) {
+        if (error instanceof ControlPlaneError && error.code === "item_cancelled") {
+          handle.abort.abort("cancel");
+        } else {
+          this.#fatalOr(error, "renew failed");
+        }
+      }
+    }
+  }
+
+  /** Retries transient failures with full-jitter backoff, honouring Retry-After (≤ 60 s). */
+  async #retrying<T>(fn: () => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await fn();
+      } catch (error) {
+        const transient =
+          !(error instanceof ControlPlaneError) || error.transient || error.status === 401;
+        if (!transient || !this.#running) throw error;
+        const wait =
+          error instanceof ControlPlaneError && error.retryAfterMs !== undefined
+            ? Math.min(error.retryAfterMs, 60_000)
+            : backoffMs(attempt);
+        await this.#sleep(wait);
+      }
+    }
+  }
+}

@@ -1,0 +1,51 @@
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { z } from "zod";
+import { type AgentKey, agentKeyFromPem, generateAgentKey } from "./identity";
+
+/** What `enroll` leaves in the state directory for `run`. */
+const identitySchema = z.object({
+  url: z.string().url(),
+  host_id: z.string(),
+  issuer: z.string(),
+  enrolled_at: z.string(),
+});
+export type Identity = z.infer<typeof identitySchema>;
+
+export const KEY_FILE = "agent-key.pem";
+export const IDENTITY_FILE = "identity.json";
+export const JOURNAL_FILE = "journal.db";
+
+export function ensureStateDir(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  chmodSync(dir, 0o700);
+}
+
+/** Writes a file atomically (temp + rename) with the given mode. */
+function writeAtomic(path: string, content: string, mode: number): void {
+  const tmp = `${path}.tmp`;
+  writeFileSync(tmp, content, { mode });
+  chmodSync(tmp, mode);
+  renameSync(tmp, path);
+}
+
+/** A new key for each enrollment; the private key file is 0600 and never leaves the host. */
+export async function newKey(dir: string): Promise<AgentKey> {
+  const { key, pem } = await generateAgentKey();
+  writeAtomic(join(dir, KEY_FILE), pem, 0o600);
+  return key;
+}
+
+export async function loadKey(dir: string): Promise<AgentKey> {
+  return agentKeyFromPem(readFileSync(join(dir, KEY_FILE), "utf8"));
+}
+
+export function saveIdentity(dir: string, identity: Identity): void {
+  writeAtomic(join(dir, IDENTITY_FILE), `${JSON.stringify(identity, null, 2)}\n`, 0o600);
+}
+
+export function loadIdentity(dir: string): Identity | undefined {
+  const path = join(dir, IDENTITY_FILE);
+  if (!existsSync(path)) return undefined;
+  return identitySchema.parse(JSON.parse(readFileSync(path, "utf8")));
+}

@@ -1,0 +1,16 @@
+import type { Router } from "../router";
+import { registerAgentEnrollment } from "./enroll";
+import { registerAgentSession } from "./session";
+import { registerAgentWork } from "./work";
+
+/** Every agent endpoint (`/api/v1/agent/*`, design §2.3). */
+export function registerAgentApi(app: Router): void {
+  app.openAPIRegistry.registerComponent("securitySchemes", "agentAccessToken", {
+    type: "http",
+    scheme: "bearer",
+    description: "Access token from POST /api/v1/agent/token",
+  });
+  registerAgentEnrollment(app);
+  registerAgentSession(app);
+  registerAgentWork(app);
+}

@@ -1,0 +1,148 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { recordHeartbeat, recordStatus } from "../../domain/hosts/record-liveness";
+import { hasClaimable } from "../../domain/work/claim";
+import { ProblemError } from "../../http/problem";
+import {
+  enrollmentStatusSchema,
+  heartbeatRequestSchema,
+  livenessResponseSchema,
+  MAX_WAIT_S,
+  statusRequestSchema,
+  waitResponseSchema,
+} from "../../protocol/agent-api";
+import { trustDocumentSchema } from "../../protocol/trust";
+import type { Router } from "../router";
+import { AGENT_BASE, AUTH_PROBLEMS, agentHost, bearer, json, problems, TAG } from "./common";
+
+const enrollmentRoute = createRoute({
+  method: "get",
+  path: `${AGENT_BASE}/enrollment`,
+  tags: TAG,
+  security: bearer,
+  summary: "Wait for approval: 200 once approved (with trust document and intervals)",
+  responses: {
+    200: json(enrollmentStatusSchema, "Approved"),
+    ...problems(...AUTH_PROBLEMS),
+  },
+});
+
+const trustRoute = createRoute({
+  method: "get",
+  path: `${AGENT_BASE}/trust`,
+  tags: TAG,
+  security: bearer,
+  summary: "The trust document: the control plane's work-item signing keys",
+  responses: {
+    200: json(trustDocumentSchema, "Current trust document"),
+    304: { description: "Unchanged (If-None-Match)" },
+    ...problems(...AUTH_PROBLEMS, "not_ready"),
+  },
+});
+
+const heartbeatRoute = createRoute({
+  method: "post",
+  path: `${AGENT_BASE}/heartbeat`,
+  tags: TAG,
+  security: bearer,
+  summary: "Liveness (every 10 s)",
+  request: { body: { content: { "application/json": { schema: heartbeatRequestSchema } } } },
+  responses: { 200: json(livenessResponseSchema, "Recorded"), ...problems(...AUTH_PROBLEMS) },
+});
+
+const statusRoute = createRoute({
+  method: "post",
+  path: `${AGENT_BASE}/status`,
+  tags: TAG,
+  security: bearer,
+  summary: "Full status: health, capacity, usage, inventory, versions, clock offset (≥ every 60 s)",
+  request: { body: { content: { "application/json": { schema: statusRequestSchema } } } },
+  responses: { 200: json(livenessResponseSchema, "Recorded"), ...problems(...AUTH_PROBLEMS) },
+});
+
+const waitRoute = createRoute({
+  method: "get",
+  path: `${AGENT_BASE}/wait`,
+  tags: TAG,
+  security: bearer,
+  summary: "Long poll (≤ 25 s): answers as soon as work above `cursor` exists",
+  request: {
+    query: z.object({
+      cursor: z.coerce.number().int().nonnegative(),
+      timeout: z.coerce.number().int().min(0).max(MAX_WAIT_S).default(MAX_WAIT_S),
+    }),
+  },
+  responses: {
+    200: json(waitResponseSchema, "Work exists: claim now"),
+    204: { description: "Nothing yet; wait again" },
+    ...problems(...AUTH_PROBLEMS),
+  },
+});
+
+const INTERVALS = { heartbeat_s: 10, status_s: 60, claim_s: 60, renew_s: 20 };
+
+export function registerAgentSession(app: Router): void {
+  app.openapi(enrollmentRoute, async (c) => {
+    const { deps } = c.var;
+    const host = await agentHost(c);
+    if (!deps.signer) throw new ProblemError({ code: "not_ready", detail: "No signing key." });
+    return c.json(
+      {
+        status: "approved" as const,
+        host_id: host.id,
+        trust: deps.signer.trustDocument(),
+        intervals: { ...INTERVALS, lease_s: deps.config.agent.leaseMs / 1000 },
+        server_time_ms: deps.clock.now(),
+      },
+      200,
+    );
+  });
+
+  app.openapi(trustRoute, async (c) => {
+    const { deps } = c.var;
+    await agentHost(c, true);
+    if (!deps.signer) throw new ProblemError({ code: "not_ready", detail: "No signing key." });
+    const trust = deps.signer.trustDocument();
+    const etag = `"trust-${trust.version}"`;
+    c.header("ETag", etag);
+    if (c.req.header("if-none-match") === etag) return c.body(null, 304);
+    return c.json(trust, 200);
+  });
+
+  app.openapi(heartbeatRoute, async (c) => {
+    const { deps } = c.var;
+    const host = await agentHost(c);
+    const body = c.req.valid("json");
+    await recordHeartbeat(deps, host, { clockOffsetMs: body.clock_offset_ms });
+    return c.json(liveness(c.var.deps), 200);
+  });
+
+  app.openapi(statusRoute, async (c) => {
+    const { deps } = c.var;
+    const host = await agentHost(c);
+    await recordStatus(deps, host, c.req.valid("json"));
+    return c.json(liveness(deps), 200);
+  });
+
+  app.openapi(waitRoute, async (c) => {
+    const { deps } = c.var;
+    const host = await agentHost(c);
+    const { cursor, timeout } = c.req.valid("query");
+    await recordHeartbeat(deps, host);
+    // The database decides first, so a doorbell lost in a restart cannot hide existing work.
+    const pending = await hasClaimable(deps, host.id, cursor);
+    if (pending > 0) return c.json({ ring: true as const, latest_seq: pending }, 200);
+    const seq = await deps.wakeup?.wait(host.id, cursor, timeout * 1000, c.req.raw.signal);
+    if (seq !== undefined) return c.json({ ring: true as const, latest_seq: seq }, 200);
+    return c.body(null, 204);
+  });
+}
+
+function liveness(deps: {
+  clock: { now(): number };
+  signer?: { trustDocument(): { version: number } };
+}) {
+  return {
+    server_time_ms: deps.clock.now(),
+    trust_version: deps.signer?.trustDocument().version ?? 0,
+  };
+}

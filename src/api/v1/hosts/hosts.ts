@@ -1,0 +1,224 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { ServiceError } from "../../../domain/errors";
+import { createEnrollmentToken } from "../../../domain/hosts/create-enrollment-token";
+import { HOST_HEALTH } from "../../../domain/hosts/health";
+import { listEnrollmentTokens } from "../../../domain/hosts/list-enrollment-tokens";
+import { getHost, type HostView, listHosts } from "../../../domain/hosts/list-hosts";
+import { revokeEnrollmentToken } from "../../../domain/hosts/revoke-enrollment-token";
+import { setMaintenance } from "../../../domain/hosts/set-maintenance";
+import { decideHost, type HostDecision } from "../../../domain/hosts/transition";
+import { authorize, serviceContext } from "../../../http/auth";
+import type { Router } from "../../router";
+import { common, commonRead, json, jsonBody, OrgIdParam } from "../tenancy-schemas";
+
+const tags = ["hosts"];
+
+const HostIdParam = z.object({
+  hostId: z
+    .string()
+    .regex(/^host_[0-9a-z]{26}$/)
+    .openapi({ param: { name: "hostId", in: "path" } }),
+});
+const EnrollmentTokenParams = OrgIdParam.extend({
+  tokenId: z
+    .string()
+    .regex(/^enr_[0-9a-z]{26}$/)
+    .openapi({ param: { name: "tokenId", in: "path" } }),
+});
+
+const EnrollmentToken = z
+  .object({
+    id: z.string(),
+    orgId: z.string(),
+    prefix: z.string(),
+    description: z.string(),
+    scope: z.string(),
+    maxUses: z.number().int(),
+    uses: z.number().int(),
+    createdBy: z.string(),
+    createdAt: z.number().int(),
+    expiresAt: z.number().int(),
+    revokedAt: z.number().int().nullable(),
+  })
+  .openapi("EnrollmentToken");
+
+const EnrollmentTokenCreated = EnrollmentToken.extend({
+  secret: z.string().openapi({
+    description: "Pass to `strato-agent enroll --token`. Shown once: only its SHA-256 is kept.",
+  }),
+}).openapi("EnrollmentTokenCreated");
+
+const CreateEnrollmentTokenBody = z.object({
+  description: z.string().trim().min(1).max(200),
+  scope: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9-]{0,62}$/)
+    .default("default")
+    .openapi({ description: "Site or cluster label copied onto the hosts enrolled with it" }),
+  maxUses: z.number().int().min(1).max(1000).default(1),
+  ttlHours: z
+    .number()
+    .int()
+    .min(1)
+    .max(24 * 30)
+    .default(24),
+});
+
+const Host = z
+  .object({
+    id: z.string(),
+    orgId: z.string(),
+    name: z.string(),
+    machineId: z.string(),
+    scope: z.string(),
+    state: z.string(),
+    health: z.enum(HOST_HEALTH),
+    maintenance: z.boolean(),
+    replacesHostId: z.string().nullable(),
+    facts: z.record(z.string(), z.unknown()),
+    lastSeenAt: z.number().int().nullable(),
+    clockOffsetMs: z.number().int().nullable(),
+    createdAt: z.number().int(),
+  })
+  .openapi("Host");
+
+const ACTIONS = ["approve", "reject", "disable", "enable", "revoke"] as const;
+/** host#approve for the enrollment decision, host#operate for running it, host#delete to revoke. */
+const PERMISSION: Record<HostDecision, string> = {
+  approve: "approve",
+  reject: "approve",
+  disable: "operate",
+  enable: "operate",
+  revoke: "delete",
+};
+
+const routes = {
+  createToken: createRoute({
+    method: "post",
+    path: "/api/v1/organizations/{orgId}/enrollment-tokens",
+    tags,
+    summary: "Create a host enrollment token (256-bit, shown once, 24 h by default)",
+    request: { params: OrgIdParam, body: jsonBody(CreateEnrollmentTokenBody) },
+    responses: { 201: json(EnrollmentTokenCreated, "Created"), ...common },
+  }),
+  listTokens: createRoute({
+    method: "get",
+    path: "/api/v1/organizations/{orgId}/enrollment-tokens",
+    tags,
+    summary: "Enrollment tokens of the organization (never their secrets)",
+    request: { params: OrgIdParam },
+    responses: {
+      200: json(z.object({ items: z.array(EnrollmentToken) }), "Tokens"),
+      ...commonRead,
+    },
+  }),
+  revokeToken: createRoute({
+    method: "delete",
+    path: "/api/v1/organizations/{orgId}/enrollment-tokens/{tokenId}",
+    tags,
+    summary: "Revoke an enrollment token; hosts already enrolled with it are unaffected",
+    request: { params: EnrollmentTokenParams },
+    responses: { 204: { description: "Revoked" }, ...common },
+  }),
+  listHosts: createRoute({
+    method: "get",
+    path: "/api/v1/organizations/{orgId}/hosts",
+    tags,
+    summary: "Hosts of the organization with state, health and last seen",
+    request: { params: OrgIdParam },
+    responses: { 200: json(z.object({ items: z.array(Host) }), "Hosts"), ...commonRead },
+  }),
+  getHost: createRoute({
+    method: "get",
+    path: "/api/v1/hosts/{hostId}",
+    tags,
+    summary: "One host with its facts",
+    request: { params: HostIdParam },
+    responses: { 200: json(Host, "The host"), ...commonRead },
+  }),
+  decide: createRoute({
+    method: "post",
+    path: "/api/v1/hosts/{hostId}/{action}",
+    tags,
+    summary: "Approve, reject, disable, enable or revoke a host (takes effect on its next call)",
+    request: {
+      params: HostIdParam.extend({
+        action: z.enum(ACTIONS).openapi({ param: { name: "action", in: "path" } }),
+      }),
+    },
+    responses: { 200: json(Host, "The host after the decision"), ...common },
+  }),
+  maintenance: createRoute({
+    method: "put",
+    path: "/api/v1/hosts/{hostId}/maintenance",
+    tags,
+    summary: "Drain (no new work placed) or undrain a host",
+    request: { params: HostIdParam, body: jsonBody(z.object({ enabled: z.boolean() })) },
+    responses: { 200: json(Host, "The host"), ...common },
+  }),
+};
+
+async function hostOrThrow(
+  c: Parameters<typeof serviceContext>[0],
+  hostId: string,
+): Promise<HostView> {
+  const host = await getHost(c.var.deps, hostId);
+  if (!host) throw new ServiceError("NOT_FOUND", `No host ${hostId}.`);
+  return host;
+}
+
+/** Operator routes for hosts and enrollment tokens (issue 5 §1, §2, §8). */
+export function registerHosts(app: Router): void {
+  app.openapi(routes.createToken, async (c) => {
+    const { orgId } = c.req.valid("param");
+    await authorize(c, { type: "organization", id: orgId }, "manage_hosts");
+    const body = c.req.valid("json");
+    const { token, secret } = await createEnrollmentToken(serviceContext(c), {
+      orgId,
+      description: body.description,
+      scope: body.scope,
+      maxUses: body.maxUses,
+      ttlMs: body.ttlHours * 3_600_000,
+    });
+    return c.json({ ...token, secret }, 201);
+  });
+
+  app.openapi(routes.listTokens, async (c) => {
+    const { orgId } = c.req.valid("param");
+    await authorize(c, { type: "organization", id: orgId }, "manage_hosts");
+    return c.json({ items: await listEnrollmentTokens(c.var.deps, orgId) }, 200);
+  });
+
+  app.openapi(routes.revokeToken, async (c) => {
+    const { orgId, tokenId } = c.req.valid("param");
+    await authorize(c, { type: "organization", id: orgId }, "manage_hosts");
+    await revokeEnrollmentToken(serviceContext(c), orgId, tokenId);
+    return c.body(null, 204);
+  });
+
+  app.openapi(routes.listHosts, async (c) => {
+    const { orgId } = c.req.valid("param");
+    await authorize(c, { type: "organization", id: orgId }, "view_hosts");
+    return c.json({ items: await listHosts(c.var.deps, orgId) }, 200);
+  });
+
+  app.openapi(routes.getHost, async (c) => {
+    const { hostId } = c.req.valid("param");
+    await authorize(c, { type: "host", id: hostId }, "view");
+    return c.json(await hostOrThrow(c, hostId), 200);
+  });
+
+  app.openapi(routes.decide, async (c) => {
+    const { hostId, action } = c.req.valid("param");
+    await authorize(c, { type: "host", id: hostId }, PERMISSION[action]);
+    await decideHost(serviceContext(c), hostId, action);
+    return c.json(await hostOrThrow(c, hostId), 200);
+  });
+
+  app.openapi(routes.maintenance, async (c) => {
+    const { hostId } = c.req.valid("param");
+    await authorize(c, { type: "host", id: hostId }, "operate");
+    await setMaintenance(serviceContext(c), hostId, c.req.valid("json").enabled);
+    return c.json(await hostOrThrow(c, hostId), 200);
+  });
+}

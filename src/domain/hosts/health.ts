@@ -1,0 +1,33 @@
+import type { AppConfig } from "../../config";
+import type { hosts } from "../../db/schema";
+
+export const HOST_HEALTH = [
+  "pending",
+  "discovering",
+  "healthy",
+  "warning",
+  "critical",
+  "unreachable",
+  "offline",
+  "inactive",
+] as const;
+export type HostHealth = (typeof HOST_HEALTH)[number];
+
+type HostRow = typeof hosts.$inferSelect;
+
+/**
+ * The health model (issue 5 §7), derived when read so that no sweeper is needed for correctness:
+ * Discovering until the first liveness and status, then what the agent reports
+ * (Healthy/Warning/Critical), overridden by Unreachable after `unreachableAfterMs` without
+ * liveness and Offline after `offlineAfterMs`. Hosts that are not approved are `pending` or
+ * `inactive`. Maintenance is a separate flag.
+ */
+export function hostHealth(host: HostRow, now: number, config: AppConfig["agent"]): HostHealth {
+  if (host.state === "pending") return "pending";
+  if (host.state !== "approved") return "inactive";
+  if (host.lastSeenAt === null) return "discovering";
+  const silence = now - host.lastSeenAt;
+  if (silence >= config.offlineAfterMs) return "offline";
+  if (silence >= config.unreachableAfterMs) return "unreachable";
+  return host.reportedHealth;
+}

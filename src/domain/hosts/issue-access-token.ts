@@ -1,0 +1,115 @@
+import { and, eq, lt } from "drizzle-orm";
+import { decodeJwt, decodeProtectedHeader, errors, importJWK, jwtVerify } from "jose";
+import { agentAccessTokens, agentAssertionJtis, hosts } from "../../db/schema";
+import type { Deps } from "../../deps";
+import { ProblemError } from "../../http/problem";
+import { newSecret, sha256Hex } from "../../lib/secrets";
+import {
+  AGENT_ASSERTION_TYP,
+  ASSERTION_MAX_LIFETIME_S,
+  ASSERTION_SKEW_S,
+  assertionAudience,
+  type TokenResponse,
+} from "../../protocol/agent-api";
+import { commit } from "../context";
+import { refuseUnusableHost } from "./authenticate-agent";
+
+export const ACCESS_TOKEN_TTL_S = 900;
+export const ACCESS_TOKEN_PREFIX = "strato_agt_";
+
+const invalid = (detail: string) => new ProblemError({ code: "invalid_assertion", detail });
+
+/**
+ * RFC 7523 JWT-bearer grant: the agent signs `{iss = sub = host_id, aud, iat, exp ≤ 60 s, jti}`
+ * with its key; we answer with a 15 min opaque access token. Each `jti` is accepted once.
+ */
+export async function issueAccessToken(deps: Deps, assertion: string): Promise<TokenResponse> {
+  const now = deps.clock.now();
+  let hostId: string;
+  try {
+    const header = decodeProtectedHeader(assertion);
+    if (header.alg !== "EdDSA" || header.typ !== AGENT_ASSERTION_TYP) throw new Error("header");
+    const claims = decodeJwt(assertion);
+    if (typeof claims.iss !== "string") throw new Error("iss");
+    hostId = claims.iss;
+  } catch {
+    throw invalid("The assertion is not a JWS of type strato-agent+jwt signed with EdDSA.");
+  }
+  const host = await deps.db.query.hosts.findFirst({ where: eq(hosts.id, hostId) });
+  if (!host) throw invalid("Unknown host.");
+
+  let payload: Record<string, unknown>;
+  try {
+    const key = await importJWK(host.publicJwk, "EdDSA");
+    ({ payload } = await jwtVerify(assertion, key, {
+      algorithms: ["EdDSA"],
+      typ: AGENT_ASSERTION_TYP,
+      issuer: host.id,
+      subject: host.id,
+      audience: assertionAudience(deps.config.agent.issuer),
+      requiredClaims: ["iat", "exp", "jti"],
+      currentDate: new Date(now),
+      clockTolerance: ASSERTION_SKEW_S,
+    }));
+  } catch (error) {
+    const timing =
+      error instanceof errors.JWTExpired ||
+      (error instanceof errors.JWTClaimValidationFailed &&
+        (error.claim === "nbf" || error.claim === "iat") &&
+        error.reason === "check_failed");
+    if (timing) {
+      throw new ProblemError({
+        code: "clock_skew",
+        detail: "The assertion's times are off; see server_time_ms.",
+        extensions: { server_time_ms: now },
+      });
+    }
+    throw invalid("The assertion's signature or claims are invalid.");
+  }
+  const iat = Number(payload.iat);
+  const exp = Number(payload.exp);
+  if (Math.abs(iat * 1000 - now) > ASSERTION_SKEW_S * 1000) {
+    throw new ProblemError({
+      code: "clock_skew",
+      detail: "The assertion's iat is too far from the server's time; see server_time_ms.",
+      extensions: { server_time_ms: now },
+    });
+  }
+  if (exp - iat > ASSERTION_MAX_LIFETIME_S) throw invalid("The assertion lives longer than 60 s.");
+  const jti = String(payload.jti);
+  if (jti.length === 0 || jti.length > 200) throw invalid("Bad jti.");
+
+  refuseUnusableHost(host.state, { allowPending: true });
+
+  // Replay cache: the primary key refuses a second use of the same jti.
+  await deps.db.delete(agentAssertionJtis).where(lt(agentAssertionJtis.expiresAt, now));
+  const inserted = await deps.db
+    .insert(agentAssertionJtis)
+    .values({ hostId: host.id, jti, expiresAt: (exp + ASSERTION_SKEW_S) * 1000 })
+    .onConflictDoNothing()
+    .returning();
+  if (inserted.length === 0) {
+    throw new ProblemError({ code: "replayed_jti", detail: "This assertion was already used." });
+  }
+
+  const secret = newSecret(deps.random, ACCESS_TOKEN_PREFIX);
+  await commit(deps.db, [
+    deps.db
+      .delete(agentAccessTokens)
+      .where(and(eq(agentAccessTokens.hostId, host.id), lt(agentAccessTokens.expiresAt, now))),
+    deps.db.insert(agentAccessTokens).values({
+      tokenHash: await sha256Hex(secret),
+      hostId: host.id,
+      createdAt: now,
+      expiresAt: now + ACCESS_TOKEN_TTL_S * 1000,
+    }),
+  ]);
+  return {
+    access_token: secret,
+    token_type: "Bearer",
+    expires_in: ACCESS_TOKEN_TTL_S,
+    host_id: host.id,
+    host_status: host.state === "approved" ? "approved" : "pending",
+    server_time_ms: now,
+  };
+}

@@ -1,0 +1,69 @@
+import { eq } from "drizzle-orm";
+import { hosts, type ReportedHealth } from "../../db/schema";
+import type { Deps } from "../../deps";
+import type { AgentHost } from "./authenticate-agent";
+import { hostHealth } from "./health";
+
+/** A liveness signal (heartbeat, claim, long poll): moves `last_seen_at`, logs recoveries. */
+export async function recordHeartbeat(
+  deps: Deps,
+  host: AgentHost,
+  input: { clockOffsetMs?: number | undefined } = {},
+): Promise<void> {
+  const now = deps.clock.now();
+  const before = hostHealth(host, now, deps.config.agent);
+  await deps.db
+    .update(hosts)
+    .set({
+      lastSeenAt: now,
+      ...(input.clockOffsetMs === undefined ? {} : { clockOffsetMs: input.clockOffsetMs }),
+    })
+    .where(eq(hosts.id, host.id));
+  if (before === "unreachable" || before === "offline") {
+    deps.log.info("host back online", { hostId: host.id, was: before });
+  }
+}
+
+export type StatusReport = {
+  health: Exclude<ReportedHealth, "discovering">;
+  problems: string[];
+  clock_offset_ms: number;
+  capacity?: Record<string, number> | undefined;
+  usage?: Record<string, number> | undefined;
+  inventory: Record<string, unknown>[];
+  versions?: Record<string, string> | undefined;
+  journal_backlog: number;
+};
+
+/** Clock offsets beyond this degrade the host to Warning (design §2.10). */
+const DEGRADED_OFFSET_MS = 60_000;
+
+/** A full status report: level-triggered, replaces the previous one, counts as liveness. */
+export async function recordStatus(
+  deps: Deps,
+  host: AgentHost,
+  report: StatusReport,
+): Promise<void> {
+  const now = deps.clock.now();
+  let health = report.health;
+  if (Math.abs(report.clock_offset_ms) > DEGRADED_OFFSET_MS && health === "healthy") {
+    health = "warning";
+  }
+  await deps.db
+    .update(hosts)
+    .set({
+      lastSeenAt: now,
+      lastStatusAt: now,
+      reportedHealth: health,
+      status: { ...report },
+      clockOffsetMs: report.clock_offset_ms,
+    })
+    .where(eq(hosts.id, host.id));
+  if (host.reportedHealth !== health) {
+    deps.log.info("host health changed", {
+      hostId: host.id,
+      from: host.reportedHealth,
+      to: health,
+    });
+  }
+}

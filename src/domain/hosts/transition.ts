@@ -1,0 +1,91 @@
+import { and, eq, inArray } from "drizzle-orm";
+import { type HostState, hosts, workItems } from "../../db/schema";
+import { auditStatement } from "../audit/record";
+import { actorId, commit, type ServiceContext, type Statement } from "../context";
+import { ServiceError } from "../errors";
+
+export type HostDecision = "approve" | "reject" | "disable" | "revoke" | "enable";
+
+const TARGET: Record<HostDecision, HostState> = {
+  approve: "approved",
+  reject: "rejected",
+  disable: "disabled",
+  revoke: "revoked",
+  enable: "approved",
+};
+
+/** Which states each decision may start from. Revoked and rejected are final. */
+const FROM: Record<HostDecision, readonly HostState[]> = {
+  approve: ["pending"],
+  reject: ["pending"],
+  disable: ["approved"],
+  enable: ["disabled"],
+  revoke: ["pending", "approved", "disabled"],
+};
+
+/**
+ * Moves a host between states, with its audit event, in one batch. Every agent call reads the host
+ * row, so the new state takes effect on the next call; rejecting or revoking also cancels open work.
+ * Approving a re-enrollment revokes the identity it replaces.
+ */
+export async function decideHost(
+  sc: ServiceContext,
+  hostId: string,
+  decision: HostDecision,
+): Promise<{ id: string; state: HostState }> {
+  const { db, clock } = sc.deps;
+  const host = await db.query.hosts.findFirst({ where: eq(hosts.id, hostId) });
+  if (!host) throw new ServiceError("NOT_FOUND", "No such host.");
+  const to = TARGET[decision];
+  if (host.state === to) return { id: host.id, state: host.state };
+  if (!FROM[decision].includes(host.state)) {
+    throw new ServiceError("CONFLICT", `A ${host.state} host cannot be ${decision}d.`);
+  }
+  const now = clock.now();
+  const decided = { decidedBy: actorId(sc.actor), decidedAt: now, updatedAt: now };
+  const statements: Statement[] = [
+    db
+      .update(hosts)
+      .set({ state: to, ...decided })
+      .where(and(eq(hosts.id, hostId), eq(hosts.state, host.state))),
+    auditStatement(sc, {
+      action: `host.${decision}`,
+      target: { type: "host", id: hostId },
+      orgId: host.orgId,
+      detail: { from: host.state, to },
+    }),
+  ];
+  if (to === "rejected" || to === "revoked") statements.push(...shutOut(sc, hostId, now));
+  if (decision === "approve" && host.replacesHostId !== null) {
+    statements.push(
+      db
+        .update(hosts)
+        .set({ state: "revoked", ...decided })
+        .where(eq(hosts.id, host.replacesHostId)),
+      ...shutOut(sc, host.replacesHostId, now),
+      auditStatement(sc, {
+        action: "host.revoke",
+        target: { type: "host", id: host.replacesHostId },
+        orgId: host.orgId,
+        detail: { replacedBy: hostId },
+      }),
+    );
+  }
+  await commit(db, statements);
+  return { id: hostId, state: to };
+}
+
+function shutOut(sc: ServiceContext, hostId: string, now: number): Statement[] {
+  const { db } = sc.deps;
+  return [
+    db
+      .update(workItems)
+      .set({ state: "cancelled", finishedAt: now, updatedAt: now, leaseExpiresAt: null })
+      .where(
+        and(
+          eq(workItems.hostId, hostId),
+          inArray(workItems.state, ["queued", "leased", "accepted", "running"]),
+        ),
+      ),
+  ];
+}

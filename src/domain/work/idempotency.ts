@@ -1,0 +1,76 @@
+import { and, eq, lt } from "drizzle-orm";
+import { agentIdempotencyKeys } from "../../db/schema";
+import type { Deps } from "../../deps";
+import { ProblemError } from "../../http/problem";
+import { sha256Hex } from "../../lib/secrets";
+
+/** Keys are kept this long (design §2.7: 7 days). */
+export const IDEMPOTENCY_RETENTION_MS = 7 * 86_400_000;
+/** A first request that has not finished after this long is considered dead and may be retried. */
+const IN_FLIGHT_TIMEOUT_MS = 60_000;
+
+export type StoredResponse = { status: number; body: unknown };
+
+/**
+ * IETF Idempotency-Key (draft-07) for agent POSTs, keyed by `(host_id, key)`: the first request
+ * runs and its 2xx response is stored; a replay with the same request gets the stored response; a
+ * replay with another request → 422 `idempotency_mismatch`; one while the first is in flight →
+ * 409 `idempotency_in_flight`. Failures are not stored, so the agent may retry them.
+ */
+export async function withIdempotency(
+  deps: Deps,
+  hostId: string,
+  key: string,
+  request: string,
+  run: () => Promise<StoredResponse>,
+): Promise<StoredResponse & { replayed: boolean }> {
+  const { db } = deps;
+  const now = deps.clock.now();
+  const requestHash = await sha256Hex(request);
+  await db
+    .delete(agentIdempotencyKeys)
+    .where(and(eq(agentIdempotencyKeys.hostId, hostId), lt(agentIdempotencyKeys.expiresAt, now)));
+  const inserted = await db
+    .insert(agentIdempotencyKeys)
+    .values({ hostId, key, requestHash, createdAt: now, expiresAt: now + IDEMPOTENCY_RETENTION_MS })
+    .onConflictDoNothing()
+    .returning();
+  const where = and(eq(agentIdempotencyKeys.hostId, hostId), eq(agentIdempotencyKeys.key, key));
+  if (inserted.length === 0) {
+    const existing = await db.query.agentIdempotencyKeys.findFirst({ where });
+    if (existing) {
+      if (existing.requestHash !== requestHash) {
+        throw new ProblemError({
+          code: "idempotency_mismatch",
+          detail: "This Idempotency-Key was used with a different request.",
+        });
+      }
+      if (existing.responseStatus !== null && existing.responseBody !== null) {
+        return {
+          status: existing.responseStatus,
+          body: JSON.parse(existing.responseBody),
+          replayed: true,
+        };
+      }
+      if (now - existing.createdAt < IN_FLIGHT_TIMEOUT_MS) {
+        throw new ProblemError({
+          code: "idempotency_in_flight",
+          detail: "A request with this Idempotency-Key is still being processed; retry later.",
+        });
+      }
+      await db.update(agentIdempotencyKeys).set({ createdAt: now }).where(where);
+    }
+  }
+  let response: StoredResponse;
+  try {
+    response = await run();
+  } catch (error) {
+    await db.delete(agentIdempotencyKeys).where(where);
+    throw error;
+  }
+  await db
+    .update(agentIdempotencyKeys)
+    .set({ responseStatus: response.status, responseBody: JSON.stringify(response.body) })
+    .where(where);
+  return { ...response, replayed: false };
+}

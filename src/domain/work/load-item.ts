@@ -1,0 +1,36 @@
+import { and, eq } from "drizzle-orm";
+import { workItems } from "../../db/schema";
+import type { Deps } from "../../deps";
+import { ProblemError } from "../../http/problem";
+
+export type WorkItemRow = typeof workItems.$inferSelect;
+
+export const TERMINAL = new Set<string>([
+  "succeeded",
+  "failed",
+  "rejected",
+  "superseded",
+  "expired",
+  "cancelled",
+]);
+
+/** The host's own item; another host's item is reported as not found. */
+export async function loadHostItem(
+  deps: Deps,
+  hostId: string,
+  itemId: string,
+): Promise<WorkItemRow> {
+  const item = await deps.db.query.workItems.findFirst({
+    where: and(eq(workItems.id, itemId), eq(workItems.hostId, hostId)),
+  });
+  if (!item) throw new ProblemError({ code: "not_found", detail: "No such work item." });
+  return item;
+}
+
+export function staleEpoch(item: WorkItemRow, epoch: number): ProblemError {
+  return new ProblemError({
+    code: "stale_epoch",
+    detail: `Lease epoch ${epoch} is not current (${item.leaseEpoch}); drop this handle.`,
+    extensions: { lease_epoch: item.leaseEpoch },
+  });
+}

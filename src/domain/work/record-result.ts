@@ -1,0 +1,64 @@
+import { and, eq } from "drizzle-orm";
+import { workEvents, workItems } from "../../db/schema";
+import type { Deps } from "../../deps";
+import type { ResultRequest } from "../../protocol/agent-api";
+import type { AgentHost } from "../hosts/authenticate-agent";
+import { loadHostItem, staleEpoch, TERMINAL } from "./load-item";
+
+/**
+ * The final outcome of an item (design §2.6). A result for an item already cancelled is kept with
+ * `late: true` for reconciliation; one from an older lease epoch is refused (409). Duplicates are
+ * answered by the Idempotency-Key layer before this runs.
+ */
+export async function recordResult(
+  deps: Deps,
+  host: AgentHost,
+  itemId: string,
+  input: ResultRequest,
+): Promise<{ id: string; state: string; late: boolean }> {
+  const item = await loadHostItem(deps, host.id, itemId);
+  const now = deps.clock.now();
+  const result = {
+    attempt: input.attempt,
+    lease_epoch: input.lease_epoch,
+    outcome: input.outcome,
+    ...(input.observed ? { observed: input.observed } : {}),
+    ...(input.output ? { output: input.output } : {}),
+    ...(input.error ? { error: input.error } : {}),
+  };
+  const event = deps.db.insert(workEvents).values({
+    itemId: item.id,
+    hostId: host.id,
+    at: now,
+    kind: "result",
+    leaseEpoch: input.lease_epoch,
+    detail: result,
+  });
+  if (TERMINAL.has(item.state)) {
+    // Cancelled or already reported: keep what the agent says, change nothing.
+    await deps.db.batch([
+      deps.db
+        .update(workItems)
+        .set({ late: true, updatedAt: now, ...(item.result === null ? { result } : {}) })
+        .where(eq(workItems.id, item.id)),
+      event,
+    ]);
+    return { id: item.id, state: item.state, late: true };
+  }
+  if (item.leaseEpoch !== input.lease_epoch) throw staleEpoch(item, input.lease_epoch);
+  await deps.db.batch([
+    deps.db
+      .update(workItems)
+      .set({
+        state: input.outcome,
+        outcome: input.outcome,
+        result,
+        leaseExpiresAt: null,
+        finishedAt: now,
+        updatedAt: now,
+      })
+      .where(and(eq(workItems.id, item.id), eq(workItems.leaseEpoch, input.lease_epoch))),
+    event,
+  ]);
+  return { id: item.id, state: input.outcome, late: false };
+}

@@ -1,0 +1,45 @@
+import { and, eq } from "drizzle-orm";
+import { workEvents, workItems } from "../../db/schema";
+import type { Deps } from "../../deps";
+import { ProblemError } from "../../http/problem";
+import type { AgentHost } from "../hosts/authenticate-agent";
+import { loadHostItem, staleEpoch, TERMINAL } from "./load-item";
+
+/**
+ * Extends the lease (design §2.6). A lapsed (stalled) lease whose epoch is still current is
+ * re-leased: the partition healed. A newer epoch → 409; a cancelled item → 410; a cancellation
+ * request is announced with `cancel: true`.
+ */
+export async function renewLease(
+  deps: Deps,
+  host: AgentHost,
+  itemId: string,
+  input: { lease_epoch: number; step?: string | undefined },
+): Promise<{ lease_expires_at: number; cancel: boolean }> {
+  const item = await loadHostItem(deps, host.id, itemId);
+  if (item.state === "cancelled") {
+    throw new ProblemError({ code: "item_cancelled", detail: "This work item was cancelled." });
+  }
+  if (item.leaseEpoch !== input.lease_epoch) throw staleEpoch(item, input.lease_epoch);
+  if (TERMINAL.has(item.state) || item.state === "queued") {
+    throw new ProblemError({ code: "conflict", detail: `The item is ${item.state}.` });
+  }
+  const now = deps.clock.now();
+  const leaseExpiresAt = now + deps.config.agent.leaseMs;
+  const state = input.step !== undefined && item.state === "accepted" ? "running" : item.state;
+  await deps.db.batch([
+    deps.db
+      .update(workItems)
+      .set({ leaseExpiresAt, state, updatedAt: now })
+      .where(and(eq(workItems.id, item.id), eq(workItems.leaseEpoch, input.lease_epoch))),
+    deps.db.insert(workEvents).values({
+      itemId: item.id,
+      hostId: host.id,
+      at: now,
+      kind: "renewed",
+      leaseEpoch: item.leaseEpoch,
+      detail: input.step === undefined ? {} : { step: input.step },
+    }),
+  ]);
+  return { lease_expires_at: leaseExpiresAt, cancel: item.cancelRequestedAt !== null };
+}

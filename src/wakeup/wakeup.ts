@@ -1,0 +1,33 @@
+/**
+ * The wake-up seam (design §2.13): a doorbell that tells a waiting agent "work exists, go and
+ * claim". It carries no authority and no work; correctness never depends on it, because agents also
+ * claim on a timer. `ring` is best effort and must never throw into the caller's request.
+ */
+export interface Wakeup {
+  /** Work with this `seq` was committed for the host (or something else worth a claim happened). */
+  ring(hostId: string, seq: number): Promise<void>;
+  /**
+   * Resolves with the latest rung `seq` once one above `cursor` is known, or with `undefined` after
+   * `timeoutMs` (or when `signal` aborts).
+   */
+  wait(
+    hostId: string,
+    cursor: number,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<number | undefined>;
+}
+
+/** A wake-up that never rings: agents fall back to their timers. */
+export const silentWakeup: Wakeup = {
+  async ring() {},
+  wait(_hostId, _cursor, timeoutMs, signal) {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(undefined), timeoutMs);
+      signal?.addEventListener("abort", () => {
+        clearTimeout(timer);
+        resolve(undefined);
+      });
+    });
+  },
+};

@@ -1,0 +1,306 @@
+import { join } from "node:path";
+import { eq } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseConfig } from "../../src/config";
+import { auditEvents, organizations, workEvents, workItems } from "../../src/db/schema";
+import { type Deps, systemDeps } from "../../src/deps";
+import type { ServiceContext } from "../../src/domain/context";
+import { createEnrollmentToken } from "../../src/domain/hosts/create-enrollment-token";
+import { getHost } from "../../src/domain/hosts/list-hosts";
+import { decideHost } from "../../src/domain/hosts/transition";
+import { enqueueWork } from "../../src/domain/work/enqueue";
+import { openNodeDatabase } from "../../src/node/database";
+import {
+  freePort,
+  killGroup,
+  processSandbox,
+  type Spawned,
+  signalGroup,
+  waitForGroupExit,
+  waitForOutput,
+} from "../support/processes";
+import { generateSigningKey } from "../support/signing";
+
+const AGENT = join(import.meta.dirname, "../../agent/bin/strato-agent");
+const TSX = join(import.meta.dirname, "../../node_modules/.bin/tsx");
+
+let context: () => string = () => "";
+
+/** The server writes the same database file; a write of the test that meets its lock retries. */
+async function busy<T>(fn: () => Promise<T>): Promise<T> {
+  for (let i = 0; ; i++) {
+    try {
+      return await fn();
+    } catch (error) {
+      if (
+        i > 100 ||
+        (!String(error).includes("SQLITE_BUSY") &&
+          !String((error as { cause?: unknown }).cause).includes("SQLITE_BUSY"))
+      )
+        throw error;
+      await new Promise((r) => setTimeout(r, 50 + Math.random() * 100));
+    }
+  }
+}
+
+async function until<T>(
+  what: string,
+  fn: () => Promise<T | undefined>,
+  timeoutMs = 60_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    // The server writes the same file; a busy moment is retried like any other miss.
+    const value = await fn().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${context()}`);
+    await new Promise((r) => setTimeout(r, 400));
+  }
+}
+
+/**
+ * The real agent process against the real Node server (loopback): enroll → approve → claim,
+ * verify, execute and report; SIGKILL mid-execution and restart converges with one result.
+ */
+describe("strato-agent against the Node server", () => {
+  const sandbox = processSandbox("strato-agent-e2e-");
+  const { dataDir } = sandbox;
+  const stateDir = join(dataDir, "agent-state");
+  const dbUrl = `file:${join(dataDir, "cp.db")}`;
+  let base = "";
+  let deps: Deps;
+  let sc: ServiceContext;
+  let orgId = "";
+  let server: Spawned;
+  const agentEnv = {
+    STRATO_AGENT_HEARTBEAT_MS: "1000",
+    STRATO_AGENT_STATUS_MS: "2000",
+    STRATO_AGENT_CLAIM_MS: "1000",
+    STRATO_AGENT_POLL_MS: "500",
+    STRATO_AGENT_APPROVAL_POLL_MS: "300",
+    STRATO_AGENT_MACHINE_ID: "e2e0000000000000000000000000e2e0",
+    STRATO_AGENT_TEST_OPS: "1",
+  };
+
+  beforeAll(async () => {
+    const port = await freePort();
+    const key = await generateSigningKey();
+    server = sandbox.spawn(TSX, ["src/entry/node.ts"], {
+      PORT: String(port),
+      DATABASE_URL: dbUrl,
+      STRATO_SIGNING_KEY: key.pem,
+      STRATO_AGENT_LEASE_S: "6",
+    });
+    await waitForOutput(server, "listening on", 60_000);
+    base = `http://127.0.0.1:${port}`;
+    const config = parseConfig({ DATABASE_URL: dbUrl, STRATO_ENV: "test" }, "node");
+    deps = systemDeps(config, openNodeDatabase(dbUrl), { authzSchema: "" });
+    await deps.db.$client.execute("PRAGMA busy_timeout = 5000");
+    sc = { deps, actor: { kind: "system" }, requestId: "req_e2e" };
+    orgId = deps.ids.next("organization");
+    const now = Date.now();
+    await busy(() =>
+      deps.db
+        .insert(organizations)
+        .values({ id: orgId, slug: "e2e", name: "e2e", createdAt: now, updatedAt: now }),
+    );
+  }, 90_000);
+
+  afterAll(() => {
+    deps?.db.$client.close();
+  });
+
+  const item = (id: string) => deps.db.query.workItems.findFirst({ where: eq(workItems.id, id) });
+
+  it("enrolls, waits for approval, then claims, verifies, executes and reports; survives SIGKILL", async () => {
+    const { secret } = await busy(() =>
+      createEnrollmentToken(sc, { orgId, description: "e2e", scope: "lab", maxUses: 1 }),
+    );
+    const enroll = sandbox.spawn(
+      AGENT,
+      ["enroll", "--url", base, "--token", secret, "--state-dir", stateDir],
+      agentEnv,
+    );
+    expect(await enroll.exited, enroll.output()).toBe(0);
+    const hostId = /"hostId":"(host_[0-9a-z]+)"/.exec(enroll.output())?.[1];
+    if (!hostId) throw new Error(`no host id in:\n${enroll.output()}`);
+    expect((await busy(() => getHost(deps, hostId)))?.state).toBe("pending");
+
+    let agent = sandbox.spawn(AGENT, ["run", "--state-dir", stateDir], agentEnv);
+    context = () =>
+      `agent:\n${agent.output()}\nserver errors:\n${server
+        .output()
+        .split("\n")
+        .filter((l) => l.includes("error"))
+        .join("\n")
+        .slice(-4000)}`;
+    await waitForOutput(agent, "waiting for approval", 30_000);
+    await busy(() => decideHost(sc, hostId, "approve"));
+    await waitForOutput(agent, "host approved", 30_000);
+
+    // A noop item, picked up by the safety claim (the test's enqueue cannot ring the server).
+    const noop = await busy(() =>
+      enqueueWork(deps, {
+        hostId,
+        op: "host.noop",
+        resource: { kind: "host", id: hostId, uid: hostId },
+        createdBy: "e2e",
+      }),
+    );
+    const done = await until("noop result", async () => {
+      const row = await item(noop.id);
+      return row?.state === "succeeded" ? row : undefined;
+    });
+    expect(done.result).toMatchObject({ outcome: "succeeded", output: { noop: true } });
+    await until("healthy", async () => {
+      const h = await getHost(deps, hostId);
+      return h?.health === "healthy" || h?.health === "warning" ? h : undefined;
+    });
+
+    // An op this agent does not run is refused before anything executes: a security rejection.
+    const unknown = await busy(() =>
+      enqueueWork(deps, {
+        hostId,
+        op: "vm.create",
+        resource: { kind: "vm", id: "vm_x", uid: "vm-x-uid" },
+        params: { vcpus: 1 },
+        createdBy: "e2e",
+      }),
+    );
+    const refused = await until("rejection", async () => {
+      const row = await item(unknown.id);
+      return row?.state === "rejected" ? row : undefined;
+    });
+    expect(refused.rejectReason).toBe("unsupported_op");
+    const audit = await busy(() =>
+      deps.db.select().from(auditEvents).where(eq(auditEvents.targetId, unknown.id)),
+    );
+    expect(audit).toMatchObject([{ action: "work_item.rejected_security", actorId: hostId }]);
+
+    // A long item; kill -9 the agent while it runs, then start it again.
+    const sleep = await busy(() =>
+      enqueueWork(deps, {
+        hostId,
+        op: "host.sleep",
+        resource: { kind: "host", id: hostId, uid: `${hostId}-sleep` },
+        params: { ms: 3000 },
+        createdBy: "e2e",
+      }),
+    );
+    await waitForOutput(agent, `"executing work item","itemId":"${sleep.id}"`, 30_000);
+    killGroup(agent);
+    await agent.exited;
+    expect((await until("row", () => item(sleep.id)))?.state).not.toBe("succeeded");
+
+    agent = sandbox.spawn(AGENT, ["run", "--state-dir", stateDir], agentEnv);
+    const finished = await until("sleep result after restart", async () => {
+      const row = await item(sleep.id);
+      return row?.state === "succeeded" ? row : undefined;
+    });
+    expect(finished.result).toMatchObject({ outcome: "succeeded", output: { slept: 3000 } });
+    const results = await deps.db.select().from(workEvents).where(eq(workEvents.itemId, sleep.id));
+    expect(results.filter((e) => e.kind === "result")).toHaveLength(1);
+    expect(agent.output()).toContain("resuming journaled item");
+
+    // Revocation stops the agent with a non-zero exit.
+    await busy(() => decideHost(sc, hostId, "revoke"));
+    expect(await agent.exited).toBe(3);
+  }, 120_000);
+});
+
+/**
+ * Key rotation with overlap (design §2.8, §4.2 row 19): the control plane restarts with a new
+ * signing key and the old one as "previous"; the running agent learns the new trust document from
+ * the claim's `trust_version` and keeps working without re-enrolling.
+ */
+describe("strato-agent across a signing-key rotation", () => {
+  const sandbox = processSandbox("strato-agent-rotate-");
+  const dbUrl = `file:${join(sandbox.dataDir, "cp.db")}`;
+  let deps: Deps | undefined;
+  afterAll(() => deps?.db.$client.close());
+
+  it("keeps executing after the control plane switches keys", async () => {
+    const port = await freePort();
+    const [oldKey, newKey] = [await generateSigningKey(), await generateSigningKey()];
+    const start = (env: Record<string, string>) =>
+      sandbox.spawn(TSX, ["src/entry/node.ts"], {
+        PORT: String(port),
+        DATABASE_URL: dbUrl,
+        ...env,
+      });
+    let server = start({ STRATO_SIGNING_KEY: oldKey.pem });
+    await waitForOutput(server, "listening on", 60_000);
+    const d = systemDeps(parseConfig({ DATABASE_URL: dbUrl }, "node"), openNodeDatabase(dbUrl), {
+      authzSchema: "",
+    });
+    deps = d;
+    const sc = { deps: d, actor: { kind: "system" as const }, requestId: "req_rot" };
+    const orgId = d.ids.next("organization");
+    await busy(() =>
+      d.db.insert(organizations).values({
+        id: orgId,
+        slug: "rot",
+        name: "rot",
+        createdAt: Date.now(),
+        updatedAt: Date.now(),
+      }),
+    );
+    const { secret } = await busy(() =>
+      createEnrollmentToken(sc, { orgId, description: "rot", scope: "lab", maxUses: 1 }),
+    );
+    const stateDir = join(sandbox.dataDir, "agent");
+    const env = {
+      STRATO_AGENT_CLAIM_MS: "1000",
+      STRATO_AGENT_POLL_MS: "500",
+      STRATO_AGENT_APPROVAL_POLL_MS: "300",
+      STRATO_AGENT_MACHINE_ID: "0000000000000000000000000000beef",
+    };
+    const base = `http://127.0.0.1:${port}`;
+    const enroll = sandbox.spawn(
+      AGENT,
+      ["enroll", "--url", base, "--token", secret, "--state-dir", stateDir],
+      env,
+    );
+    expect(await enroll.exited, enroll.output()).toBe(0);
+    const hostId = /"hostId":"(host_[0-9a-z]+)"/.exec(enroll.output())?.[1] ?? "";
+    await busy(() => decideHost(sc, hostId, "approve"));
+    const agent = sandbox.spawn(AGENT, ["run", "--state-dir", stateDir], env);
+    context = () => `agent:\n${agent.output()}`;
+    await waitForOutput(agent, "host approved", 30_000);
+
+    // Each run acts on its own resource uid: a second gen-1 item for the same uid is `superseded`.
+    const runNoop = async (uid: string) => {
+      const { id } = await busy(() =>
+        enqueueWork(d, {
+          hostId,
+          op: "host.noop",
+          resource: { kind: "host", id: hostId, uid },
+          createdBy: "rot",
+        }),
+      );
+      return until("noop", async () => {
+        const row = await d.db.query.workItems.findFirst({ where: eq(workItems.id, id) });
+        return row?.state === "succeeded" ? row : undefined;
+      });
+    };
+    await runNoop("before-rotation");
+
+    // Rotate: new active key, the old one kept for verification for a day, trust version 2.
+    signalGroup(server, "SIGTERM");
+    await waitForGroupExit(server, 15_000);
+    server = start({
+      STRATO_SIGNING_KEY: newKey.pem,
+      STRATO_SIGNING_KEY_PREVIOUS: oldKey.publicJwk,
+      STRATO_SIGNING_KEY_PREVIOUS_NOT_AFTER: String(Math.floor(Date.now() / 1000) + 86_400),
+      STRATO_TRUST_VERSION: "2",
+    });
+    await waitForOutput(server, "listening on", 60_000);
+    await runNoop("after-rotation");
+    const claims = await busy(() =>
+      d.db.select().from(workEvents).where(eq(workEvents.kind, "claimed")),
+    );
+    const kids = new Set(claims.map((e) => String(e.detail.kid)));
+    expect(kids.size).toBe(2);
+    expect(agent.output()).not.toContain("security: work item rejected");
+  }, 120_000);
+});

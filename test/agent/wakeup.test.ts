@@ -1,0 +1,50 @@
+import { describe, expect, it } from "vitest";
+import { createDurableObjectWakeup, HostDoorbell } from "../../src/wakeup/durable-object";
+import { createInProcessWakeup } from "../../src/wakeup/in-process";
+import type { Wakeup } from "../../src/wakeup/wakeup";
+
+/** A namespace of real HostDoorbell objects, one per name, called through their fetch. */
+function fakeNamespace() {
+  const objects = new Map<string, HostDoorbell>();
+  return {
+    idFromName: (name: string) => name,
+    get: (id: string) => {
+      let obj = objects.get(id);
+      if (!obj) {
+        obj = new HostDoorbell();
+        objects.set(id, obj);
+      }
+      const target = obj;
+      return {
+        fetch: (input: string, init?: RequestInit) => target.fetch(new Request(input, init)),
+      };
+    },
+  };
+}
+
+const IMPLEMENTATIONS: Record<string, () => Wakeup> = {
+  "in-process": createInProcessWakeup,
+  "Durable Object (HostDoorbell)": () => createDurableObjectWakeup(fakeNamespace()),
+};
+
+describe.each(Object.entries(IMPLEMENTATIONS))("wake-up: %s", (_name, make) => {
+  it("a ring wakes a waiter of that host only; a known seq above the cursor answers at once", async () => {
+    const wakeup = make();
+    const a = wakeup.wait("host_a", 0, 5_000);
+    const b = wakeup.wait("host_b", 0, 200);
+    await new Promise((r) => setTimeout(r, 20));
+    await wakeup.ring("host_a", 7);
+    expect(await a).toBe(7);
+    expect(await b).toBeUndefined();
+    expect(await wakeup.wait("host_a", 3, 5_000)).toBe(7);
+    expect(await wakeup.wait("host_a", 7, 50)).toBeUndefined();
+  });
+
+  it("an aborted wait ends at once", async () => {
+    const wakeup = make();
+    const abort = new AbortController();
+    const waiting = wakeup.wait("host_a", 0, 10_000, abort.signal);
+    abort.abort();
+    expect(await waiting).toBeUndefined();
+  });
+});
