@@ -1,0 +1,115 @@
+import { eq } from "drizzle-orm";
+import {
+  OBSERVED_STATES,
+  type ObservedState,
+  type OperationStep,
+  operations,
+  vms,
+} from "../../db/schema";
+import type { Deps } from "../../deps";
+import type { ResultRequest } from "../../protocol/agent-api";
+import { auditStatement } from "../audit/record";
+import { commit, type ServiceContext, type Statement } from "../context";
+import { deleteTuples } from "../relationships";
+import { vmRef } from "./shared";
+
+/** Where each kind of operation leaves the VM when it succeeds (unless the agent says otherwise). */
+const SUCCESS_STATE: Record<string, ObservedState> = {
+  "vm.create": "running",
+  "vm.start": "running",
+  "vm.restart": "running",
+  "vm.resume": "running",
+  "vm.stop": "stopped",
+  "vm.pause": "paused",
+  "vm.resize": "stopped",
+  "vm.delete": "deleted",
+};
+
+function observedFrom(result: ResultRequest, kind: string): ObservedState | undefined {
+  const reported = result.observed?.state;
+  if (typeof reported === "string" && (OBSERVED_STATES as readonly string[]).includes(reported)) {
+    return reported as ObservedState;
+  }
+  return result.outcome === "succeeded" ? SUCCESS_STATE[kind] : undefined;
+}
+
+/**
+ * Applies an agent's result for a VM work item: the operation finishes (succeeded or failed with
+ * the agent's code), the VM's observed state follows what the host saw, and a deleted VM releases
+ * its name, capacity and relationships. One batch, audited as the host's doing.
+ */
+export async function applyVmResult(
+  deps: Deps,
+  item: { id: string; hostId: string; op: string; idem: string; resourceId: string },
+  result: ResultRequest,
+): Promise<void> {
+  const [operation] = await deps.db
+    .select()
+    .from(operations)
+    .where(eq(operations.id, item.idem))
+    .limit(1);
+  const [vm] = await deps.db.select().from(vms).where(eq(vms.id, item.resourceId)).limit(1);
+  if (!vm) return;
+  const now = deps.clock.now();
+  const sc: ServiceContext = {
+    deps,
+    actor: { kind: "host", hostId: item.hostId },
+    requestId: `work:${item.id}`,
+  };
+  const succeeded = result.outcome === "succeeded";
+  const observed = observedFrom(result, item.op);
+  const reason = succeeded
+    ? `${item.op} done on ${item.hostId}`
+    : `${item.op} ${result.outcome}: ${result.error?.code ?? "no code"}${result.error?.message ? ` (${result.error.message})` : ""}`;
+  const statements: Statement[] = [];
+  if (operation && (operation.status === "pending" || operation.status === "running")) {
+    const steps: OperationStep[] = operation.steps.map((s) =>
+      s.status === "done" ? s : { ...s, status: succeeded ? "done" : "failed", at: now },
+    );
+    statements.push(
+      deps.db
+        .update(operations)
+        .set({
+          status: succeeded ? "succeeded" : result.outcome === "cancelled" ? "cancelled" : "failed",
+          steps,
+          errorCode: succeeded ? null : (result.error?.code ?? result.outcome),
+          errorHint: succeeded
+            ? null
+            : (result.error?.message ?? `The host reported ${result.outcome}.`),
+          finishedAt: now,
+        })
+        .where(eq(operations.id, operation.id)),
+    );
+  }
+  const deleted = observed === "deleted";
+  if (deleted) {
+    // Gone from the host: the row, its relationships, its name and its capacity go too.
+    statements.push(deps.db.delete(vms).where(eq(vms.id, vm.id)), deleteTuples(sc, vmRef(vm.id)));
+  } else {
+    statements.push(
+      deps.db
+        .update(vms)
+        .set({
+          observedState: observed ?? (succeeded ? vm.observedState : "error"),
+          stateReason: reason.slice(0, 500),
+          updatedAt: now,
+        })
+        .where(eq(vms.id, vm.id)),
+    );
+  }
+  statements.push(
+    auditStatement(sc, {
+      action: `${item.op}.result`,
+      target: vmRef(vm.id),
+      orgId: vm.orgId,
+      outcome: succeeded ? "success" : "failure",
+      detail: {
+        hostId: item.hostId,
+        workItemId: item.id,
+        outcome: result.outcome,
+        error: result.error ?? null,
+      },
+    }),
+  );
+  await commit(deps.db, statements);
+}

@@ -1,0 +1,131 @@
+import { vms } from "../../db/schema";
+import { auditStatement } from "../audit/record";
+import { authorizeActor } from "../authorize";
+import { commit, type ServiceContext } from "../context";
+import { ServiceError } from "../errors";
+import { imageRef, loadImage } from "../images/images";
+import { isUniqueViolation, projectRef } from "../orgs/shared";
+import { loadProject } from "../projects/shared";
+import { writeTuples } from "../relationships";
+import { dispatch } from "./dispatch";
+import {
+  type Idempotency,
+  loadOperation,
+  type OperationRow,
+  operationStatement,
+  replayed,
+} from "./operations";
+import { placeInOrg } from "./placement";
+import { projectQuota, quotaShortfall } from "./quotas";
+import type { CreateVmInput } from "./schemas";
+import { loadVm, type VmRow, vmRef } from "./shared";
+
+/**
+ * Creates a VM: authorize, check image and quota, place it, then one batch with the VM (desired
+ * running), its operation, its relationships and the audit event; then the work item for its host.
+ */
+export async function createVm(
+  sc: ServiceContext,
+  projectId: string,
+  input: CreateVmInput,
+  idem: Idempotency | null,
+): Promise<{ vm: VmRow; operation: OperationRow; replay: boolean }> {
+  await authorizeActor(sc, projectRef(projectId), "create_vm");
+  const earlier = await replayed(sc.deps, sc.actor, idem);
+  if (earlier) {
+    return { vm: await loadVm(sc.deps, earlier.targetId), operation: earlier, replay: true };
+  }
+  const project = await loadProject(sc.deps, projectId);
+  await authorizeActor(sc, imageRef(input.imageId), "use", { viewPermission: "view" });
+  const image = await loadImage(sc.deps, input.imageId);
+  if (input.diskGb < image.minDiskGb) {
+    throw new ServiceError(
+      "VALIDATION",
+      `Image ${image.name} needs a disk of at least ${image.minDiskGb} GB.`,
+      [
+        {
+          in: "body",
+          field: "diskGb",
+          code: "too_small",
+          message: `at least ${image.minDiskGb} GB for this image`,
+        },
+      ],
+    );
+  }
+
+  const { limits, usage } = await projectQuota(sc.deps, projectId);
+  const over = quotaShortfall(limits, usage, {
+    vms: 1,
+    vcpus: input.vcpus,
+    memoryMb: input.memoryMb,
+    diskGb: input.diskGb,
+  });
+  if (over) {
+    throw new ServiceError(
+      "CONFLICT",
+      `The project's ${over.resource} quota is ${over.limit}; ${over.used} in use, ${over.requested} requested.`,
+      [],
+      "no_capacity",
+      { scope: "quota", quota: over },
+    );
+  }
+  const placement = await placeInOrg(sc.deps, project.orgId, {
+    vcpus: input.vcpus,
+    memoryMb: input.memoryMb,
+    diskGb: input.diskGb,
+  });
+  if (!placement.ok) {
+    throw new ServiceError("CONFLICT", placement.detail, [], "no_capacity", {
+      scope: placement.scope,
+    });
+  }
+
+  const now = sc.deps.clock.now();
+  const vm: VmRow = {
+    id: sc.deps.ids.next("vm"),
+    orgId: project.orgId,
+    projectId,
+    name: input.name,
+    description: input.description,
+    imageId: image.id,
+    vcpus: input.vcpus,
+    memoryMb: input.memoryMb,
+    diskGb: input.diskGb,
+    sshKeys: input.sshKeys,
+    userData: input.userData,
+    labels: input.labels,
+    hostId: placement.hostId,
+    desiredState: "running",
+    observedState: "provisioning",
+    stateReason: "placed; waiting for the host",
+    generation: 1,
+    createdAt: now,
+    updatedAt: now,
+  };
+  const op = operationStatement(sc, { kind: "vm.create", vm, idempotency: idem });
+  try {
+    await commit(sc.deps.db, [
+      sc.deps.db.insert(vms).values(vm),
+      op.statement,
+      ...writeTuples(sc, [
+        { entity: vmRef(vm.id), relation: "project", subject: projectRef(projectId) },
+      ]),
+      auditStatement(sc, {
+        action: "vm.create",
+        target: vmRef(vm.id),
+        orgId: vm.orgId,
+        detail: { name: vm.name, projectId, hostId: vm.hostId, operationId: op.id },
+      }),
+    ]);
+  } catch (err) {
+    if (!isUniqueViolation(err)) throw err;
+    throw new ServiceError(
+      "CONFLICT",
+      `A VM named ${input.name} exists in this project.`,
+      [{ in: "body", field: "name", code: "taken", message: "already used in this project" }],
+      "slug_taken",
+    );
+  }
+  await dispatch(sc.deps, op.id, "vm.create", vm);
+  return { vm, operation: await loadOperation(sc.deps, op.id), replay: false };
+}

@@ -1,0 +1,63 @@
+import { and, eq } from "drizzle-orm";
+import { operations, workItems } from "../../db/schema";
+import type { Deps } from "../../deps";
+import { loadImage } from "../images/images";
+import { enqueueWork } from "../work/enqueue";
+import type { VmOperationKind } from "./operations";
+import type { VmRow } from "./shared";
+
+/** How long an agent has to start a VM operation before the item expires (and is re-dispatched). */
+const START_WINDOW_MS = 10 * 60_000;
+
+/** The parameters the agent's VM ops need (see agent/src/ops): everything, so retries converge. */
+async function paramsFor(
+  deps: Deps,
+  kind: VmOperationKind,
+  vm: VmRow,
+): Promise<Record<string, unknown>> {
+  const spec = { name: vm.name, vcpus: vm.vcpus, memoryMb: vm.memoryMb, diskGb: vm.diskGb };
+  if (kind !== "vm.create")
+    return kind === "vm.stop" ? { ...spec, graceful: true, timeoutS: 60 } : spec;
+  const image = await loadImage(deps, vm.imageId);
+  return {
+    ...spec,
+    image: { id: image.id, url: image.url, sha256: image.sha256, format: image.format },
+    sshKeys: vm.sshKeys,
+    userData: vm.userData,
+  };
+}
+
+/**
+ * Queues the work item that carries out an operation on the VM's host. The item's `idem` is the
+ * operation id, so a re-dispatched item for the same operation is one execution on the agent.
+ * Returns false when the operation already has an item (dispatch is idempotent).
+ */
+export async function dispatch(
+  deps: Deps,
+  operationId: string,
+  kind: VmOperationKind,
+  vm: VmRow,
+): Promise<boolean> {
+  if (vm.hostId === null) return false;
+  const [existing] = await deps.db
+    .select({ id: workItems.id })
+    .from(workItems)
+    .where(and(eq(workItems.hostId, vm.hostId), eq(workItems.idem, operationId)))
+    .limit(1);
+  if (existing) return false;
+  await enqueueWork(deps, {
+    hostId: vm.hostId,
+    op: kind,
+    resource: { kind: "vm", id: vm.id, uid: vm.id },
+    gen: vm.generation,
+    idem: operationId,
+    params: await paramsFor(deps, kind, vm),
+    startByMs: deps.clock.now() + START_WINDOW_MS,
+    createdBy: `operation:${operationId}`,
+  });
+  await deps.db
+    .update(operations)
+    .set({ status: "running", startedAt: deps.clock.now() })
+    .where(and(eq(operations.id, operationId), eq(operations.status, "pending")));
+  return true;
+}

@@ -1,0 +1,134 @@
+import { and, eq, inArray, lt, ne } from "drizzle-orm";
+import { hosts, operations, vms, workItems } from "../../db/schema";
+import type { Deps } from "../../deps";
+import { auditStatement } from "../audit/record";
+import { commit, type ServiceContext } from "../context";
+import { hostHealth } from "../hosts/health";
+import { dispatch } from "./dispatch";
+import type { VmOperationKind } from "./operations";
+import { vmRef } from "./shared";
+
+/** How long an operation may wait for its work item to finish before it is dispatched again. */
+const STALE_OPERATION_MS = 15 * 60_000;
+
+export type ReconcileReport = {
+  dispatched: number;
+  markedUnknown: number;
+  recovered: number;
+  failed: number;
+};
+
+/**
+ * Closes gaps between what people asked for and what hosts report, in four passes:
+ * 1. operations without a work item (a dispatch that failed after the commit) are dispatched;
+ * 2. operations whose work item expired or was rejected for a retryable reason are dispatched again
+ *    (same `idem`, so the agent runs it once) until they are too old, then fail;
+ * 3. VMs on Unreachable/Offline hosts become `unknown` (never moved to another host: the host
+ *    may still run them), and come back to their last known state when the host does;
+ * 4. nothing else: a VM the host reports but the database does not know is left to the inventory
+ *    report (audited there), never deleted here.
+ * Runs from the Worker's cron trigger and a timer on Node; safe to run concurrently (idempotent).
+ */
+export async function reconcile(deps: Deps): Promise<ReconcileReport> {
+  const report: ReconcileReport = { dispatched: 0, markedUnknown: 0, recovered: 0, failed: 0 };
+  const now = deps.clock.now();
+  const sc: ServiceContext = { deps, actor: { kind: "system" }, requestId: `reconcile:${now}` };
+
+  const open = await deps.db
+    .select()
+    .from(operations)
+    .where(
+      and(eq(operations.targetType, "vm"), inArray(operations.status, ["pending", "running"])),
+    );
+  for (const op of open) {
+    const [vm] = await deps.db.select().from(vms).where(eq(vms.id, op.targetId)).limit(1);
+    if (!vm?.hostId) continue;
+    const [item] = await deps.db
+      .select({ state: workItems.state })
+      .from(workItems)
+      .where(and(eq(workItems.hostId, vm.hostId), eq(workItems.idem, op.id)))
+      .limit(1);
+    const lost = !item || item.state === "expired";
+    if (!lost) continue;
+    if (now - op.createdAt > STALE_OPERATION_MS) {
+      await commit(deps.db, [
+        deps.db
+          .update(operations)
+          .set({
+            status: "failed",
+            errorCode: "host_did_not_run",
+            errorHint:
+              "The host did not carry out this operation in time; check the host's health and retry.",
+            finishedAt: now,
+          })
+          .where(eq(operations.id, op.id)),
+        auditStatement(sc, {
+          action: `${op.kind}.expired`,
+          target: vmRef(vm.id),
+          orgId: vm.orgId,
+          outcome: "failure",
+        }),
+      ]);
+      report.failed += 1;
+      continue;
+    }
+    if (item?.state === "expired") {
+      // A fresh item for the same operation: delete the dead one's claim on `idem` first.
+      await deps.db
+        .delete(workItems)
+        .where(
+          and(
+            eq(workItems.hostId, vm.hostId),
+            eq(workItems.idem, op.id),
+            eq(workItems.state, "expired"),
+          ),
+        );
+    }
+    try {
+      if (await dispatch(deps, op.id, op.kind as VmOperationKind, vm)) report.dispatched += 1;
+    } catch (err) {
+      deps.log.warn("reconcile: dispatch failed", { operationId: op.id, error: String(err) });
+    }
+  }
+
+  // Host health decides whether we still know what runs there.
+  const live = await deps.db.select().from(vms).where(ne(vms.observedState, "deleted"));
+  const hostRows = await deps.db.select().from(hosts);
+  const healthOf = new Map(hostRows.map((h) => [h.id, hostHealth(h, now, deps.config.agent)]));
+  for (const vm of live) {
+    if (!vm.hostId) continue;
+    const health = healthOf.get(vm.hostId);
+    const lostHost = health === "unreachable" || health === "offline";
+    if (lostHost && vm.observedState !== "unknown") {
+      await commit(deps.db, [
+        deps.db
+          .update(vms)
+          .set({
+            observedState: "unknown",
+            stateReason: `host ${vm.hostId} is ${health}; was ${vm.observedState}`,
+            updatedAt: now,
+          })
+          .where(and(eq(vms.id, vm.id), eq(vms.observedState, vm.observedState))),
+        auditStatement(sc, {
+          action: "vm.state_unknown",
+          target: vmRef(vm.id),
+          orgId: vm.orgId,
+          detail: { hostId: vm.hostId, health },
+        }),
+      ]);
+      report.markedUnknown += 1;
+    } else if (!lostHost && vm.observedState === "unknown") {
+      // Until the host's inventory says otherwise, assume what it last did is still true.
+      const was = /was (\w+)$/.exec(vm.stateReason)?.[1];
+      const restored = was === "running" || was === "stopped" || was === "paused" ? was : "running";
+      await deps.db
+        .update(vms)
+        .set({ observedState: restored, stateReason: `host ${vm.hostId} is back`, updatedAt: now })
+        .where(
+          and(eq(vms.id, vm.id), eq(vms.observedState, "unknown"), lt(vms.updatedAt, now + 1)),
+        );
+      report.recovered += 1;
+    }
+  }
+  return report;
+}

@@ -1,0 +1,339 @@
+import { and, eq } from "drizzle-orm";
+import { describe, expect, it } from "vitest";
+import { workItems } from "../../src/db/schema";
+import { applyVmResult } from "../../src/domain/vms/apply-result";
+import { approvedHost } from "../support/fleet";
+import type { Harness } from "../support/harness";
+import { createHarness } from "../support/harness";
+import { expectInvalid, expectProblem, okJson, type Team, team } from "../tenancy/fixtures";
+
+type Op = { id: string; status: string; kind: string; error: { code: string } | null };
+type Vm = {
+  id: string;
+  name: string;
+  observedState: string;
+  desiredState: string;
+  hostId: string | null;
+};
+type Accepted = { vm: Vm; operation: Op };
+
+const SHA = "a".repeat(64);
+
+async function fleet() {
+  const h = await createHarness();
+  const t = await team(h);
+  const hostId = await approvedHost(h, t.org.id);
+  const image = await okJson<{ id: string }>(
+    await t.admin.request(`/api/v1/organizations/${t.org.id}/images`, {
+      method: "POST",
+      json: {
+        name: "debian-13",
+        url: "https://images.example/debian-13.qcow2",
+        sha256: SHA,
+        format: "qcow2",
+        minDiskGb: 2,
+      },
+    }),
+    201,
+  );
+  return { h, t, hostId, imageId: image.id };
+}
+
+function vmBody(imageId: string, over: Record<string, unknown> = {}) {
+  return { name: "web-1", imageId, vcpus: 2, memoryMb: 2048, diskGb: 10, ...over };
+}
+
+async function createVm(
+  t: Team,
+  imageId: string,
+  over: Record<string, unknown> = {},
+  key?: string,
+) {
+  return t.member.request(`/api/v1/projects/${t.project.id}/vms`, {
+    method: "POST",
+    json: vmBody(imageId, over),
+    ...(key ? { headers: { "idempotency-key": key } } : {}),
+  });
+}
+
+/** Plays the host's part: the agent reports the outcome of the VM's latest work item. */
+async function hostReports(
+  h: Harness,
+  vmId: string,
+  outcome: "succeeded" | "failed" = "succeeded",
+) {
+  const items = await h.deps.db
+    .select()
+    .from(workItems)
+    .where(and(eq(workItems.resourceId, vmId)));
+  const item = items.sort((a, b) => b.seq - a.seq)[0];
+  if (!item) throw new Error(`no work item for ${vmId}`);
+  await applyVmResult(h.deps, item, {
+    lease_epoch: 1,
+    attempt: 1,
+    outcome,
+    ...(outcome === "failed"
+      ? { error: { code: "boot_failed", message: "the guest did not boot", retryable: false } }
+      : {}),
+  });
+  return item;
+}
+
+describe("VM API", () => {
+  it("creates a VM: 202 with an operation, placed on a host, with a signed-work item queued", async () => {
+    const { h, t, hostId, imageId } = await fleet();
+    const res = await createVm(t, imageId);
+    const body = await okJson<Accepted>(res, 202);
+    expect(res.headers.get("location")).toBe(`/api/v1/operations/${body.operation.id}`);
+    expect(body.vm).toMatchObject({
+      name: "web-1",
+      desiredState: "running",
+      observedState: "provisioning",
+      hostId,
+    });
+    expect(body.operation).toMatchObject({ kind: "vm.create", status: "running" });
+    const [item] = await h.deps.db
+      .select()
+      .from(workItems)
+      .where(eq(workItems.resourceId, body.vm.id));
+    expect(item).toMatchObject({
+      hostId,
+      op: "vm.create",
+      idem: body.operation.id,
+      state: "queued",
+    });
+    expect(item?.params).toMatchObject({
+      name: "web-1",
+      vcpus: 2,
+      image: { id: imageId, sha256: SHA },
+    });
+
+    await hostReports(h, body.vm.id);
+    const vm = await okJson<Vm>(await t.viewer.request(`/api/v1/vms/${body.vm.id}`));
+    expect(vm.observedState).toBe("running");
+    const op = await okJson<Op>(
+      await t.viewer.request(`/api/v1/operations/${body.operation.id}?wait=1s`),
+    );
+    expect(op.status).toBe("succeeded");
+  });
+
+  it("walks the lifecycle: stop, start, pause, resume, restart, delete", async () => {
+    const { h, t, imageId } = await fleet();
+    const { vm } = await okJson<Accepted>(await createVm(t, imageId), 202);
+    await hostReports(h, vm.id);
+    const steps: [string, string, string][] = [
+      ["stop", "stopping", "stopped"],
+      ["start", "pending", "running"],
+      ["pause", "running", "paused"],
+      ["resume", "paused", "running"],
+      ["restart", "running", "running"],
+    ];
+    for (const [action, during, after] of steps) {
+      const accepted = await okJson<Accepted>(
+        await t.member.request(`/api/v1/vms/${vm.id}/${action}`, { method: "POST" }),
+        202,
+      );
+      expect(accepted.vm.observedState).toBe(during);
+      expect(accepted.operation.kind).toBe(`vm.${action}`);
+      await hostReports(h, vm.id);
+      expect((await okJson<Vm>(await t.member.request(`/api/v1/vms/${vm.id}`))).observedState).toBe(
+        after,
+      );
+    }
+    const deleting = await okJson<Accepted>(
+      await t.member.request(`/api/v1/vms/${vm.id}`, { method: "DELETE" }),
+      202,
+    );
+    expect(deleting.vm).toMatchObject({ desiredState: "deleted", observedState: "deleting" });
+    await hostReports(h, vm.id);
+    await expectProblem(await t.member.request(`/api/v1/vms/${vm.id}`), 404, "not_found");
+    // The name and the capacity are free again.
+    expect((await createVm(t, imageId)).status).toBe(202);
+    const deleted = await okJson<Op>(
+      await t.viewer.request(`/api/v1/operations/${deleting.operation.id}`),
+    );
+    expect(deleted.status).toBe("succeeded");
+  });
+
+  it("refuses actions that do not fit the state, and a second change while one is under way", async () => {
+    const { h, t, imageId } = await fleet();
+    const { vm, operation } = await okJson<Accepted>(await createVm(t, imageId), 202);
+    const busy = await expectProblem(
+      await t.member.request(`/api/v1/vms/${vm.id}/stop`, { method: "POST" }),
+      409,
+      "operation_in_progress",
+    );
+    expect((busy as { detail?: string }).detail).toContain(operation.id);
+    await hostReports(h, vm.id);
+    await expectProblem(
+      await t.member.request(`/api/v1/vms/${vm.id}/resume`, { method: "POST" }),
+      409,
+      "invalid_state",
+    );
+    await expectProblem(
+      await t.member.request(`/api/v1/vms/${vm.id}/start`, { method: "POST" }),
+      409,
+      "invalid_state",
+    );
+  });
+
+  it("records a failed operation with the host's error code and marks the VM", async () => {
+    const { h, t, imageId } = await fleet();
+    const { vm, operation } = await okJson<Accepted>(await createVm(t, imageId), 202);
+    await hostReports(h, vm.id, "failed");
+    const op = await okJson<Op>(await t.member.request(`/api/v1/operations/${operation.id}`));
+    expect(op).toMatchObject({ status: "failed", error: { code: "boot_failed" } });
+    expect((await okJson<Vm>(await t.member.request(`/api/v1/vms/${vm.id}`))).observedState).toBe(
+      "error",
+    );
+  });
+
+  it("honours Idempotency-Key: a replay returns the same operation, another body is refused", async () => {
+    const { t, imageId } = await fleet();
+    const first = await okJson<Accepted>(await createVm(t, imageId, {}, "create-web-1"), 202);
+    const again = await okJson<Accepted>(await createVm(t, imageId, {}, "create-web-1"), 202);
+    expect(again.operation.id).toBe(first.operation.id);
+    expect(again.vm.id).toBe(first.vm.id);
+    await expectProblem(
+      await createVm(t, imageId, { name: "web-2" }, "create-web-1"),
+      422,
+      "idempotency_mismatch",
+    );
+  });
+
+  it("enforces project quotas and host capacity with typed no_capacity errors", async () => {
+    const { t, imageId } = await fleet();
+    const setQuota = await t.admin.request(`/api/v1/projects/${t.project.id}/quota`, {
+      method: "PUT",
+      json: { maxVms: 1, maxVcpus: 8, maxMemoryMb: 8192, maxDiskGb: 100 },
+    });
+    expect(setQuota.status).toBe(200);
+    await expectProblem(
+      await t.member.request(`/api/v1/projects/${t.project.id}/quota`, {
+        method: "PUT",
+        json: { maxVms: 5, maxVcpus: 8, maxMemoryMb: 8192, maxDiskGb: 100 },
+      }),
+      403,
+      "forbidden",
+    );
+    expect((await createVm(t, imageId)).status).toBe(202);
+    const quota = await expectProblem(
+      await createVm(t, imageId, { name: "web-2" }),
+      409,
+      "no_capacity",
+    );
+    expect(quota).toMatchObject({ scope: "quota" });
+
+    await t.admin.request(`/api/v1/projects/${t.project.id}/quota`, {
+      method: "PUT",
+      json: { maxVms: 10, maxVcpus: 1000, maxMemoryMb: 10_000_000, maxDiskGb: 100_000 },
+    });
+    // 8 CPUs × 4 overcommit = 32 vCPUs on the only host; 2 are used.
+    const cpu = await expectProblem(
+      await createVm(t, imageId, { name: "big", vcpus: 64 }),
+      409,
+      "no_capacity",
+    );
+    expect(cpu).toMatchObject({ scope: "cpu" });
+    const usage = await okJson<{ usage: { vms: number } }>(
+      await t.viewer.request(`/api/v1/projects/${t.project.id}/quota`),
+    );
+    expect(usage.usage.vms).toBe(1);
+  });
+
+  it("says no_host when the organization has no usable host", async () => {
+    const h = await createHarness();
+    const t = await team(h);
+    const image = await okJson<{ id: string }>(
+      await t.admin.request(`/api/v1/organizations/${t.org.id}/images`, {
+        method: "POST",
+        json: { name: "img", url: "https://images.example/i.raw", sha256: SHA, format: "raw" },
+      }),
+      201,
+    );
+    expect(await expectProblem(await createVm(t, image.id), 409, "no_capacity")).toMatchObject({
+      scope: "no_host",
+    });
+  });
+
+  it("rejects bad input with the offending fields", async () => {
+    const { t, imageId } = await fleet();
+    await expectInvalid(await createVm(t, imageId, { name: "Web_1" }), "name");
+    await expectInvalid(await createVm(t, imageId, { memoryMb: 1000 }), "memoryMb");
+    await expectInvalid(await createVm(t, imageId, { sshKeys: ["not a key"] }), "sshKeys.0");
+    await expectInvalid(await createVm(t, imageId, { diskGb: 1 }), "diskGb");
+    await expectInvalid(
+      await t.member.request(`/api/v1/projects/${t.project.id}/vms?limit=0`),
+      "limit",
+      "query",
+    );
+  });
+
+  it("authorizes: viewers read, members act, outsiders see nothing", async () => {
+    const { t, imageId } = await fleet();
+    await expectProblem(
+      await t.viewer.request(`/api/v1/projects/${t.project.id}/vms`, {
+        method: "POST",
+        json: vmBody(imageId),
+      }),
+      403,
+      "forbidden",
+    );
+    await expectProblem(
+      await t.outsider.request(`/api/v1/projects/${t.project.id}/vms`, {
+        method: "POST",
+        json: vmBody(imageId),
+      }),
+      404,
+      "not_found",
+    );
+    const { vm } = await okJson<Accepted>(await createVm(t, imageId), 202);
+    expect((await t.viewer.request(`/api/v1/vms/${vm.id}`)).status).toBe(200);
+    await expectProblem(
+      await t.viewer.request(`/api/v1/vms/${vm.id}`, { method: "DELETE" }),
+      403,
+      "forbidden",
+    );
+    await expectProblem(await t.outsider.request(`/api/v1/vms/${vm.id}`), 404, "not_found");
+    await expectProblem(
+      await t.outsider.request(`/api/v1/vms/${vm.id}/stop`, { method: "POST" }),
+      404,
+      "not_found",
+    );
+    const list = await okJson<{ items: Vm[] }>(
+      await t.viewer.request(`/api/v1/projects/${t.project.id}/vms`),
+    );
+    expect(list.items.map((v) => v.id)).toEqual([vm.id]);
+    await expectProblem(
+      await t.outsider.request(`/api/v1/projects/${t.project.id}/vms`),
+      404,
+      "not_found",
+    );
+  });
+
+  it("pages VM lists with a keyset cursor and filters them", async () => {
+    const { h, t, imageId } = await fleet();
+    for (const name of ["a", "b", "c"]) {
+      h.clock.advance(1000);
+      await createVm(t, imageId, { name });
+    }
+    const base = `/api/v1/projects/${t.project.id}/vms`;
+    const first = await okJson<{ items: Vm[]; next: string | null }>(
+      await t.viewer.request(`${base}?limit=2`),
+    );
+    expect(first.items.map((v) => v.name)).toEqual(["c", "b"]);
+    const second = await okJson<{ items: Vm[]; next: string | null }>(
+      await t.viewer.request(`${base}?limit=2&cursor=${encodeURIComponent(first.next ?? "")}`),
+    );
+    expect(second).toMatchObject({ items: [expect.objectContaining({ name: "a" })], next: null });
+    const filtered = await okJson<{ items: Vm[] }>(await t.viewer.request(`${base}?q=b`));
+    expect(filtered.items.map((v) => v.name)).toEqual(["b"]);
+    await expectInvalid(await t.viewer.request(`${base}?cursor=garbage`), "cursor", "query");
+  });
+
+  it("requires authentication", async () => {
+    const h = await createHarness();
+    const res = await h.request("/api/v1/vms/vm_123");
+    expect(res.status).toBe(401);
+  });
+});

@@ -1,0 +1,110 @@
+import { and, eq } from "drizzle-orm";
+import { describe, expect, it } from "vitest";
+import { auditEvents, hosts, operations, vms, workItems } from "../../src/db/schema";
+import { applyVmResult } from "../../src/domain/vms/apply-result";
+import { applyInventory } from "../../src/domain/vms/inventory";
+import { reconcile } from "../../src/domain/vms/reconcile";
+import { approvedHost } from "../support/fleet";
+import { createHarness, type Harness } from "../support/harness";
+import { okJson, team } from "../tenancy/fixtures";
+
+type Accepted = { vm: { id: string }; operation: { id: string } };
+
+async function runningVm() {
+  const h = await createHarness();
+  const t = await team(h);
+  const hostId = await approvedHost(h, t.org.id);
+  const image = await okJson<{ id: string }>(
+    await t.admin.request(`/api/v1/organizations/${t.org.id}/images`, {
+      method: "POST",
+      json: {
+        name: "img",
+        url: "https://images.example/i.raw",
+        sha256: "b".repeat(64),
+        format: "raw",
+      },
+    }),
+    201,
+  );
+  const created = await okJson<Accepted>(
+    await t.member.request(`/api/v1/projects/${t.project.id}/vms`, {
+      method: "POST",
+      json: { name: "db-1", imageId: image.id, vcpus: 1, memoryMb: 1024, diskGb: 5 },
+    }),
+    202,
+  );
+  return { h, t, hostId, vmId: created.vm.id, operationId: created.operation.id };
+}
+
+const vmState = async (h: Harness, id: string) =>
+  (await h.deps.db.select().from(vms).where(eq(vms.id, id)))[0]?.observedState;
+
+async function finish(h: Harness, vmId: string) {
+  const [item] = await h.deps.db.select().from(workItems).where(eq(workItems.resourceId, vmId));
+  if (!item) throw new Error("no item");
+  await applyVmResult(h.deps, item, { lease_epoch: 1, attempt: 1, outcome: "succeeded" });
+}
+
+describe("VM reconciler", () => {
+  it("dispatches an operation whose work item never got queued", async () => {
+    const { h, vmId, operationId } = await runningVm();
+    await h.deps.db.delete(workItems).where(eq(workItems.idem, operationId));
+    expect(await reconcile(h.deps)).toMatchObject({ dispatched: 1 });
+    const items = await h.deps.db.select().from(workItems).where(eq(workItems.resourceId, vmId));
+    expect(items.map((i) => i.idem)).toEqual([operationId]);
+    // Running it again changes nothing.
+    expect(await reconcile(h.deps)).toMatchObject({ dispatched: 0 });
+  });
+
+  it("fails an operation whose work expired long ago, with a hint", async () => {
+    const { h, operationId } = await runningVm();
+    await h.deps.db
+      .update(workItems)
+      .set({ state: "expired" })
+      .where(eq(workItems.idem, operationId));
+    h.clock.advance(16 * 60_000);
+    await h.deps.db.update(hosts).set({ lastSeenAt: h.clock.now() });
+    expect(await reconcile(h.deps)).toMatchObject({ failed: 1 });
+    const [op] = await h.deps.db.select().from(operations).where(eq(operations.id, operationId));
+    expect(op).toMatchObject({ status: "failed", errorCode: "host_did_not_run" });
+  });
+
+  it("marks VMs unknown while their host is unreachable, never moving them, and restores them", async () => {
+    const { h, hostId, vmId } = await runningVm();
+    await finish(h, vmId);
+    expect(await vmState(h, vmId)).toBe("running");
+    h.clock.advance(31_000);
+    expect(await reconcile(h.deps)).toMatchObject({ markedUnknown: 1 });
+    const [vm] = await h.deps.db.select().from(vms).where(eq(vms.id, vmId));
+    expect(vm).toMatchObject({ observedState: "unknown", hostId });
+    await h.deps.db.update(hosts).set({ lastSeenAt: h.clock.now() }).where(eq(hosts.id, hostId));
+    expect(await reconcile(h.deps)).toMatchObject({ recovered: 1 });
+    expect(await vmState(h, vmId)).toBe("running");
+  });
+
+  it("applies a host's inventory: state changes with reasons, unknown VMs reported, lost VMs flagged", async () => {
+    const { h, hostId, vmId } = await runningVm();
+    await finish(h, vmId);
+    await applyInventory(h.deps, hostId, [
+      { id: vmId, state: "stopped", reason: "VMM exited: guest panic" },
+      { id: "vm_stranger", state: "running" },
+    ]);
+    const [vm] = await h.deps.db.select().from(vms).where(eq(vms.id, vmId));
+    expect(vm).toMatchObject({ observedState: "stopped", stateReason: "VMM exited: guest panic" });
+    const unknown = await h.deps.db
+      .select()
+      .from(auditEvents)
+      .where(eq(auditEvents.action, "host.unknown_vm"));
+    expect(unknown).toEqual([
+      expect.objectContaining({ actorType: "host", actorId: hostId, targetId: hostId }),
+    ]);
+    // Left alone: nothing deletes a VM the database does not know.
+    await applyInventory(h.deps, hostId, []);
+    expect(await vmState(h, vmId)).toBe("error");
+    const lost = await h.deps.db
+      .select()
+      .from(auditEvents)
+      .where(and(eq(auditEvents.action, "vm.lost"), eq(auditEvents.targetId, vmId)));
+    expect(lost).toHaveLength(1);
+  });
+});
