@@ -3,7 +3,7 @@
  * on the Node runtime over an embedded libSQL file: GET /healthz (no I/O), GET /readyz (two
  * queries) and an unknown route (problem+json). Ends with one JSON line of p50/p99 in ms.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createApp } from "../src/app";
@@ -22,7 +22,8 @@ try {
   const config = parseConfig({ DATABASE_URL: `file:${dir}/b.db` }, "node");
   const db = openNodeDatabase(config.databaseUrl);
   await applyMigrations(db);
-  const app = createApp({ ...systemDeps(config, db), log: silent });
+  const authzSchema = readFileSync(new URL("../permify/schema.perm", import.meta.url), "utf8");
+  const app = createApp({ ...systemDeps(config, db, { authzSchema }), log: silent });
 
   const figures: Record<string, number> = {};
   for (const [label, path] of [

@@ -17,6 +17,45 @@ const ConfigSchema = z.object({
     .int()
     .positive()
     .default(1024 * 1024),
+  /** The relying party of passkeys: the host name people type (no scheme, no port). */
+  WEBAUTHN_RP_ID: z.string().min(1).default("localhost"),
+  WEBAUTHN_RP_NAME: z.string().min(1).default("Strato"),
+  /** The exact origin browsers load the console from; ceremonies and CSRF checks compare with it. */
+  WEBAUTHN_ORIGIN: z.url({ protocol: /^https?$/ }).default("http://localhost:8787"),
+  /** Which authorization engine decides: the embedded one over libSQL, or a Permify server. */
+  AUTHZ: z.enum(["embedded", "permify-rest", "permify-grpc"]).default("embedded"),
+  /** REST: base URL (http://permify:3476); gRPC: host:port (permify:3478). */
+  PERMIFY_URL: z.string().min(1).optional(),
+  PERMIFY_TENANT: z.string().min(1).default("t1"),
+  PERMIFY_API_KEY: z.string().min(1).optional(),
+  /** Who may create an account after set-up: invited people only, or anyone who can reach the site. */
+  STRATO_SIGNUP: z.enum(["invite", "open"]).default("invite"),
+  STRATO_SESSION_IDLE_MINUTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(12 * 60),
+  STRATO_SESSION_MAX_HOURS: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(7 * 24),
+  /** The control plane's work-item signing key (PKCS8 PEM or Ed25519 JWK JSON); a secret. */
+  STRATO_SIGNING_KEY: z.string().min(1).optional(),
+  /** The key being rotated out (a public JWK suffices): agents still accept it until NOT_AFTER. */
+  STRATO_SIGNING_KEY_PREVIOUS: z.string().min(1).optional(),
+  /** Epoch seconds after which the previous key is no longer accepted. */
+  STRATO_SIGNING_KEY_PREVIOUS_NOT_AFTER: z.coerce.number().int().positive().optional(),
+  /** Version of the trust document listing the signing keys; bump it when the key changes. */
+  STRATO_TRUST_VERSION: z.coerce.number().int().positive().default(1),
+  /** `iss` of signed work items; agents pin it at enrollment. */
+  STRATO_AGENT_ISSUER: z.string().min(1).default("strato"),
+  /** Host health: Unreachable after this many seconds without liveness, Offline (lost) after the next. */
+  STRATO_HOST_UNREACHABLE_S: z.coerce.number().int().positive().default(30),
+  STRATO_HOST_OFFLINE_S: z.coerce.number().int().positive().default(300),
+  /** Work-item lease length and the time an agent has to ack a claim. */
+  STRATO_AGENT_LEASE_S: z.coerce.number().int().positive().default(60),
+  STRATO_AGENT_ACK_S: z.coerce.number().int().positive().default(30),
 });
 
 /** Which entry point is running the app; reported by /api/v1/info. */
@@ -29,6 +68,29 @@ export type AppConfig = {
   databaseUrl: string;
   databaseAuthToken: string | undefined;
   maxBodyBytes: number;
+  webauthn: { rpId: string; rpName: string; origin: string };
+  signup: "invite" | "open";
+  authz:
+    | { mode: "embedded" }
+    | {
+        mode: "permify-rest" | "permify-grpc";
+        url: string;
+        tenant: string;
+        apiKey: string | undefined;
+      };
+  session: { idleMs: number; maxMs: number };
+  /** Secret key material for `createLocalSigner`; absent → agents cannot claim (503). */
+  signingKey: string | undefined;
+  /** Rotation overlap: the previous key and when agents stop accepting it (epoch seconds). */
+  previousSigningKey: { secret: string; notAfter: number } | undefined;
+  agent: {
+    issuer: string;
+    trustVersion: number;
+    unreachableAfterMs: number;
+    offlineAfterMs: number;
+    leaseMs: number;
+    ackWindowMs: number;
+  };
 };
 
 export class ConfigError extends Error {
@@ -45,6 +107,22 @@ export function parseEnv<T extends z.ZodType>(schema: T, env: Record<string, unk
   return parsed.data;
 }
 
+function previousSigningKey(c: {
+  STRATO_SIGNING_KEY_PREVIOUS?: string | undefined;
+  STRATO_SIGNING_KEY_PREVIOUS_NOT_AFTER?: number | undefined;
+}): AppConfig["previousSigningKey"] {
+  if (c.STRATO_SIGNING_KEY_PREVIOUS === undefined) return undefined;
+  if (c.STRATO_SIGNING_KEY_PREVIOUS_NOT_AFTER === undefined) {
+    throw new ConfigError(
+      "Invalid configuration:\n  STRATO_SIGNING_KEY_PREVIOUS_NOT_AFTER: required with STRATO_SIGNING_KEY_PREVIOUS (epoch seconds)",
+    );
+  }
+  return {
+    secret: c.STRATO_SIGNING_KEY_PREVIOUS,
+    notAfter: c.STRATO_SIGNING_KEY_PREVIOUS_NOT_AFTER,
+  };
+}
+
 export function parseConfig(env: Record<string, unknown>, runtime: Runtime): AppConfig {
   const c = parseEnv(ConfigSchema, env);
   return {
@@ -54,5 +132,35 @@ export function parseConfig(env: Record<string, unknown>, runtime: Runtime): App
     databaseUrl: c.DATABASE_URL,
     databaseAuthToken: c.DATABASE_AUTH_TOKEN,
     maxBodyBytes: c.STRATO_MAX_BODY_BYTES,
+    webauthn: {
+      rpId: c.WEBAUTHN_RP_ID,
+      rpName: c.WEBAUTHN_RP_NAME,
+      // Browsers report origins without a trailing slash; normalise so comparisons are exact.
+      origin: new URL(c.WEBAUTHN_ORIGIN).origin,
+    },
+    signup: c.STRATO_SIGNUP,
+    authz: authzConfig(c),
+    session: {
+      idleMs: c.STRATO_SESSION_IDLE_MINUTES * 60_000,
+      maxMs: c.STRATO_SESSION_MAX_HOURS * 3_600_000,
+    },
+    signingKey: c.STRATO_SIGNING_KEY,
+    previousSigningKey: previousSigningKey(c),
+    agent: {
+      issuer: c.STRATO_AGENT_ISSUER,
+      trustVersion: c.STRATO_TRUST_VERSION,
+      unreachableAfterMs: c.STRATO_HOST_UNREACHABLE_S * 1000,
+      offlineAfterMs: c.STRATO_HOST_OFFLINE_S * 1000,
+      leaseMs: c.STRATO_AGENT_LEASE_S * 1000,
+      ackWindowMs: c.STRATO_AGENT_ACK_S * 1000,
+    },
   };
+}
+
+function authzConfig(c: z.infer<typeof ConfigSchema>): AppConfig["authz"] {
+  if (c.AUTHZ === "embedded") return { mode: "embedded" };
+  if (c.PERMIFY_URL === undefined) {
+    throw new ConfigError(`Invalid configuration:\n  PERMIFY_URL: required when AUTHZ=${c.AUTHZ}`);
+  }
+  return { mode: c.AUTHZ, url: c.PERMIFY_URL, tenant: c.PERMIFY_TENANT, apiKey: c.PERMIFY_API_KEY };
 }

@@ -1,11 +1,21 @@
+import { readFileSync } from "node:fs";
 import { serve } from "@hono/node-server";
+import { getConnInfo } from "@hono/node-server/conninfo";
 import { serveStatic } from "@hono/node-server/serve-static";
+import type { MiddlewareHandler } from "hono";
 import { z } from "zod";
 import { createApp } from "../app";
-import { ConfigError, parseConfig, parseEnv } from "../config";
-import { systemDeps } from "../deps";
+import type { Authorizer } from "../authz/authorizer";
+import { PermifyRestAuthorizer } from "../authz/permify-rest";
+import { prepareAuthorizer } from "../authz/sync";
+import { type AppConfig, ConfigError, parseConfig, parseEnv } from "../config";
+import { signerFromConfig, systemDeps } from "../deps";
+import { ensureSetupCode } from "../domain/identity/setup-code";
+import { runPeriodicJobs } from "../domain/periodic";
+import { PermifyGrpcAuthorizer } from "../node/authz/permify-grpc";
 import { openNodeDatabase } from "../node/database";
 import { applyMigrations } from "../node/migrate";
+import { setupBanner } from "../node/setup-banner";
 
 /**
  * On-prem entry: the same app on Node, with an embedded libSQL file by default. Migrations are
@@ -16,6 +26,33 @@ const ServerEnv = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8787),
   STRATO_AUTO_MIGRATE: z.enum(["true", "false"]).default("true"),
 });
+
+/** Files from public/; built files have a content hash in their name (same rule as public/_headers). */
+function staticFiles(): MiddlewareHandler {
+  const files = serveStatic({ root: "./public" });
+  return async function staticFiles(c, next) {
+    const res = await files(c, next);
+    if (res?.ok && c.req.path.startsWith("/static/build/")) {
+      res.headers.set("Cache-Control", "public, max-age=31536000, immutable");
+    }
+    return res;
+  };
+}
+
+const PERIODIC_INTERVAL_MS = 10_000;
+
+/** AUTHZ=permify-rest or permify-grpc: the adapter for that Permify server; embedded: none. */
+function remoteAuthorizer(config: AppConfig): Authorizer | undefined {
+  const { authz } = config;
+  if (authz.mode === "embedded") return undefined;
+  const common = {
+    tenant: authz.tenant,
+    ...(authz.apiKey !== undefined ? { apiKey: authz.apiKey } : {}),
+  };
+  return authz.mode === "permify-rest"
+    ? new PermifyRestAuthorizer({ url: authz.url, ...common })
+    : new PermifyGrpcAuthorizer({ endpoint: authz.url, ...common });
+}
 
 async function main(): Promise<void> {
   const env: Record<string, string | undefined> = {
@@ -28,11 +65,26 @@ async function main(): Promise<void> {
   const db = openNodeDatabase(config.databaseUrl, config.databaseAuthToken);
   if (STRATO_AUTO_MIGRATE === "true") await applyMigrations(db);
 
-  const app = createApp(
-    systemDeps(config, db, { staticAssets: serveStatic({ root: "./public" }) }),
-  );
+  const authzSchema = readFileSync(new URL("../../permify/schema.perm", import.meta.url), "utf8");
+  const authz = remoteAuthorizer(config);
+  const deps = systemDeps(config, db, {
+    staticAssets: staticFiles(),
+    clientAddress: (c) => getConnInfo(c).remote.address,
+    authzSchema,
+    ...(authz ? { authz } : {}),
+  });
+  await prepareAuthorizer(deps, authzSchema);
+  // Work-item signing key from STRATO_SIGNING_KEY (a secret); without it agents cannot claim.
+  const signer = await signerFromConfig(config);
+  if (signer) deps.signer = signer;
+  // The authz outbox and the VM reconciler (the Worker runs them from its cron trigger).
+  const periodic = setInterval(() => void runPeriodicJobs(deps), PERIODIC_INTERVAL_MS);
+  periodic.unref();
+  const app = createApp(deps);
+  const setupCode = await ensureSetupCode(deps);
   const httpServer = serve({ fetch: app.fetch, hostname, port }, (info) => {
     console.log(`Strato (node) listening on http://${info.address}:${info.port}`);
+    if (setupCode) console.log(setupBanner(config.webauthn.origin, setupCode));
   });
   const stop = () => httpServer.close(() => process.exit(0));
   process.once("SIGINT", stop);

@@ -9,6 +9,7 @@ import {
   waitForGroupExit,
   waitForOutput,
 } from "../support/processes";
+import { SoftwareAuthenticator } from "../support/webauthn";
 
 /**
  * `npm run dev` as a user runs it: the real dev runner process, the Worker under Miniflare
@@ -27,14 +28,14 @@ describe("npm run dev (Worker in Miniflare + local libSQL endpoint)", () => {
       STRATO_DATA_DIR: dataDir,
     });
     await waitForOutput(dev, "Strato is ready", 90_000);
-    return { dev, base: `http://127.0.0.1:${port}`, dbUrl: `http://127.0.0.1:${dbPort}` };
+    return { dev, port, base: `http://127.0.0.1:${port}`, dbUrl: `http://127.0.0.1:${dbPort}` };
   }
 
   it("serves the app from the Worker, stops on Ctrl-C and keeps the data", {
     timeout: 240_000,
   }, async () => {
     const first = await startDev();
-    expect(first.dev.output()).toContain(`Strato is ready: ${first.base}`);
+    expect(first.dev.output()).toContain(`Strato is ready: http://localhost:${first.port}`);
 
     const ready = await fetch(`${first.base}/readyz`);
     expect(ready.status).toBe(200);
@@ -56,6 +57,43 @@ describe("npm run dev (Worker in Miniflare + local libSQL endpoint)", () => {
     expect(asset.status).toBe(200);
     expect(asset.headers.get("x-content-type-options")).toBe("nosniff");
     await asset.arrayBuffer();
+
+    // The set-up code printed by the runner creates the first account through the Worker:
+    // passkey verification (@simplewebauthn/server) runs on workerd.
+    const code = /[A-Z0-9]{5}(?:-[A-Z0-9]{5}){3}/.exec(first.dev.output())?.[0];
+    expect(code).toBeDefined();
+    const origin = `http://localhost:${first.port}`;
+    const authenticator = new SoftwareAuthenticator(origin);
+    const post = (path: string, json: unknown, cookie = "") =>
+      fetch(`${first.base}${path}`, {
+        method: "POST",
+        headers: { "content-type": "application/json", origin, cookie },
+        body: JSON.stringify(json),
+      });
+    const options = (await (
+      await post("/api/v1/auth/sign-up/options", {
+        email: "admin@example.test",
+        displayName: "Admin",
+        setupCode: code,
+      })
+    ).json()) as { ceremonyId: string; options: never };
+    const created = await post("/api/v1/auth/sign-up", {
+      ceremonyId: options.ceremonyId,
+      credential: await authenticator.create(options.options),
+    });
+    expect(created.status).toBe(201);
+    const signIn = (await (await post("/api/v1/auth/sign-in/options", {})).json()) as {
+      ceremonyId: string;
+      options: never;
+    };
+    const signedIn = await post("/api/v1/auth/sign-in", {
+      ceremonyId: signIn.ceremonyId,
+      credential: await authenticator.get(signIn.options),
+    });
+    expect(signedIn.status).toBe(200);
+    const cookie = (signedIn.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
+    const sessions = await fetch(`${first.base}/api/v1/me/sessions`, { headers: { cookie } });
+    expect(sessions.status).toBe(200);
 
     // Write through the same endpoint the Worker uses, to check it survives a restart.
     const client = createClient({ url: first.dbUrl });

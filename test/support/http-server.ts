@@ -3,12 +3,14 @@ import { serve } from "@hono/node-server";
 import { onTestFinished } from "vitest";
 import type { App } from "../../src/app";
 
-/** Serves an app on an ephemeral loopback port for the current test (closed when it ends). */
-export function listen(app: App): Promise<string> {
+/**
+ * Serves an app on a loopback port (ephemeral unless given) for the current test (closed when it
+ * ends).
+ */
+export function listen(app: App, port = 0): Promise<string> {
   return new Promise((resolve) => {
-    const server = serve(
-      { fetch: app.fetch, hostname: "127.0.0.1", port: 0 },
-      (info: AddressInfo) => resolve(`http://127.0.0.1:${info.port}`),
+    const server = serve({ fetch: app.fetch, hostname: "127.0.0.1", port }, (info: AddressInfo) =>
+      resolve(`http://127.0.0.1:${info.port}`),
     );
     onTestFinished(() => new Promise<void>((done) => server.close(() => done())));
   });
