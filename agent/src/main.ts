@@ -8,8 +8,10 @@ import { AGENT_VERSION, collectFacts } from "./facts";
 import { enrollmentProof } from "./identity";
 import { FileJournal } from "./journal-file";
 import { jsonLog } from "./log";
+import { executorHandlers, VM_OP_NAMES, vmOpHandlers } from "./ops";
 import { AgentRuntime } from "./runtime";
 import { ensureStateDir, JOURNAL_FILE, loadIdentity, loadKey, newKey, saveIdentity } from "./state";
+import { openVmHost } from "./vm-host";
 
 const USAGE = `strato-agent — the Strato host agent
 
@@ -17,7 +19,12 @@ const USAGE = `strato-agent — the Strato host agent
   strato-agent run --state-dir DIR [--test-ops]
 
 Environment (flags win): STRATO_AGENT_URL, STRATO_AGENT_TOKEN, STRATO_AGENT_STATE_DIR,
-STRATO_AGENT_MACHINE_ID, STRATO_AGENT_CH_BINARY; timings (ms): STRATO_AGENT_HEARTBEAT_MS (10000),
+STRATO_AGENT_MACHINE_ID, CLOUD_HYPERVISOR_BIN (or STRATO_AGENT_CH_BINARY; default: cloud-hypervisor
+on PATH when /dev/kvm is usable, else the bundled simulator); VMs boot STRATO_AGENT_FIRMWARE
+(default /usr/share/cloud-hypervisor/hypervisor-fw) or STRATO_AGENT_KERNEL with
+STRATO_AGENT_CMDLINE; STRATO_AGENT_BRIDGE (VM NICs join it; none: no NIC);
+STRATO_AGENT_IMAGE_CACHE_GB (50); STRATO_AGENT_CONSOLE_LOG_MB (16);
+timings (ms): STRATO_AGENT_HEARTBEAT_MS (10000),
 STRATO_AGENT_STATUS_MS (60000), STRATO_AGENT_CLAIM_MS (60000), STRATO_AGENT_POLL_MS (5000),
 STRATO_AGENT_APPROVAL_POLL_MS (30000); STRATO_AGENT_WAIT_S (25); STRATO_AGENT_TEST_OPS=1 registers host.sleep.
 `;
@@ -29,6 +36,13 @@ const EnvSchema = z.object({
   STRATO_AGENT_STATE_DIR: z.string().optional(),
   STRATO_AGENT_MACHINE_ID: z.string().optional(),
   STRATO_AGENT_CH_BINARY: z.string().optional(),
+  CLOUD_HYPERVISOR_BIN: z.string().optional(),
+  STRATO_AGENT_FIRMWARE: z.string().default("/usr/share/cloud-hypervisor/hypervisor-fw"),
+  STRATO_AGENT_KERNEL: z.string().optional(),
+  STRATO_AGENT_CMDLINE: z.string().default("console=ttyS0 root=/dev/vda1 rw"),
+  STRATO_AGENT_BRIDGE: z.string().optional(),
+  STRATO_AGENT_IMAGE_CACHE_GB: z.coerce.number().positive().default(50),
+  STRATO_AGENT_CONSOLE_LOG_MB: z.coerce.number().positive().default(16),
   STRATO_AGENT_HEARTBEAT_MS: ms(10_000),
   STRATO_AGENT_STATUS_MS: ms(60_000),
   STRATO_AGENT_CLAIM_MS: ms(60_000),
@@ -62,7 +76,7 @@ async function enroll(
   const facts = await collectFacts({
     stateDir: dir,
     machineId: str(values["machine-id"]) ?? env.STRATO_AGENT_MACHINE_ID,
-    chBinary: str(values["ch-binary"]) ?? env.STRATO_AGENT_CH_BINARY,
+    chBinary: str(values["ch-binary"]) ?? chBinaryOf(env),
   });
   const key = await newKey(dir);
   const client = new ControlPlaneClient(url);
@@ -107,10 +121,34 @@ async function run(
   const client = new ControlPlaneClient(identity.url);
   client.identity = { hostId: identity.host_id, issuer: identity.issuer, key };
   const journal = new FileJournal(join(dir, JOURNAL_FILE));
-  const facts = await collectFacts({ stateDir: dir, machineId: env.STRATO_AGENT_MACHINE_ID });
+  const vmHost = await openVmHost(
+    {
+      stateDir: dir,
+      chBinary: str(values["ch-binary"]) ?? chBinaryOf(env),
+      boot: env.STRATO_AGENT_KERNEL
+        ? { kind: "kernel", kernel: env.STRATO_AGENT_KERNEL, cmdline: env.STRATO_AGENT_CMDLINE }
+        : { kind: "firmware", firmware: env.STRATO_AGENT_FIRMWARE },
+      bridge: env.STRATO_AGENT_BRIDGE,
+      imageCacheBytes: Math.round(env.STRATO_AGENT_IMAGE_CACHE_GB * 1024 ** 3),
+      consoleLogBytes: Math.round(env.STRATO_AGENT_CONSOLE_LOG_MB * 1024 ** 2),
+    },
+    log,
+  );
+  const facts = await collectFacts({
+    stateDir: dir,
+    machineId: env.STRATO_AGENT_MACHINE_ID,
+    chBinary: vmHost.binary,
+  });
   const executor = defaultExecutor({
     testOps: values["test-ops"] === true || env.STRATO_AGENT_TEST_OPS === "1",
   });
+  const vmHandlers = executorHandlers(vmOpHandlers(vmHost.ops));
+  for (const op of VM_OP_NAMES) executor.register(op, 1, vmHandlers[op]);
+  const problems = [
+    ...(facts.kvm ? [] : ["/dev/kvm is missing"]),
+    ...(vmHost.simulated ? ["VMs run in the Cloud Hypervisor simulator"] : []),
+    ...vmHost.warnings.map((w) => w.message),
+  ];
   const runtime = new AgentRuntime(client, journal, executor, log, {
     hostId: identity.host_id,
     issuer: identity.issuer,
@@ -121,15 +159,15 @@ async function run(
     waitS: env.STRATO_AGENT_WAIT_S,
     approvalPollMs: env.STRATO_AGENT_APPROVAL_POLL_MS,
     status: async () => ({
-      health: facts.kvm ? "healthy" : "warning",
-      problems: facts.kvm ? [] : ["/dev/kvm is missing"],
+      health: problems.length === 0 ? "healthy" : "warning",
+      problems,
       capacity: {
         cpus: facts.cpus,
         memory_bytes: facts.memory_bytes,
         disk_bytes: facts.disk_bytes,
       },
       usage: { load1: loadavg()[0] ?? 0, memory_free_bytes: freemem() },
-      inventory: [],
+      inventory: await vmHost.inventory(),
       versions: { agent: AGENT_VERSION, ...(facts.ch_version ? { ch: facts.ch_version } : {}) },
     }),
   });
@@ -141,10 +179,16 @@ async function run(
   process.once("SIGINT", () => shutdown("SIGINT"));
   log.info("agent starting", { hostId: identity.host_id, url: identity.url, ops: executor.ops() });
   await runtime.run();
+  // VMMs keep running: a restarted agent re-adopts them.
+  await vmHost.close();
   journal.close();
   await client.close();
   log.info("agent stopped", { exitCode: runtime.exitCode });
   return runtime.exitCode;
+}
+
+function chBinaryOf(env: z.infer<typeof EnvSchema>): string | undefined {
+  return env.CLOUD_HYPERVISOR_BIN ?? env.STRATO_AGENT_CH_BINARY;
 }
 
 function str(v: string | boolean | undefined): string | undefined {

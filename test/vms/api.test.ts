@@ -155,6 +155,69 @@ describe("VM API", () => {
     expect(deleted.status).toBe("succeeded");
   });
 
+  it("resizes: CPU and memory only when stopped, the disk only grows, within quota and host", async () => {
+    const { h, t, imageId } = await fleet();
+    const { vm } = await okJson<Accepted>(await createVm(t, imageId), 202);
+    await hostReports(h, vm.id);
+    const resize = (who: typeof t.member, json: unknown) =>
+      who.request(`/api/v1/vms/${vm.id}/resize`, { method: "POST", json });
+
+    await expectInvalid(await resize(t.member, {}), "");
+    await expectInvalid(await resize(t.member, { vcpus: 0 }), "vcpus");
+    await expectProblem(await resize(t.viewer, { diskGb: 20 }), 403, "forbidden");
+    await expectProblem(await resize(t.outsider, { diskGb: 20 }), 404, "not_found");
+    const running = await expectProblem(await resize(t.member, { vcpus: 4 }), 409, "invalid_state");
+    expect(running.errors?.[0]).toMatchObject({ field: "vcpus" });
+    await expectInvalid(await resize(t.member, { diskGb: 5 }), "diskGb");
+
+    // The disk grows while the VM runs; it keeps running.
+    const grown = await okJson<Accepted>(await resize(t.member, { diskGb: 20 }), 202);
+    expect(grown.operation.kind).toBe("vm.resize");
+    const item = await hostReports(h, vm.id);
+    expect(item.params).toMatchObject({ vcpus: 2, memoryMb: 2048, diskGb: 20 });
+    expect(await okJson<Vm>(await t.member.request(`/api/v1/vms/${vm.id}`))).toMatchObject({
+      observedState: "running",
+      diskGb: 20,
+    });
+
+    await okJson<Accepted>(
+      await t.member.request(`/api/v1/vms/${vm.id}/stop`, { method: "POST" }),
+      202,
+    );
+    await hostReports(h, vm.id);
+    await t.admin.request(`/api/v1/projects/${t.project.id}/quota`, {
+      method: "PUT",
+      json: { maxVms: 10, maxVcpus: 4, maxMemoryMb: 100_000, maxDiskGb: 1000 },
+    });
+    const quota = await expectProblem(await resize(t.member, { vcpus: 8 }), 409, "no_capacity");
+    expect(quota).toMatchObject({ scope: "quota" });
+    const ok = await okJson<Accepted>(
+      await t.member.request(`/api/v1/vms/${vm.id}/resize`, {
+        method: "POST",
+        json: { vcpus: 4, memoryMb: 4096 },
+        headers: { "idempotency-key": "resize-1" },
+      }),
+      202,
+    );
+    expect(ok.vm).toMatchObject({ vcpus: 4, memoryMb: 4096, observedState: "stopped" });
+    // A second change while the resize is under way is refused.
+    await expectProblem(await resize(t.member, { diskGb: 30 }), 409, "operation_in_progress");
+    const replay = await okJson<Accepted>(
+      await t.member.request(`/api/v1/vms/${vm.id}/resize`, {
+        method: "POST",
+        json: { vcpus: 4, memoryMb: 4096 },
+        headers: { "idempotency-key": "resize-1" },
+      }),
+      202,
+    );
+    expect(replay.operation.id).toBe(ok.operation.id);
+    await hostReports(h, vm.id);
+    const usage = await okJson<{ usage: { vcpus: number; memoryMb: number } }>(
+      await t.viewer.request(`/api/v1/projects/${t.project.id}/quota`),
+    );
+    expect(usage.usage).toMatchObject({ vcpus: 4, memoryMb: 4096 });
+  });
+
   it("refuses actions that do not fit the state, and a second change while one is under way", async () => {
     const { h, t, imageId } = await fleet();
     const { vm, operation } = await okJson<Accepted>(await createVm(t, imageId), 202);

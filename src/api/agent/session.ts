@@ -1,5 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { recordHeartbeat, recordStatus } from "../../domain/hosts/record-liveness";
+import { applyInventory, inventoryEntries } from "../../domain/vms/inventory";
 import { hasClaimable } from "../../domain/work/claim";
 import { ProblemError } from "../../http/problem";
 import {
@@ -119,7 +120,9 @@ export function registerAgentSession(app: Router): void {
   app.openapi(statusRoute, async (c) => {
     const { deps } = c.var;
     const host = await agentHost(c);
-    await recordStatus(deps, host, c.req.valid("json"));
+    const status = c.req.valid("json");
+    await recordStatus(deps, host, status);
+    await applyInventory(deps, host.id, inventoryEntries(status.inventory));
     return c.json(liveness(deps), 200);
   });
 

@@ -13,7 +13,10 @@ import { commit, type ServiceContext, type Statement } from "../context";
 import { deleteTuples } from "../relationships";
 import { vmRef } from "./shared";
 
-/** Where each kind of operation leaves the VM when it succeeds (unless the agent says otherwise). */
+/**
+ * Where each kind of operation leaves the VM when it succeeds (unless the agent says otherwise);
+ * a resize leaves it as it was.
+ */
 const SUCCESS_STATE: Record<string, ObservedState> = {
   "vm.create": "running",
   "vm.start": "running",
@@ -21,7 +24,6 @@ const SUCCESS_STATE: Record<string, ObservedState> = {
   "vm.resume": "running",
   "vm.stop": "stopped",
   "vm.pause": "paused",
-  "vm.resize": "stopped",
   "vm.delete": "deleted",
 };
 
@@ -33,6 +35,14 @@ function observedFrom(result: ResultRequest, kind: string): ObservedState | unde
   return result.outcome === "succeeded" ? SUCCESS_STATE[kind] : undefined;
 }
 
+export type ResultItem = {
+  id: string;
+  hostId: string;
+  op: string;
+  idem: string;
+  resourceId: string;
+};
+
 /**
  * Applies an agent's result for a VM work item: the operation finishes (succeeded or failed with
  * the agent's code), the VM's observed state follows what the host saw, and a deleted VM releases
@@ -40,16 +50,30 @@ function observedFrom(result: ResultRequest, kind: string): ObservedState | unde
  */
 export async function applyVmResult(
   deps: Deps,
-  item: { id: string; hostId: string; op: string; idem: string; resourceId: string },
+  item: ResultItem,
   result: ResultRequest,
 ): Promise<void> {
+  await commit(deps.db, await vmResultStatements(deps, item, result));
+}
+
+/**
+ * The statements of `applyVmResult`, for the caller to commit with the result itself. `ran` is
+ * false for an item the host refused without running it: the operation fails, the VM's observed
+ * state stays what it was.
+ */
+export async function vmResultStatements(
+  deps: Deps,
+  item: ResultItem,
+  result: ResultRequest,
+  ran = true,
+): Promise<Statement[]> {
   const [operation] = await deps.db
     .select()
     .from(operations)
     .where(eq(operations.id, item.idem))
     .limit(1);
   const [vm] = await deps.db.select().from(vms).where(eq(vms.id, item.resourceId)).limit(1);
-  if (!vm) return;
+  if (!vm) return [];
   const now = deps.clock.now();
   const sc: ServiceContext = {
     deps,
@@ -90,7 +114,7 @@ export async function applyVmResult(
       deps.db
         .update(vms)
         .set({
-          observedState: observed ?? (succeeded ? vm.observedState : "error"),
+          observedState: observed ?? (succeeded || !ran ? vm.observedState : "error"),
           stateReason: reason.slice(0, 500),
           updatedAt: now,
         })
@@ -111,5 +135,5 @@ export async function applyVmResult(
       },
     }),
   );
-  await commit(deps.db, statements);
+  return statements;
 }

@@ -7,6 +7,23 @@ import { vmRef } from "./shared";
 
 export type InventoryEntry = { id: string; state: string; reason?: string | undefined };
 
+/**
+ * The entries of a status report's `inventory` that name a VM and a state (`{id, state,
+ * reason?}`); anything else in the report is for people, not for reconciling.
+ */
+export function inventoryEntries(report: readonly Record<string, unknown>[]): InventoryEntry[] {
+  const entries: InventoryEntry[] = [];
+  for (const r of report) {
+    if (typeof r.id !== "string" || typeof r.state !== "string") continue;
+    entries.push({
+      id: r.id,
+      state: r.state,
+      ...(typeof r.reason === "string" ? { reason: r.reason.slice(0, 500) } : {}),
+    });
+  }
+  return entries;
+}
+
 /** States an operation in flight is moving the VM through: the inventory must not fight them. */
 const IN_FLIGHT: ReadonlySet<ObservedState> = new Set([
   "pending",

@@ -7,6 +7,7 @@ import { REJECTIONS, type RejectionReason } from "../../protocol/rejections";
 import type { Statement } from "../context";
 import type { AgentHost } from "../hosts/authenticate-agent";
 import { hostAuditStatement } from "../hosts/host-audit";
+import { refusedResult, resultEffects } from "./effects";
 import { loadHostItem, staleEpoch, TERMINAL } from "./load-item";
 
 function isReason(reason: string): reason is RejectionReason {
@@ -99,6 +100,12 @@ export async function ackWork(
         outcome: "denied",
         detail: { reason, jti: item.lastJti, op: item.op },
       }),
+      ...(await resultEffects(
+        deps,
+        item,
+        refusedResult(item, reason, `The host refused the signed work item (${reason}).`),
+        false,
+      )),
     ]);
     return { state: "rejected", lease_expires_at: null };
   }
@@ -128,6 +135,18 @@ export async function ackWork(
         })
         .where(guard),
       event("rejected"),
+      ...(await resultEffects(
+        deps,
+        item,
+        refusedResult(
+          item,
+          reason,
+          reason === "superseded"
+            ? "A newer request for this VM replaced this one."
+            : "The host received the request after its deadline.",
+        ),
+        false,
+      )),
     ]);
     return { state, lease_expires_at: null };
   }

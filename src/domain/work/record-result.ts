@@ -3,6 +3,7 @@ import { workEvents, workItems } from "../../db/schema";
 import type { Deps } from "../../deps";
 import type { ResultRequest } from "../../protocol/agent-api";
 import type { AgentHost } from "../hosts/authenticate-agent";
+import { resultEffects } from "./effects";
 import { loadHostItem, staleEpoch, TERMINAL } from "./load-item";
 
 /**
@@ -46,6 +47,7 @@ export async function recordResult(
     return { id: item.id, state: item.state, late: true };
   }
   if (item.leaseEpoch !== input.lease_epoch) throw staleEpoch(item, input.lease_epoch);
+  const effects = await resultEffects(deps, item, input);
   await deps.db.batch([
     deps.db
       .update(workItems)
@@ -59,6 +61,7 @@ export async function recordResult(
       })
       .where(and(eq(workItems.id, item.id), eq(workItems.leaseEpoch, input.lease_epoch))),
     event,
+    ...effects,
   ]);
   return { id: item.id, state: input.outcome, late: false };
 }

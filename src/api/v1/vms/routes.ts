@@ -17,7 +17,8 @@ import {
   waitForOperation,
 } from "../../../domain/vms/queries";
 import { getProjectQuota, setProjectQuota } from "../../../domain/vms/quotas";
-import { CreateVmInput } from "../../../domain/vms/schemas";
+import { resizeVm } from "../../../domain/vms/resize-vm";
+import { CreateVmInput, ResizeVmInput } from "../../../domain/vms/schemas";
 import { currentActor, serviceContext } from "../../../http/auth";
 import type { Ctx } from "../../../http/env";
 import type { Router } from "../../router";
@@ -121,6 +122,19 @@ const routes = {
   restart: action("restart", "Restart a running VM"),
   pause: action("pause", "Pause a running VM"),
   resume: action("resume", "Resume a paused VM"),
+  resize: createRoute({
+    method: "post",
+    path: "/api/v1/vms/{vmId}/resize",
+    tags,
+    summary:
+      "Resize a VM: vCPUs and memory while it is stopped; the disk only grows (running or stopped)",
+    request: { params: VmIdParam, headers: IdempotencyHeader, body: jsonBody(ResizeVmInput) },
+    responses: {
+      202: json(Accepted, "Accepted; follow the operation"),
+      ...mutation,
+      ...problemResponses("no_capacity"),
+    },
+  }),
   operations: createRoute({
     method: "get",
     path: "/api/v1/vms/{vmId}/operations",
@@ -223,6 +237,15 @@ export function registerVmApi(app: Router): void {
   app.openapi(routes.restart, (c) => changeState(c, c.req.valid("param").vmId, "restart"));
   app.openapi(routes.pause, (c) => changeState(c, c.req.valid("param").vmId, "pause"));
   app.openapi(routes.resume, (c) => changeState(c, c.req.valid("param").vmId, "resume"));
+
+  app.openapi(routes.resize, async (c) => {
+    const { vmId } = c.req.valid("param");
+    const body = c.req.valid("json");
+    const idem = await idempotency(c.req.valid("header")["idempotency-key"], { vmId, body });
+    const { vm, operation } = await resizeVm(serviceContext(c), vmId, body, idem);
+    c.header("Location", `/api/v1/operations/${operation.id}`);
+    return c.json({ vm: vmJson(vm), operation: operationJson(operation) }, 202);
+  });
 
   app.openapi(routes.operations, async (c) => {
     const items = await listVmOperations(serviceContext(c), c.req.valid("param").vmId);

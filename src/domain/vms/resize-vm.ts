@@ -1,0 +1,131 @@
+import { eq } from "drizzle-orm";
+import { vms } from "../../db/schema";
+import { auditStatement } from "../audit/record";
+import { authorizeActor } from "../authorize";
+import { commit, type ServiceContext } from "../context";
+import { ServiceError } from "../errors";
+import { placeVm } from "../scheduler/place";
+import { dispatch } from "./dispatch";
+import {
+  type Idempotency,
+  loadOperation,
+  type OperationRow,
+  operationStatement,
+  refuseConcurrent,
+  replayed,
+} from "./operations";
+import { hostCandidates, PLACEMENT_POLICY } from "./placement";
+import { projectQuota, quotaShortfall } from "./quotas";
+import type { ResizeVmInput } from "./schemas";
+import { loadVm, type VmRow, vmRef } from "./shared";
+
+function conflict(message: string, field: string, vm: VmRow): ServiceError {
+  return new ServiceError(
+    "CONFLICT",
+    message,
+    [{ in: "body", field, code: "invalid_state", message }],
+    "invalid_state",
+    { observedState: vm.observedState },
+  );
+}
+
+/**
+ * Resizes a VM: vCPUs and memory only while it is stopped (Cloud Hypervisor hot-plug is not
+ * offered), the disk only grows (running or stopped). The increase must fit the project's quota
+ * and the VM's host (the VM never moves); the new size is reserved at once.
+ */
+export async function resizeVm(
+  sc: ServiceContext,
+  vmId: string,
+  input: ResizeVmInput,
+  idem: Idempotency | null,
+): Promise<{ vm: VmRow; operation: OperationRow; replay: boolean }> {
+  await authorizeActor(sc, vmRef(vmId), "resize");
+  const earlier = await replayed(sc.deps, sc.actor, idem);
+  if (earlier) return { vm: await loadVm(sc.deps, vmId), operation: earlier, replay: true };
+  const vm = await loadVm(sc.deps, vmId);
+  const next = {
+    vcpus: input.vcpus ?? vm.vcpus,
+    memoryMb: input.memoryMb ?? vm.memoryMb,
+    diskGb: input.diskGb ?? vm.diskGb,
+  };
+  const cpuOrMemory = next.vcpus !== vm.vcpus || next.memoryMb !== vm.memoryMb;
+  if (cpuOrMemory && vm.observedState !== "stopped") {
+    throw conflict(
+      `Stop the VM to change its vCPUs or memory (it is ${vm.observedState}).`,
+      next.vcpus !== vm.vcpus ? "vcpus" : "memoryMb",
+      vm,
+    );
+  }
+  if (next.diskGb < vm.diskGb) {
+    throw new ServiceError("VALIDATION", `A disk can only grow (it is ${vm.diskGb} GB).`, [
+      { in: "body", field: "diskGb", code: "too_small", message: `at least ${vm.diskGb} GB` },
+    ]);
+  }
+  if (!["running", "stopped"].includes(vm.observedState)) {
+    throw conflict(`Cannot resize a VM that is ${vm.observedState}.`, "diskGb", vm);
+  }
+  await refuseConcurrent(sc.deps, vmId);
+
+  const grow = {
+    vcpus: Math.max(0, next.vcpus - vm.vcpus),
+    memoryMb: Math.max(0, next.memoryMb - vm.memoryMb),
+    diskGb: Math.max(0, next.diskGb - vm.diskGb),
+  };
+  const { limits, usage } = await projectQuota(sc.deps, vm.projectId);
+  const over = quotaShortfall(limits, usage, { vms: 0, ...grow });
+  if (over) {
+    throw new ServiceError(
+      "CONFLICT",
+      `The project's ${over.resource} quota is ${over.limit}; ${over.used} in use, ${over.requested} more requested.`,
+      [],
+      "no_capacity",
+      { scope: "quota", quota: over },
+    );
+  }
+  const host = (await hostCandidates(sc.deps, vm.orgId)).filter((h) => h.id === vm.hostId);
+  const fits = placeVm(host, grow, PLACEMENT_POLICY);
+  if (!fits.ok) {
+    throw new ServiceError(
+      "CONFLICT",
+      `The VM's host cannot take that: ${fits.detail}`,
+      [],
+      "no_capacity",
+      { scope: fits.scope },
+    );
+  }
+
+  const now = sc.deps.clock.now();
+  const updated: VmRow = {
+    ...vm,
+    ...next,
+    stateReason: "resize requested",
+    generation: vm.generation + 1,
+    updatedAt: now,
+  };
+  const op = operationStatement(sc, { kind: "vm.resize", vm, idempotency: idem });
+  await commit(sc.deps.db, [
+    sc.deps.db
+      .update(vms)
+      .set({
+        ...next,
+        stateReason: updated.stateReason,
+        generation: updated.generation,
+        updatedAt: now,
+      })
+      .where(eq(vms.id, vmId)),
+    op.statement,
+    auditStatement(sc, {
+      action: "vm.resize",
+      target: vmRef(vmId),
+      orgId: vm.orgId,
+      detail: {
+        operationId: op.id,
+        from: { vcpus: vm.vcpus, memoryMb: vm.memoryMb, diskGb: vm.diskGb },
+        to: next,
+      },
+    }),
+  ]);
+  await dispatch(sc.deps, op.id, "vm.resize", updated);
+  return { vm: updated, operation: await loadOperation(sc.deps, op.id), replay: false };
+}

@@ -1,0 +1,36 @@
+import type { Deps } from "../../deps";
+import type { ResultRequest } from "../../protocol/agent-api";
+import type { Statement } from "../context";
+import { vmResultStatements } from "../vms/apply-result";
+import type { WorkItemRow } from "./load-item";
+
+/**
+ * What a finished work item changes in the resource it was for (a VM's operation and observed
+ * state), committed in the same batch as the item's own outcome so the two cannot disagree.
+ */
+const EFFECTS: Record<
+  string,
+  (deps: Deps, item: WorkItemRow, result: ResultRequest, ran: boolean) => Promise<Statement[]>
+> = {
+  vm: vmResultStatements,
+};
+
+/** `ran` is false for an item the host refused or dropped without running it. */
+export function resultEffects(
+  deps: Deps,
+  item: WorkItemRow,
+  result: ResultRequest,
+  ran = true,
+): Promise<Statement[]> {
+  return EFFECTS[item.resourceKind]?.(deps, item, result, ran) ?? Promise.resolve([]);
+}
+
+/** An item that ended without running (refused, superseded, past its deadline) as a failed result. */
+export function refusedResult(item: WorkItemRow, code: string, message: string): ResultRequest {
+  return {
+    attempt: item.attempt,
+    lease_epoch: item.leaseEpoch,
+    outcome: "failed",
+    error: { code, message, retryable: false },
+  };
+}
