@@ -5,10 +5,17 @@ import { problemResponse } from "./problem";
 
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
 
-// A declared empty body needs no type; anything else with a body stream must be JSON.
+/**
+ * Whether the request carries a body: a declared empty one needs no type. Node's server gives every
+ * non-GET request a body stream, so a request with neither a length, chunked framing nor a type (a
+ * bare `DELETE` from fetch) has none. A body this misses is never parsed: the routes read only
+ * `application/json` bodies.
+ */
 function hasBody(request: Request): boolean {
   if (request.body === null) return false;
-  return request.headers.get("content-length")?.trim() !== "0";
+  const length = request.headers.get("content-length");
+  if (length !== null) return length.trim() !== "0";
+  return request.headers.has("transfer-encoding") || request.headers.has("content-type");
 }
 
 /**

@@ -10,6 +10,7 @@ import { getHost } from "../../src/domain/hosts/list-hosts";
 import { decideHost } from "../../src/domain/hosts/transition";
 import { enqueueWork } from "../../src/domain/work/enqueue";
 import { openNodeDatabase } from "../../src/node/database";
+import { busy, until as pollUntil } from "../support/poll";
 import {
   freePort,
   killGroup,
@@ -26,37 +27,9 @@ const TSX = join(import.meta.dirname, "../../node_modules/.bin/tsx");
 
 let context: () => string = () => "";
 
-/** The server writes the same database file; a write of the test that meets its lock retries. */
-async function busy<T>(fn: () => Promise<T>): Promise<T> {
-  for (let i = 0; ; i++) {
-    try {
-      return await fn();
-    } catch (error) {
-      if (
-        i > 100 ||
-        (!String(error).includes("SQLITE_BUSY") &&
-          !String((error as { cause?: unknown }).cause).includes("SQLITE_BUSY"))
-      )
-        throw error;
-      await new Promise((r) => setTimeout(r, 50 + Math.random() * 100));
-    }
-  }
-}
-
-async function until<T>(
-  what: string,
-  fn: () => Promise<T | undefined>,
-  timeoutMs = 60_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    // The server writes the same file; a busy moment is retried like any other miss.
-    const value = await fn().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${context()}`);
-    await new Promise((r) => setTimeout(r, 400));
-  }
-}
+/** The agent-process test's `until`: process output on timeout. */
+const until = <T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000) =>
+  pollUntil(what, fn, { timeoutMs, context: () => context() });
 
 /**
  * The real agent process against the real Node server (loopback): enroll → approve → claim,
