@@ -93,7 +93,7 @@ export class AgentRuntime {
       this.#every(this.#o.heartbeatMs, () => this.#heartbeat());
       this.#every(this.#o.statusMs, () => this.#status());
       this.#every(this.#renewMs, () => this.#renewAll());
-      void this.#status();
+      void this.#status().catch((e) => this.#fatalOr(e, "status report failed"));
       await this.#resume();
       await this.#dispatch();
     } catch (error) {

@@ -4,6 +4,12 @@ import { createClient } from "@libsql/client";
 import { createDatabase, type Database } from "../db/database";
 
 /**
+ * How long a write to a local file waits for another writer (the server, the CLI, a second
+ * connection of the pool) before SQLITE_BUSY; without it a busy moment is a failed request.
+ */
+const BUSY_TIMEOUT_MS = 5_000;
+
+/**
  * Opens the database on Node: `file:` URLs use the embedded libSQL engine (the directory is created
  * on first use); `http(s)://` and `libsql://` URLs talk to sqld/Turso or the local dev endpoint.
  */
@@ -12,5 +18,11 @@ export function openNodeDatabase(url: string, authToken?: string): Database {
     const path = url.slice("file:".length);
     if (path !== "" && !path.startsWith(":memory:")) mkdirSync(dirname(path), { recursive: true });
   }
-  return createDatabase(createClient(authToken === undefined ? { url } : { url, authToken }));
+  return createDatabase(
+    createClient({
+      url,
+      timeout: BUSY_TIMEOUT_MS,
+      ...(authToken === undefined ? {} : { authToken }),
+    }),
+  );
 }
