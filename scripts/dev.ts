@@ -3,17 +3,23 @@
  *  1. a libSQL (Hrana over HTTP) endpoint on 127.0.0.1 over STRATO_DATA_DIR/strato.db
  *  2. pending migrations applied through that endpoint
  *  3. the Worker under Miniflare (`wrangler dev`) using the production web client against it
- * Ctrl-C stops everything; the data directory is kept for the next run.
+ *  4. a local `strato-agent` (unless STRATO_DEV_AGENT=0): enrolled into the first organization
+ *     once it exists, approved, with a demo image served from loopback; VMs run in the Cloud
+ *     Hypervisor simulator unless this machine has cloud-hypervisor and /dev/kvm
+ * Ctrl-C stops everything; the data directory is kept for the next run (running VMs too: the
+ * agent re-adopts them).
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { exportJWK, generateKeyPair } from "jose";
 import { z } from "zod";
-import { ConfigError, parseEnv } from "../src/config";
+import { ConfigError, parseConfig, parseEnv } from "../src/config";
+import { systemDeps } from "../src/deps";
 import { ensureSetupCode } from "../src/domain/identity/setup-code";
 import { systemClock } from "../src/lib/clock";
 import { cryptoRandom } from "../src/lib/random";
 import { openNodeDatabase } from "../src/node/database";
+import { type LocalAgent, startLocalAgent } from "../src/node/dev/local-agent";
 import { waitForOk } from "../src/node/dev/wait";
 import { startWranglerDev, stopProcessGroup } from "../src/node/dev/wrangler";
 import { startLibsqlHttpServer } from "../src/node/libsql-http";
@@ -27,6 +33,8 @@ const DevEnv = z.object({
   STRATO_DB_PORT: port.default(8788),
   STRATO_INSPECTOR_PORT: port.default(9229),
   STRATO_DATA_DIR: z.string().min(1).default(".data"),
+  STRATO_IMAGE_PORT: port.default(8790),
+  STRATO_DEV_AGENT: z.enum(["0", "1"]).default("1"),
 });
 
 /**
@@ -79,11 +87,12 @@ async function main(): Promise<void> {
   });
 
   let stopping = false;
+  let localAgent: LocalAgent | undefined;
   const stop = async (code: number) => {
     if (stopping) return;
     stopping = true;
     stopWatchingAssets();
-    await stopProcessGroup(worker);
+    await Promise.all([localAgent?.stop(), stopProcessGroup(worker)]);
     await dbServer.close();
     process.exit(code);
   };
@@ -107,6 +116,20 @@ async function main(): Promise<void> {
     `\nStrato is ready: ${origin}  (API reference: ${origin}/api/docs)  Ctrl-C to stop.\n`,
   );
   if (setupCode) console.log(setupBanner(origin, setupCode));
+  if (env.STRATO_DEV_AGENT === "1") {
+    const agentDb = openNodeDatabase(dbServer.url);
+    localAgent = await startLocalAgent({
+      deps: systemDeps(
+        parseConfig({ DATABASE_URL: dbServer.url, STRATO_ENV: "development" }, "node"),
+        agentDb,
+        { authzSchema: readFileSync(new URL("../permify/schema.perm", import.meta.url), "utf8") },
+      ),
+      url: origin,
+      dataDir,
+      imagePort: env.STRATO_IMAGE_PORT,
+      log: (message) => console.log(message),
+    });
+  }
 }
 
 main().catch((err: unknown) => {

@@ -20,12 +20,18 @@ describe("npm run dev (Worker in Miniflare + local libSQL endpoint)", () => {
   const { dataDir } = sandbox;
 
   async function startDev() {
-    const [port, dbPort, inspectorPort] = [await freePort(), await freePort(), await freePort()];
+    const [port, dbPort, inspectorPort, imagePort] = [
+      await freePort(),
+      await freePort(),
+      await freePort(),
+      await freePort(),
+    ];
     const dev = sandbox.spawn("npm", ["run", "-s", "dev"], {
       STRATO_PORT: String(port),
       STRATO_DB_PORT: String(dbPort),
       STRATO_INSPECTOR_PORT: String(inspectorPort),
       STRATO_DATA_DIR: dataDir,
+      STRATO_IMAGE_PORT: String(imagePort),
     });
     await waitForOutput(dev, "Strato is ready", 90_000);
     return { dev, port, base: `http://127.0.0.1:${port}`, dbUrl: `http://127.0.0.1:${dbPort}` };
@@ -94,6 +100,33 @@ describe("npm run dev (Worker in Miniflare + local libSQL endpoint)", () => {
     const cookie = (signedIn.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
     const sessions = await fetch(`${first.base}/api/v1/me/sessions`, { headers: { cookie } });
     expect(sessions.status).toBe(200);
+
+    // The first organization: the runner's local agent enrolls into it, is approved and reports,
+    // and the demo image appears in the catalog.
+    const { csrfToken } = (await signedIn.clone().json()) as { csrfToken: string };
+    const org = (await (
+      await fetch(`${first.base}/api/v1/organizations`, {
+        method: "POST",
+        headers: { "content-type": "application/json", origin, cookie, "x-csrf-token": csrfToken },
+        body: JSON.stringify({ name: "Local" }),
+      })
+    ).json()) as { id: string };
+    const deadline = Date.now() + 90_000;
+    let hosts: { items: { health: string; state: string }[] } = { items: [] };
+    while (Date.now() < deadline) {
+      hosts = (await (
+        await fetch(`${first.base}/api/v1/organizations/${org.id}/hosts`, { headers: { cookie } })
+      ).json()) as typeof hosts;
+      if (hosts.items.some((h) => h.state === "approved" && h.health !== "discovering")) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    expect(hosts.items, first.dev.output().slice(-4000)).toMatchObject([
+      { state: "approved", health: expect.stringMatching(/^(healthy|warning)$/) },
+    ]);
+    const catalog = (await (
+      await fetch(`${first.base}/api/v1/organizations/${org.id}/images`, { headers: { cookie } })
+    ).json()) as { items: { name: string }[] };
+    expect(catalog.items.map((i) => i.name)).toContain("demo-local");
 
     // Write through the same endpoint the Worker uses, to check it survives a restart.
     const client = createClient({ url: first.dbUrl });
