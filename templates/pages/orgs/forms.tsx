@@ -1,6 +1,7 @@
 import { Button } from "../../components/button";
+import { Card } from "../../components/card";
 import { Field } from "../../components/field";
-import { Form, FormActions, type FormState } from "../../components/form";
+import { CsrfInput, Form, FormActions, type FormState } from "../../components/form";
 
 /** Name (and optional URL name) of a new organization or project; re-rendered with errors by htmx. */
 export function NameForm(props: {
@@ -98,5 +99,64 @@ export function InviteForm(props: {
         <Button>Invite</Button>
       </FormActions>
     </Form>
+  );
+}
+
+/**
+ * Rename and delete of an organization or project, each shown only to those allowed. Plain form
+ * posts: the route answers with a redirect and a flash message.
+ */
+export function SettingsCard(props: {
+  /** `/orgs/<id>` or `/projects/<id>`: the forms post to `<base>/rename` and `<base>/delete`. */
+  base: string;
+  /** "organization" or "project", for ids and labels. */
+  what: string;
+  name: string;
+  canUpdate: boolean;
+  canDelete: boolean;
+  /** When deleting is possible (e.g. "once it has no projects"). */
+  deleteHint: string;
+  csrfToken: string;
+}) {
+  if (!props.canUpdate && !props.canDelete) return null;
+  const inputId = `${props.what}-name`;
+  return (
+    <Card title="Settings">
+      <div class="space-y-4">
+        {props.canUpdate ? (
+          <form
+            method="post"
+            action={`${props.base}/rename`}
+            class="flex flex-wrap items-end gap-2"
+          >
+            <CsrfInput token={props.csrfToken} />
+            <div>
+              <label for={inputId} class="block text-sm font-medium text-gray-900">
+                Name
+              </label>
+              <input
+                id={inputId}
+                name="name"
+                value={props.name}
+                required
+                class="rounded-md border-0 px-2 py-1.5 text-sm ring-1 ring-inset ring-gray-300"
+              />
+            </div>
+            <Button size="sm" variant="secondary">
+              Rename
+            </Button>
+          </form>
+        ) : null}
+        {props.canDelete ? (
+          <form method="post" action={`${props.base}/delete`}>
+            <CsrfInput token={props.csrfToken} />
+            <p class="mb-2 text-sm text-gray-600">{props.deleteHint}</p>
+            <Button size="sm" variant="danger">
+              Delete {props.what}
+            </Button>
+          </form>
+        ) : null}
+      </div>
+    </Card>
   );
 }

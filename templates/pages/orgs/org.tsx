@@ -4,7 +4,7 @@ import { Card, PageHeader } from "../../components/card";
 import { EmptyState } from "../../components/empty-state";
 import { CsrfInput, type FormState } from "../../components/form";
 import { Table } from "../../components/table";
-import { InviteForm, ROLE_OPTIONS } from "./forms";
+import { InviteForm, ROLE_OPTIONS, SettingsCard } from "./forms";
 
 export type OrgView = {
   org: { id: string; name: string; slug: string };
@@ -173,49 +173,15 @@ export function OrgPage(props: OrgView) {
         </Card>
       ) : null}
 
-      {can.update || can.delete ? (
-        <Card title="Settings">
-          <div class="space-y-4">
-            {can.update ? (
-              <form
-                method="post"
-                action={`/orgs/${org.id}/rename`}
-                class="flex flex-wrap items-end gap-2"
-              >
-                <CsrfInput token={props.csrfToken} />
-                <div>
-                  <label for="org-name" class="block text-sm font-medium text-gray-900">
-                    Name
-                  </label>
-                  <input
-                    id="org-name"
-                    name="name"
-                    value={org.name}
-                    required
-                    class="rounded-md border-0 px-2 py-1.5 text-sm ring-1 ring-inset ring-gray-300"
-                  />
-                </div>
-                <Button size="sm" variant="secondary">
-                  Rename
-                </Button>
-              </form>
-            ) : null}
-            {can.delete ? (
-              <div>
-                <p class="mb-2 text-sm text-gray-600">
-                  An organization can be deleted once it has no projects.
-                </p>
-                <PostButton
-                  action={`/orgs/${org.id}/delete`}
-                  csrfToken={props.csrfToken}
-                  label="Delete organization"
-                  variant="danger"
-                />
-              </div>
-            ) : null}
-          </div>
-        </Card>
-      ) : null}
+      <SettingsCard
+        base={`/orgs/${org.id}`}
+        what="organization"
+        name={org.name}
+        canUpdate={can.update}
+        canDelete={can.delete}
+        deleteHint="An organization can be deleted once it has no projects."
+        csrfToken={props.csrfToken}
+      />
     </div>
   );
 }

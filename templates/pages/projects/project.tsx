@@ -3,6 +3,7 @@ import { Button } from "../../components/button";
 import { Card, PageHeader } from "../../components/card";
 import { CsrfInput } from "../../components/form";
 import { Table } from "../../components/table";
+import { SettingsCard } from "../orgs/forms";
 
 export type ProjectView = {
   project: { id: string; name: string; slug: string };
@@ -104,47 +105,15 @@ export function ProjectPage(props: ProjectView) {
           </form>
         ) : null}
       </Card>
-      {can.update || can.delete ? (
-        <Card title="Settings">
-          <div class="space-y-4">
-            {can.update ? (
-              <form
-                method="post"
-                action={`/projects/${project.id}/rename`}
-                class="flex flex-wrap items-end gap-2"
-              >
-                <CsrfInput token={props.csrfToken} />
-                <div>
-                  <label for="project-name" class="block text-sm font-medium text-gray-900">
-                    Name
-                  </label>
-                  <input
-                    id="project-name"
-                    name="name"
-                    value={project.name}
-                    required
-                    class="rounded-md border-0 px-2 py-1.5 text-sm ring-1 ring-inset ring-gray-300"
-                  />
-                </div>
-                <Button size="sm" variant="secondary">
-                  Rename
-                </Button>
-              </form>
-            ) : null}
-            {can.delete ? (
-              <form method="post" action={`/projects/${project.id}/delete`}>
-                <CsrfInput token={props.csrfToken} />
-                <p class="mb-2 text-sm text-gray-600">
-                  A project can be deleted once it holds nothing.
-                </p>
-                <Button size="sm" variant="danger">
-                  Delete project
-                </Button>
-              </form>
-            ) : null}
-          </div>
-        </Card>
-      ) : null}
+      <SettingsCard
+        base={`/projects/${project.id}`}
+        what="project"
+        name={project.name}
+        canUpdate={can.update}
+        canDelete={can.delete}
+        deleteHint="A project can be deleted once it holds nothing."
+        csrfToken={props.csrfToken}
+      />
     </div>
   );
 }
