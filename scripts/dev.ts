@@ -127,6 +127,7 @@ async function main(): Promise<void> {
       url: origin,
       dataDir,
       imagePort: env.STRATO_IMAGE_PORT,
+      env: process.env,
       log: (message) => console.log(message),
     });
   }

@@ -6,6 +6,7 @@ import { registerAuditPages } from "./audit/routes";
 import { registerAuthPages } from "./auth/routes";
 import { pageSession } from "./console";
 import { renderDashboard } from "./dashboard/routes";
+import { registerHostPages } from "./hosts/routes";
 import { registerImagePages } from "./images/routes";
 import { registerInvitationPages } from "./orgs/invitations";
 import { registerOrgPages } from "./orgs/routes";
@@ -31,5 +32,6 @@ export function registerWeb(app: Hono<AppEnv>): void {
   registerVmPages(app);
   registerQuotaPages(app);
   registerImagePages(app);
+  registerHostPages(app);
   registerAuditPages(app);
 }

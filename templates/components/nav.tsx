@@ -37,13 +37,14 @@ export const DEFAULT_NAV: NavSection[] = [
 /** Links that point into the current organization once one is known. */
 const ORG_PAGES: Record<string, (orgId: string) => string> = {
   "/org": (orgId) => `/orgs/${orgId}`,
+  "/hosts": (orgId) => `/orgs/${orgId}/hosts`,
   "/images": (orgId) => `/orgs/${orgId}/images`,
   "/audit": (orgId) => `/orgs/${orgId}/audit`,
 };
 
 /**
  * DEFAULT_NAV with the organization's pages linked directly (without an organization, "/org",
- * "/images" and "/audit" still work: they redirect to the current one).
+ * "/hosts", "/images" and "/audit" still work: they redirect to the current one).
  */
 export function consoleNav(currentOrgId: string | undefined): NavSection[] {
   if (currentOrgId === undefined) return DEFAULT_NAV;
@@ -63,8 +64,24 @@ export function isActive(href: string, current: string | undefined): boolean {
   return href !== "/" && current.startsWith(`${href}/`);
 }
 
+/**
+ * The one link to mark: the most specific one containing the current page ("/orgs/o/hosts" is
+ * Hosts, not the organization's own page "/orgs/o").
+ */
+export function activeHref(
+  sections: NavSection[],
+  current: string | undefined,
+): string | undefined {
+  let best: string | undefined;
+  for (const item of sections.flatMap((s) => s.items)) {
+    if (isActive(item.href, current) && item.href.length > (best?.length ?? -1)) best = item.href;
+  }
+  return best;
+}
+
 /** The navigation links, grouped; used by the sidebar and by the mobile menu. */
 export function NavLinks(props: { sections: NavSection[]; current?: string | undefined }) {
+  const activeLink = activeHref(props.sections, props.current);
   return (
     <div class="space-y-5">
       {props.sections.map((section) => (
@@ -76,7 +93,7 @@ export function NavLinks(props: { sections: NavSection[]; current?: string | und
           ) : null}
           <ul class={cx("space-y-1", section.label && "mt-2")}>
             {section.items.map((item) => {
-              const active = isActive(item.href, props.current);
+              const active = item.href === activeLink;
               return (
                 <li>
                   <a

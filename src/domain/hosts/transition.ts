@@ -23,6 +23,15 @@ const FROM: Record<HostDecision, readonly HostState[]> = {
   revoke: ["pending", "approved", "disabled"],
 };
 
+/** The decision as a past participle, for messages. */
+const DONE: Record<HostDecision, string> = {
+  approve: "approved",
+  reject: "rejected",
+  disable: "disabled",
+  enable: "enabled",
+  revoke: "revoked",
+};
+
 /**
  * Moves a host between states, with its audit event, in one batch. Every agent call reads the host
  * row, so the new state takes effect on the next call; rejecting or revoking also cancels open work.
@@ -39,7 +48,10 @@ export async function decideHost(
   const to = TARGET[decision];
   if (host.state === to) return { id: host.id, state: host.state };
   if (!FROM[decision].includes(host.state)) {
-    throw new ServiceError("CONFLICT", `A ${host.state} host cannot be ${decision}d.`);
+    throw new ServiceError(
+      "CONFLICT",
+      `This host is ${host.state}; only a ${FROM[decision].join(" or ")} host can be ${DONE[decision]}.`,
+    );
   }
   const now = clock.now();
   const decided = { decidedBy: actorId(sc.actor), decidedAt: now, updatedAt: now };

@@ -21,6 +21,8 @@ export type LocalAgentOptions = {
   dataDir: string;
   /** Port of the loopback server for the demo image. */
   imagePort: number;
+  /** The agent's environment (PATH and friends), passed in by the dev runner. */
+  env: NodeJS.ProcessEnv;
   log: (message: string) => void;
 };
 
@@ -47,7 +49,7 @@ export async function startLocalAgent(options: LocalAgentOptions): Promise<Local
 
   const run = () => {
     if (stopped) return;
-    child = spawnAgent(["run", "--state-dir", stateDir]);
+    child = spawnAgent(options.env, ["run", "--state-dir", stateDir]);
     child.once("exit", (code) => {
       if (stopped) return;
       options.log(`local agent exited (${code}); restarting in 2 s`);
@@ -65,6 +67,7 @@ export async function startLocalAgent(options: LocalAgentOptions): Promise<Local
       maxUses: 1,
     });
     const enrolling = spawnAgent(
+      options.env,
       ["enroll", "--url", options.url, "--token", secret, "--state-dir", stateDir],
       "pipe",
     );
@@ -109,10 +112,14 @@ export async function startLocalAgent(options: LocalAgentOptions): Promise<Local
   };
 }
 
-function spawnAgent(args: string[], stdout: "inherit" | "pipe" = "inherit"): ChildProcess {
+function spawnAgent(
+  env: NodeJS.ProcessEnv,
+  args: string[],
+  stdout: "inherit" | "pipe" = "inherit",
+): ChildProcess {
   return spawn(AGENT_BIN, args, {
     stdio: ["ignore", stdout, "inherit"],
-    env: { ...process.env, STRATO_AGENT_IMAGE_CACHE_GB: "2" },
+    env: { ...env, STRATO_AGENT_IMAGE_CACHE_GB: "2" },
   });
 }
 

@@ -48,7 +48,7 @@ const EnrollmentTokenCreated = EnrollmentToken.extend({
   }),
 }).openapi("EnrollmentTokenCreated");
 
-const CreateEnrollmentTokenBody = z.object({
+export const CreateEnrollmentTokenBody = z.object({
   description: z.string().trim().min(1).max(200),
   scope: z
     .string()
@@ -84,7 +84,7 @@ const Host = z
 
 const ACTIONS = ["approve", "reject", "disable", "enable", "revoke"] as const;
 /** host#approve for the enrollment decision, host#operate for running it, host#delete to revoke. */
-const PERMISSION: Record<HostDecision, string> = {
+export const PERMISSION: Record<HostDecision, string> = {
   approve: "approve",
   reject: "approve",
   disable: "operate",

@@ -1,0 +1,247 @@
+import type { Hono } from "hono";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { HostDetailPage, RevokeHostPage } from "../../../templates/pages/hosts/detail";
+import { HostsPage } from "../../../templates/pages/hosts/list";
+import { enrollCommand, TokensPanel } from "../../../templates/pages/hosts/tokens";
+import { CreateEnrollmentTokenBody, PERMISSION } from "../../api/v1/hosts/hosts";
+import type { EntityRef } from "../../authz/authorizer";
+import { ServiceError } from "../../domain/errors";
+import { createEnrollmentToken } from "../../domain/hosts/create-enrollment-token";
+import { hostReport } from "../../domain/hosts/host-report";
+import { getHost } from "../../domain/hosts/list-hosts";
+import { recentHostWork } from "../../domain/hosts/recent-work";
+import { revokeEnrollmentToken } from "../../domain/hosts/revoke-enrollment-token";
+import { setMaintenance } from "../../domain/hosts/set-maintenance";
+import { decideHost, type HostDecision } from "../../domain/hosts/transition";
+import { loadOrganization, orgRef } from "../../domain/orgs/shared";
+import { authorize, serviceContext } from "../../http/auth";
+import type { AppEnv, Ctx } from "../../http/env";
+import { thenBack } from "../actions";
+import {
+  consoleLayout,
+  formatTime,
+  pageSession,
+  rememberCurrentOrg,
+  safeNext,
+  toSignIn,
+} from "../console";
+import { emptyForm, formFailure, parseForm, readForm } from "../forms";
+import { permissionsOn } from "../orgs/can";
+import { renderPage } from "../render";
+import { may } from "../vms/shared";
+import { factRows, hostsPageProps, type TokenForm } from "./view";
+
+const hostRef = (id: string): EntityRef => ({ type: "host", id });
+
+const DONE: Record<HostDecision, string> = {
+  approve: "Host approved. It picks up work from its next call.",
+  reject: "Host rejected.",
+  disable: "Host disabled: it gets no work until enabled.",
+  enable: "Host enabled.",
+  revoke: "Host revoked.",
+};
+
+/** The token form's fields as the REST body; bad ones are a 422 naming the form's fields. */
+function tokenInput(values: Record<string, string>) {
+  const maxUses = (values.maxUses ?? "").trim();
+  return parseForm(CreateEnrollmentTokenBody, {
+    description: values.description ?? "",
+    maxUses: maxUses === "" ? undefined : /^\d{1,9}$/.test(maxUses) ? Number(maxUses) : Number.NaN,
+  });
+}
+
+/**
+ * A host action from a plain form: hosts the caller cannot see are a 404 page; a refusal or a
+ * state conflict is a flash on the page the form came from (`back`), with nothing changed.
+ */
+async function hostAction(
+  c: Ctx,
+  permission: string,
+  success: string,
+  run: (hostId: string, values: Record<string, string>) => Promise<unknown>,
+): Promise<Response> {
+  if (!pageSession(c)) return toSignIn(c);
+  const hostId = c.req.param("hostId") ?? "";
+  const values = await readForm(c);
+  if (!(await may(c, hostRef(hostId), "view"))) {
+    throw new ServiceError("NOT_FOUND", `No host ${hostId}.`);
+  }
+  return thenBack(c, safeNext(values.back ?? `/hosts/${hostId}`), success, async () => {
+    await authorize(c, hostRef(hostId), permission);
+    await run(hostId, values);
+  });
+}
+
+/** The hosts page; `tokenAnswer` is the token form's response (htmx swaps only its panel). */
+async function renderHostsPage(
+  c: Ctx,
+  orgId: string,
+  tokens: TokenForm,
+  tokenAnswer?: { status: ContentfulStatusCode },
+) {
+  const active = pageSession(c);
+  if (!active) return toSignIn(c);
+  const props = await hostsPageProps(c, orgId, active.session.csrfToken, tokens);
+  rememberCurrentOrg(c, orgId);
+  return renderPage(c, {
+    title: "Hosts",
+    layout: await consoleLayout(c, active),
+    body: <HostsPage {...props} />,
+    ...(tokenAnswer && props.tokens
+      ? {
+          fragment: (
+            <TokensPanel orgId={orgId} csrfToken={active.session.csrfToken} {...props.tokens} />
+          ),
+        }
+      : {}),
+    ...(tokenAnswer ? { status: tokenAnswer.status } : {}),
+  });
+}
+
+/** `/orgs/:orgId/hosts` and `/hosts/:hostId`: enrollment, health, capacity and host actions. */
+export function registerHostPages(app: Hono<AppEnv>): void {
+  app.get("/hosts", async (c) => {
+    const active = pageSession(c);
+    if (!active) return toSignIn(c);
+    const orgId = (await consoleLayout(c, active)).switcher?.currentOrgId;
+    return c.redirect(orgId ? `/orgs/${orgId}/hosts` : "/", 303);
+  });
+
+  app.get("/orgs/:orgId/hosts", (c) =>
+    renderHostsPage(c, c.req.param("orgId"), { state: emptyForm({ maxUses: "1" }) }),
+  );
+
+  app.post("/orgs/:orgId/enrollment-tokens", async (c) => {
+    if (!pageSession(c)) return toSignIn(c);
+    const orgId = c.req.param("orgId");
+    const values = await readForm(c);
+    // Who may not manage hosts hears so before anything about their input.
+    await authorize(c, orgRef(orgId), "manage_hosts");
+    let created: { secret: string };
+    try {
+      const input = tokenInput(values);
+      created = await createEnrollmentToken(serviceContext(c), {
+        orgId,
+        description: input.description,
+        scope: input.scope,
+        maxUses: input.maxUses,
+        ttlMs: input.ttlHours * 3_600_000,
+      });
+    } catch (err) {
+      const failed = formFailure(err, values);
+      if (!failed) throw err;
+      return renderHostsPage(c, orgId, { state: failed.state }, { status: failed.status });
+    }
+    const secret = created.secret;
+    return renderHostsPage(
+      c,
+      orgId,
+      {
+        state: emptyForm({ maxUses: "1" }),
+        created: { secret, command: enrollCommand(c.var.deps.config.webauthn.origin, secret) },
+      },
+      { status: 201 },
+    );
+  });
+
+  app.post("/orgs/:orgId/enrollment-tokens/:tokenId/revoke", (c) => {
+    if (!pageSession(c)) return toSignIn(c);
+    const orgId = c.req.param("orgId");
+    return thenBack(c, `/orgs/${orgId}/hosts`, "Enrollment token revoked.", async () => {
+      await authorize(c, orgRef(orgId), "manage_hosts");
+      await revokeEnrollmentToken(serviceContext(c), orgId, c.req.param("tokenId"));
+    });
+  });
+
+  app.get("/hosts/:hostId", async (c) => {
+    const active = pageSession(c);
+    if (!active) return toSignIn(c);
+    const hostId = c.req.param("hostId");
+    await authorize(c, hostRef(hostId), "view");
+    const host = await getHost(c.var.deps, hostId);
+    if (!host) throw new ServiceError("NOT_FOUND", `No host ${hostId}.`);
+    const sc = serviceContext(c);
+    const [org, report, work, can] = await Promise.all([
+      loadOrganization(c.var.deps, host.orgId),
+      hostReport(sc, hostId),
+      recentHostWork(sc, hostId),
+      permissionsOn(c, hostRef(hostId), ["approve", "operate", "delete"] as const),
+    ]);
+    const layout = await consoleLayout(c, active);
+    return renderPage(c, {
+      title: host.name,
+      layout: { ...layout, currentPath: `/orgs/${host.orgId}/hosts` },
+      body: (
+        <HostDetailPage
+          host={{
+            id: host.id,
+            name: host.name,
+            state: host.state,
+            health: host.health,
+            maintenance: host.maintenance,
+            scope: host.scope,
+            lastSeen: formatTime(host.lastSeenAt),
+            enrolledAt: formatTime(host.createdAt),
+            replacesHostId: host.replacesHostId,
+          }}
+          org={{ id: org.id, name: org.name }}
+          facts={factRows(host.facts)}
+          report={{
+            problems: report.problems,
+            lastStatus: formatTime(report.lastStatusAt),
+            clockOffset: host.clockOffsetMs === null ? "—" : `${host.clockOffsetMs} ms`,
+          }}
+          work={work.map((w) => ({
+            id: w.id,
+            op: w.op,
+            resource: `${w.resourceKind} ${w.resourceId}`,
+            state: w.state,
+            outcome: w.outcome,
+            created: formatTime(w.createdAt),
+            finished: w.finishedAt === null ? "—" : formatTime(w.finishedAt),
+          }))}
+          can={can}
+          csrfToken={active.session.csrfToken}
+        />
+      ),
+    });
+  });
+
+  app.get("/hosts/:hostId/revoke", async (c) => {
+    const active = pageSession(c);
+    if (!active) return toSignIn(c);
+    const hostId = c.req.param("hostId");
+    await authorize(c, hostRef(hostId), PERMISSION.revoke);
+    const host = await getHost(c.var.deps, hostId);
+    if (!host) throw new ServiceError("NOT_FOUND", `No host ${hostId}.`);
+    return renderPage(c, {
+      title: `Revoke ${host.name}`,
+      layout: await consoleLayout(c, active),
+      body: (
+        <RevokeHostPage
+          host={{ id: host.id, name: host.name }}
+          csrfToken={active.session.csrfToken}
+        />
+      ),
+    });
+  });
+
+  for (const decision of ["approve", "reject", "disable", "enable", "revoke"] as const) {
+    app.post(`/hosts/:hostId/${decision}`, (c) =>
+      hostAction(c, PERMISSION[decision], DONE[decision], (hostId) =>
+        decideHost(serviceContext(c), hostId, decision),
+      ),
+    );
+  }
+
+  app.post("/hosts/:hostId/maintenance", async (c) => {
+    // The message depends on the submitted value, so read it before hostAction consumes the body.
+    const enabled = (await c.req.parseBody()).enabled === "true";
+    return hostAction(
+      c,
+      "operate",
+      enabled ? "Maintenance started: no new work is placed here." : "Maintenance ended.",
+      (hostId) => setMaintenance(serviceContext(c), hostId, enabled),
+    );
+  });
+}
