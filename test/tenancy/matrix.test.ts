@@ -1,7 +1,9 @@
 import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { auditEvents } from "../../src/db/schema";
+import { auditEvents, workItems } from "../../src/db/schema";
+import { applyVmResult } from "../../src/domain/vms/apply-result";
 import { signedInUser, type TestUser, withToken } from "../support/actors";
+import { approvedHost } from "../support/fleet";
 import { createHarness } from "../support/harness";
 import { addMember, mintToken, okJson, type Team, team } from "./fixtures";
 
@@ -37,6 +39,51 @@ const ONLY_ADMINS = {
   adminToken: 0,
   viewerToken: 403,
 };
+
+/** Who may operate a project's VMs: its members (and the organization's admins and owners). */
+const PROJECT_MEMBERS = (ok: number) => ({
+  owner: ok,
+  admin: ok,
+  member: ok,
+  viewer: 403,
+  outsider: 404,
+  adminToken: ok,
+  viewerToken: 403,
+});
+
+/** An approved host and an image in the team's organization. */
+async function vmFleet(t: Team): Promise<{ hostId: string; imageId: string }> {
+  const hostId = await approvedHost(t.h, t.org.id);
+  const image = await okJson<{ id: string }>(
+    await t.owner.request(`/api/v1/organizations/${t.org.id}/images`, {
+      method: "POST",
+      json: {
+        name: "debian",
+        url: "https://images.example/debian.qcow2",
+        sha256: "d".repeat(64),
+        format: "qcow2",
+      },
+    }),
+    201,
+  );
+  return { hostId, imageId: image.id };
+}
+
+/** A VM the host reports running (created by the extra member, so it is nobody's own). */
+async function runningVm(t: Team & { extra: TestUser }): Promise<string> {
+  const { imageId } = await vmFleet(t);
+  const { vm } = await okJson<{ vm: { id: string } }>(
+    await t.extra.request(`/api/v1/projects/${t.project.id}/vms`, {
+      method: "POST",
+      json: { name: "web-0", imageId, vcpus: 1, memoryMb: 1024, diskGb: 10 },
+    }),
+    202,
+  );
+  const [item] = await t.h.deps.db.select().from(workItems).where(eq(workItems.resourceId, vm.id));
+  if (!item) throw new Error("no work item");
+  await applyVmResult(t.h.deps, item, { lease_epoch: 1, attempt: 1, outcome: "succeeded" });
+  return vm.id;
+}
 
 const CASES: Case[] = [
   {
@@ -205,6 +252,77 @@ const CASES: Case[] = [
       adminToken: 204,
       viewerToken: 404,
     },
+  },
+  // VMs, images and quotas (docs/vms.md): project members operate VMs, organization admins curate
+  // the image catalog and set quotas.
+  {
+    name: "create a VM",
+    action: "vm.create",
+    prepare: async (t) => ({ image: (await vmFleet(t)).imageId }),
+    method: "POST",
+    path: (t) => `/api/v1/projects/${t.project.id}/vms`,
+    json: (_t, ids) => ({
+      name: "web-1",
+      imageId: ids.image,
+      vcpus: 1,
+      memoryMb: 1024,
+      diskGb: 10,
+    }),
+    expected: PROJECT_MEMBERS(202),
+  },
+  {
+    name: "stop a VM",
+    action: "vm.stop",
+    prepare: async (t) => ({ vm: await runningVm(t) }),
+    method: "POST",
+    path: (_t, ids) => `/api/v1/vms/${ids.vm}/stop`,
+    expected: PROJECT_MEMBERS(202),
+  },
+  {
+    name: "resize a VM's disk",
+    action: "vm.resize",
+    prepare: async (t) => ({ vm: await runningVm(t) }),
+    method: "POST",
+    path: (_t, ids) => `/api/v1/vms/${ids.vm}/resize`,
+    json: () => ({ diskGb: 20 }),
+    expected: PROJECT_MEMBERS(202),
+  },
+  {
+    name: "delete a VM",
+    action: "vm.delete",
+    prepare: async (t) => ({ vm: await runningVm(t) }),
+    method: "DELETE",
+    path: (_t, ids) => `/api/v1/vms/${ids.vm}`,
+    expected: PROJECT_MEMBERS(202),
+  },
+  {
+    name: "add an image",
+    action: "image.create",
+    method: "POST",
+    path: (t) => `/api/v1/organizations/${t.org.id}/images`,
+    json: () => ({
+      name: "alpine",
+      url: "https://images.example/alpine.qcow2",
+      sha256: "c".repeat(64),
+      format: "qcow2",
+    }),
+    expected: { ...ONLY_ADMINS, owner: 201, admin: 201, adminToken: 201 },
+  },
+  {
+    name: "delete an image",
+    action: "image.delete",
+    prepare: async (t) => ({ image: (await vmFleet(t)).imageId }),
+    method: "DELETE",
+    path: (_t, ids) => `/api/v1/images/${ids.image}`,
+    expected: { ...ONLY_ADMINS, owner: 204, admin: 204, adminToken: 204 },
+  },
+  {
+    name: "set a project quota",
+    action: "project.set_quota",
+    method: "PUT",
+    path: (t) => `/api/v1/projects/${t.project.id}/quota`,
+    json: () => ({ maxVms: 5, maxVcpus: 10, maxMemoryMb: 10_240, maxDiskGb: 100 }),
+    expected: { ...ONLY_ADMINS, owner: 200, admin: 200, adminToken: 200 },
   },
 ];
 

@@ -217,7 +217,13 @@ describe("VM pages", () => {
     const [event] = await h.deps.db
       .select()
       .from(auditEvents)
-      .where(and(eq(auditEvents.action, "vm.stop"), eq(auditEvents.targetId, vmId)));
+      .where(
+        and(
+          eq(auditEvents.action, "vm.stop"),
+          eq(auditEvents.targetId, vmId),
+          eq(auditEvents.outcome, "success"),
+        ),
+      );
     expect(event).toMatchObject({
       actorType: "user",
       actorId: t.member.user.id,

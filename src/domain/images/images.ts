@@ -3,6 +3,7 @@ import { z } from "zod";
 import { authzAttributes, images, vms } from "../../db/schema";
 import type { Deps } from "../../deps";
 import { auditStatement } from "../audit/record";
+import { auditRefusals } from "../audit/refusals";
 import { authorizeActor } from "../authorize";
 import { commit, type ServiceContext, subjectOf } from "../context";
 import { ServiceError } from "../errors";
@@ -27,7 +28,7 @@ export const CreateImageInput = z.object({
 export type CreateImageInput = z.infer<typeof CreateImageInput>;
 
 /** Adds an image to an organization's catalog (or one project's). */
-export async function createImage(
+async function createImageInner(
   sc: ServiceContext,
   orgId: string,
   input: CreateImageInput,
@@ -113,7 +114,7 @@ export async function loadImage(deps: Deps, id: string): Promise<ImageRow> {
 }
 
 /** Removes an image from the catalog unless a live VM was created from it. */
-export async function deleteImage(sc: ServiceContext, id: string): Promise<void> {
+async function deleteImageInner(sc: ServiceContext, id: string): Promise<void> {
   await authorizeActor(sc, imageRef(id), "delete");
   const image = await loadImage(sc.deps, id);
   const [inUse] = await sc.deps.db
@@ -142,4 +143,28 @@ export async function deleteImage(sc: ServiceContext, id: string): Promise<void>
       detail: { name: image.name },
     }),
   ]);
+}
+
+/** createImage with its refusals (403, 409) recorded in the audit log too. */
+export function createImage(
+  sc: ServiceContext,
+  orgId: string,
+  input: CreateImageInput,
+): Promise<ImageRow> {
+  return auditRefusals(sc, { action: "image.create", target: orgRef(orgId), orgId }, () =>
+    createImageInner(sc, orgId, input),
+  );
+}
+
+/** deleteImage with its refusals (403, 409) recorded in the audit log too. */
+export function deleteImage(sc: ServiceContext, id: string): Promise<void> {
+  return auditRefusals(
+    sc,
+    {
+      action: "image.delete",
+      target: imageRef(id),
+      orgId: async () => (await loadImage(sc.deps, id)).orgId,
+    },
+    () => deleteImageInner(sc, id),
+  );
 }

@@ -8,11 +8,11 @@ import {
   projectMembers,
 } from "../../db/schema";
 import { auditStatement } from "../audit/record";
+import { auditRefusals } from "../audit/refusals";
 import { authorizeActor } from "../authorize";
 import type { ServiceContext, Statement } from "../context";
 import { ServiceError } from "../errors";
 import { deleteTuples, writeTuples } from "../relationships";
-import { auditRefusals } from "./audit-refusals";
 import {
   commitKeepingAnOwner,
   countOwners,

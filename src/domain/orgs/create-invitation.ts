@@ -2,11 +2,11 @@ import { and, eq } from "drizzle-orm";
 import { invitations, memberships, type OrgRole, users } from "../../db/schema";
 import { newSecret, sha256Hex } from "../../lib/secrets";
 import { auditStatement } from "../audit/record";
+import { auditRefusals } from "../audit/refusals";
 import { authorizeActor } from "../authorize";
 import { actingUserId, commit, type ServiceContext } from "../context";
 import { ServiceError } from "../errors";
 import { normaliseEmail } from "../identity/users";
-import { auditRefusals } from "./audit-refusals";
 import { orgRef } from "./shared";
 
 export type InvitationRow = typeof invitations.$inferSelect;

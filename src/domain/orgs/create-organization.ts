@@ -1,11 +1,11 @@
 import { eq } from "drizzle-orm";
 import { memberships, organizations } from "../../db/schema";
 import { auditStatement } from "../audit/record";
+import { auditRefusals } from "../audit/refusals";
 import { authorizeActor } from "../authorize";
 import { commit, type ServiceContext } from "../context";
 import { PLATFORM } from "../identity/users";
 import { writeTuples } from "../relationships";
-import { auditRefusals } from "./audit-refusals";
 import {
   isUniqueViolation,
   type OrganizationRow,

@@ -1,11 +1,11 @@
 import { eq } from "drizzle-orm";
 import { apiTokens, invitations, memberships, organizations, projects } from "../../db/schema";
 import { auditStatement } from "../audit/record";
+import { auditRefusals } from "../audit/refusals";
 import { authorizeActor } from "../authorize";
 import { commit, type ServiceContext, type Statement } from "../context";
 import { ServiceError } from "../errors";
 import { deleteTuples, deleteTuplesAbout } from "../relationships";
-import { auditRefusals } from "./audit-refusals";
 import { loadOrganization, orgRef, tokenRef } from "./shared";
 
 /**

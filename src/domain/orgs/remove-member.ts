@@ -1,8 +1,8 @@
 import { auditStatement } from "../audit/record";
+import { auditRefusals } from "../audit/refusals";
 import { authorizeActor } from "../authorize";
 import type { ServiceContext } from "../context";
 import { ServiceError } from "../errors";
-import { auditRefusals } from "./audit-refusals";
 import {
   commitKeepingAnOwner,
   countOwners,

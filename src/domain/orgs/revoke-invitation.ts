@@ -1,10 +1,10 @@
 import { and, eq } from "drizzle-orm";
 import { invitations } from "../../db/schema";
 import { auditStatement } from "../audit/record";
+import { auditRefusals } from "../audit/refusals";
 import { authorizeActor } from "../authorize";
 import { commit, type ServiceContext } from "../context";
 import { ServiceError } from "../errors";
-import { auditRefusals } from "./audit-refusals";
 import { orgRef } from "./shared";
 
 /** Withdraws a pending invitation; its link stops working. */

@@ -1,9 +1,9 @@
 import { and, eq, ne } from "drizzle-orm";
 import { organizations } from "../../db/schema";
 import { auditStatement } from "../audit/record";
+import { auditRefusals } from "../audit/refusals";
 import { authorizeActor } from "../authorize";
 import { commit, type ServiceContext } from "../context";
-import { auditRefusals } from "./audit-refusals";
 import {
   isUniqueViolation,
   loadOrganization,

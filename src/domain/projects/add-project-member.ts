@@ -1,9 +1,9 @@
 import { type ProjectRole, projectMembers } from "../../db/schema";
 import { auditStatement } from "../audit/record";
+import { auditRefusals } from "../audit/refusals";
 import { authorizeActor } from "../authorize";
 import { commit, type ServiceContext } from "../context";
 import { ServiceError } from "../errors";
-import { auditRefusals } from "../orgs/audit-refusals";
 import { findMembership, projectRef, roleTuple, userRef } from "../orgs/shared";
 import { writeTuples } from "../relationships";
 import { findProjectMember, loadProject, orgOfProject, type ProjectMemberRow } from "./shared";

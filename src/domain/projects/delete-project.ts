@@ -1,10 +1,10 @@
 import { eq } from "drizzle-orm";
 import { apiTokens, projectMembers, projects } from "../../db/schema";
 import { auditStatement } from "../audit/record";
+import { auditRefusals } from "../audit/refusals";
 import { authorizeActor } from "../authorize";
 import { commit, type ServiceContext, type Statement } from "../context";
 import { ServiceError } from "../errors";
-import { auditRefusals } from "../orgs/audit-refusals";
 import { projectRef, tokenRef } from "../orgs/shared";
 import { deleteTuples, deleteTuplesAbout } from "../relationships";
 import { projectIsEmpty } from "./is-empty";

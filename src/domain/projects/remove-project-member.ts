@@ -1,10 +1,10 @@
 import { and, eq } from "drizzle-orm";
 import { PROJECT_ROLES, projectMembers } from "../../db/schema";
 import { auditStatement } from "../audit/record";
+import { auditRefusals } from "../audit/refusals";
 import { authorizeActor } from "../authorize";
 import { commit, type ServiceContext } from "../context";
 import { ServiceError } from "../errors";
-import { auditRefusals } from "../orgs/audit-refusals";
 import { projectRef, userRef } from "../orgs/shared";
 import { deleteTuples } from "../relationships";
 import { findProjectMember, loadProject, orgOfProject } from "./shared";

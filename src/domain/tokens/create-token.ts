@@ -1,11 +1,11 @@
 import { apiTokens, type ProjectRole } from "../../db/schema";
 import { newSecret, sha256Hex } from "../../lib/secrets";
 import { auditStatement } from "../audit/record";
+import { auditRefusals } from "../audit/refusals";
 import { authorizeActor } from "../authorize";
 import { actingUserId, commit, type ServiceContext } from "../context";
 import { ServiceError } from "../errors";
 import { API_TOKEN_PREFIX } from "../identity/api-token-auth";
-import { auditRefusals } from "../orgs/audit-refusals";
 import {
   effectiveRole,
   loadOrganization,

@@ -1,10 +1,10 @@
 import { eq } from "drizzle-orm";
 import { apiTokens } from "../../db/schema";
 import { auditStatement } from "../audit/record";
+import { auditRefusals } from "../audit/refusals";
 import { authorizeActor } from "../authorize";
 import { commit, type ServiceContext } from "../context";
 import { ServiceError } from "../errors";
-import { auditRefusals } from "../orgs/audit-refusals";
 import { revokeTokenStatements, tokenRef } from "../orgs/shared";
 
 /** Revokes a token (its creator or an organization admin). Revoking twice changes nothing. */

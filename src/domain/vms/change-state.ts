@@ -2,6 +2,7 @@ import { eq } from "drizzle-orm";
 import type { DesiredState, ObservedState } from "../../db/schema";
 import { vms } from "../../db/schema";
 import { auditStatement } from "../audit/record";
+import { auditRefusals } from "../audit/refusals";
 import { authorizeActor } from "../authorize";
 import { commit, type ServiceContext } from "../context";
 import { ServiceError } from "../errors";
@@ -67,7 +68,7 @@ const RULES: Record<VmAction, Rule> = {
  * is under way (409 `operation_in_progress`), then one batch with the new desired state (and a new
  * generation), the operation and the audit event; then the work item for the VM's host.
  */
-export async function changeVmState(
+async function changeVmStateInner(
   sc: ServiceContext,
   vmId: string,
   action: VmAction,
@@ -120,4 +121,22 @@ export async function changeVmState(
   ]);
   await dispatch(sc.deps, op.id, kind, updated);
   return { vm: updated, operation: await loadOperation(sc.deps, op.id), replay: false };
+}
+
+/** changeVmState with its refusals (403, 409) recorded in the audit log too. */
+export function changeVmState(
+  sc: ServiceContext,
+  vmId: string,
+  action: VmAction,
+  idem: Idempotency | null,
+) {
+  return auditRefusals(
+    sc,
+    {
+      action: `vm.${action}`,
+      target: vmRef(vmId),
+      orgId: async () => (await loadVm(sc.deps, vmId)).orgId,
+    },
+    () => changeVmStateInner(sc, vmId, action, idem),
+  );
 }

@@ -1,5 +1,6 @@
 import { vms } from "../../db/schema";
 import { auditStatement } from "../audit/record";
+import { auditRefusals } from "../audit/refusals";
 import { authorizeActor } from "../authorize";
 import { commit, type ServiceContext } from "../context";
 import { ServiceError } from "../errors";
@@ -24,7 +25,7 @@ import { loadVm, type VmRow, vmRef } from "./shared";
  * Creates a VM: authorize, check image and quota, place it, then one batch with the VM (desired
  * running), its operation, its relationships and the audit event; then the work item for its host.
  */
-export async function createVm(
+async function createVmInner(
   sc: ServiceContext,
   projectId: string,
   input: CreateVmInput,
@@ -128,4 +129,22 @@ export async function createVm(
   }
   await dispatch(sc.deps, op.id, "vm.create", vm);
   return { vm, operation: await loadOperation(sc.deps, op.id), replay: false };
+}
+
+/** createVm with its refusals (403, 409) recorded in the audit log too. */
+export function createVm(
+  sc: ServiceContext,
+  projectId: string,
+  input: CreateVmInput,
+  idem: Idempotency | null,
+) {
+  return auditRefusals(
+    sc,
+    {
+      action: "vm.create",
+      target: projectRef(projectId),
+      orgId: async () => (await loadProject(sc.deps, projectId)).orgId,
+    },
+    () => createVmInner(sc, projectId, input, idem),
+  );
 }

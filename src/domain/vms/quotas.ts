@@ -2,6 +2,7 @@ import { eq, sql } from "drizzle-orm";
 import { projectQuotas, vms } from "../../db/schema";
 import type { Deps } from "../../deps";
 import { auditStatement } from "../audit/record";
+import { auditRefusals } from "../audit/refusals";
 import { authorizeActor } from "../authorize";
 import { commit, type ServiceContext } from "../context";
 import { projectRef } from "../orgs/shared";
@@ -95,7 +96,7 @@ export function quotaShortfall(
 }
 
 /** Sets a project's limits (organization admins); lowering below current usage blocks new VMs only. */
-export async function setProjectQuota(
+async function setProjectQuotaInner(
   sc: ServiceContext,
   projectId: string,
   limits: QuotaLimits,
@@ -122,4 +123,21 @@ export async function getProjectQuota(sc: ServiceContext, projectId: string) {
   await authorizeActor(sc, projectRef(projectId), "view");
   await loadProject(sc.deps, projectId);
   return projectQuota(sc.deps, projectId);
+}
+
+/** setProjectQuota with its refusals (403, 409) recorded in the audit log too. */
+export function setProjectQuota(
+  sc: ServiceContext,
+  projectId: string,
+  limits: QuotaLimits,
+): Promise<void> {
+  return auditRefusals(
+    sc,
+    {
+      action: "project.set_quota",
+      target: projectRef(projectId),
+      orgId: async () => (await loadProject(sc.deps, projectId)).orgId,
+    },
+    () => setProjectQuotaInner(sc, projectId, limits),
+  );
 }

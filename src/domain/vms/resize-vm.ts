@@ -1,6 +1,7 @@
 import { eq } from "drizzle-orm";
 import { vms } from "../../db/schema";
 import { auditStatement } from "../audit/record";
+import { auditRefusals } from "../audit/refusals";
 import { authorizeActor } from "../authorize";
 import { commit, type ServiceContext } from "../context";
 import { ServiceError } from "../errors";
@@ -34,7 +35,7 @@ function conflict(message: string, field: string, vm: VmRow): ServiceError {
  * offered), the disk only grows (running or stopped). The increase must fit the project's quota
  * and the VM's host (the VM never moves); the new size is reserved at once.
  */
-export async function resizeVm(
+async function resizeVmInner(
   sc: ServiceContext,
   vmId: string,
   input: ResizeVmInput,
@@ -128,4 +129,22 @@ export async function resizeVm(
   ]);
   await dispatch(sc.deps, op.id, "vm.resize", updated);
   return { vm: updated, operation: await loadOperation(sc.deps, op.id), replay: false };
+}
+
+/** resizeVm with its refusals (403, 409) recorded in the audit log too. */
+export function resizeVm(
+  sc: ServiceContext,
+  vmId: string,
+  input: ResizeVmInput,
+  idem: Idempotency | null,
+) {
+  return auditRefusals(
+    sc,
+    {
+      action: "vm.resize",
+      target: vmRef(vmId),
+      orgId: async () => (await loadVm(sc.deps, vmId)).orgId,
+    },
+    () => resizeVmInner(sc, vmId, input, idem),
+  );
 }
