@@ -1,7 +1,9 @@
 import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { auditEvents, workItems } from "../../src/db/schema";
+import { createEnrollmentToken } from "../../src/domain/hosts/create-enrollment-token";
 import { applyVmResult } from "../../src/domain/vms/apply-result";
+import { enrollHost } from "../agent/support";
 import { signedInUser, type TestUser, withToken } from "../support/actors";
 import { approvedHost } from "../support/fleet";
 import { createHarness } from "../support/harness";
@@ -67,6 +69,19 @@ async function vmFleet(t: Team): Promise<{ hostId: string; imageId: string }> {
     201,
   );
   return { hostId, imageId: image.id };
+}
+
+/** A host that enrolled with a token of the organization and waits for approval. */
+async function pendingHost(t: Team): Promise<string> {
+  const sc = { deps: t.h.deps, actor: { kind: "system" as const }, requestId: "test" };
+  const { secret } = await createEnrollmentToken(sc, {
+    orgId: t.org.id,
+    description: "test",
+    scope: "default",
+    maxUses: 1,
+  });
+  const { res } = await enrollHost(t.h, secret);
+  return (await okJson<{ host_id: string }>(res, 201)).host_id;
 }
 
 /** A VM the host reports running (created by the extra member, so it is nobody's own). */
@@ -322,6 +337,36 @@ const CASES: Case[] = [
     method: "PUT",
     path: (t) => `/api/v1/projects/${t.project.id}/quota`,
     json: () => ({ maxVms: 5, maxVcpus: 10, maxMemoryMb: 10_240, maxDiskGb: 100 }),
+    expected: { ...ONLY_ADMINS, owner: 200, admin: 200, adminToken: 200 },
+  },
+  // Hosts (docs/agent-protocol.md): everyone in the organization sees them; admins run them.
+  {
+    name: "create an enrollment token",
+    action: "enrollment_token.create",
+    method: "POST",
+    path: (t) => `/api/v1/organizations/${t.org.id}/enrollment-tokens`,
+    json: () => ({ description: "rack 1" }),
+    expected: { ...ONLY_ADMINS, owner: 201, admin: 201, adminToken: 201 },
+  },
+  {
+    name: "approve a host",
+    action: "host.approve",
+    prepare: async (t) => ({ host: await pendingHost(t) }),
+    method: "POST",
+    path: (_t, ids) => `/api/v1/hosts/${ids.host}/approve`,
+    expected: { ...ONLY_ADMINS, owner: 200, admin: 200, adminToken: 200 },
+  },
+  {
+    name: "put a host in maintenance",
+    action: "host.maintenance_on",
+    prepare: async (t) => {
+      const host = await pendingHost(t);
+      await t.owner.request(`/api/v1/hosts/${host}/approve`, { method: "POST" });
+      return { host };
+    },
+    method: "PUT",
+    path: (_t, ids) => `/api/v1/hosts/${ids.host}/maintenance`,
+    json: () => ({ enabled: true }),
     expected: { ...ONLY_ADMINS, owner: 200, admin: 200, adminToken: 200 },
   },
 ];

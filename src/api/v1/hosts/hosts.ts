@@ -1,4 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
+import { auditRefusals } from "../../../domain/audit/refusals";
 import { ServiceError } from "../../../domain/errors";
 import { createEnrollmentToken } from "../../../domain/hosts/create-enrollment-token";
 import { HOST_HEALTH } from "../../../domain/hosts/health";
@@ -167,19 +168,31 @@ async function hostOrThrow(
   return host;
 }
 
+/** The host's organization, for the audit record of a refused action. */
+async function hostOrgId(c: Parameters<typeof serviceContext>[0], hostId: string) {
+  return (await hostOrThrow(c, hostId)).orgId;
+}
+
 /** Operator routes for hosts and enrollment tokens (issue 5 §1, §2, §8). */
 export function registerHosts(app: Router): void {
   app.openapi(routes.createToken, async (c) => {
     const { orgId } = c.req.valid("param");
-    await authorize(c, { type: "organization", id: orgId }, "manage_hosts");
     const body = c.req.valid("json");
-    const { token, secret } = await createEnrollmentToken(serviceContext(c), {
-      orgId,
-      description: body.description,
-      scope: body.scope,
-      maxUses: body.maxUses,
-      ttlMs: body.ttlHours * 3_600_000,
-    });
+    const org = { type: "organization", id: orgId };
+    const { token, secret } = await auditRefusals(
+      serviceContext(c),
+      { action: "enrollment_token.create", target: org, orgId },
+      async () => {
+        await authorize(c, org, "manage_hosts");
+        return createEnrollmentToken(serviceContext(c), {
+          orgId,
+          description: body.description,
+          scope: body.scope,
+          maxUses: body.maxUses,
+          ttlMs: body.ttlHours * 3_600_000,
+        });
+      },
+    );
     return c.json({ ...token, secret }, 201);
   });
 
@@ -210,15 +223,34 @@ export function registerHosts(app: Router): void {
 
   app.openapi(routes.decide, async (c) => {
     const { hostId, action } = c.req.valid("param");
-    await authorize(c, { type: "host", id: hostId }, PERMISSION[action]);
-    await decideHost(serviceContext(c), hostId, action);
+    const host = { type: "host", id: hostId };
+    await auditRefusals(
+      serviceContext(c),
+      { action: `host.${action}`, target: host, orgId: () => hostOrgId(c, hostId) },
+      async () => {
+        await authorize(c, host, PERMISSION[action]);
+        await decideHost(serviceContext(c), hostId, action);
+      },
+    );
     return c.json(await hostOrThrow(c, hostId), 200);
   });
 
   app.openapi(routes.maintenance, async (c) => {
     const { hostId } = c.req.valid("param");
-    await authorize(c, { type: "host", id: hostId }, "operate");
-    await setMaintenance(serviceContext(c), hostId, c.req.valid("json").enabled);
+    const enabled = c.req.valid("json").enabled;
+    const host = { type: "host", id: hostId };
+    await auditRefusals(
+      serviceContext(c),
+      {
+        action: enabled ? "host.maintenance_on" : "host.maintenance_off",
+        target: host,
+        orgId: () => hostOrgId(c, hostId),
+      },
+      async () => {
+        await authorize(c, host, "operate");
+        await setMaintenance(serviceContext(c), hostId, enabled);
+      },
+    );
     return c.json(await hostOrThrow(c, hostId), 200);
   });
 }
