@@ -11,6 +11,7 @@ import { CloudHypervisorDriver } from "./hypervisor/cloud-hypervisor/driver";
 import { type BootSource, systemHypervisorClock } from "./hypervisor/hypervisor";
 import type { AgentLog } from "./log";
 import { consoleLogsIn, type InventoryEntry, VmOps, type VmOpsDeps } from "./ops";
+import { TelemetryReader, withTelemetry } from "./vm-telemetry";
 
 export type VmHostConfig = {
   stateDir: string;
@@ -29,7 +30,10 @@ export type VmHost = {
   binary: string;
   simulated: boolean;
   warnings: HostToolWarning[];
-  /** The inventory for the status report, in the control plane's `{id, state, reason}` shape. */
+  /**
+   * The inventory for the status report, in the control plane's `{id, state, reason}` shape, with
+   * `console_tail` and `counters` for running and paused VMs.
+   */
   inventory(): Promise<Record<string, unknown>[]>;
   close(): Promise<void>;
 };
@@ -114,13 +118,14 @@ export async function openVmHost(config: VmHostConfig, log: AgentLog): Promise<V
   for (const warning of tools.warnings) log.warn(warning.message, { code: warning.code });
   if (simulated) log.warn("no cloud-hypervisor with /dev/kvm here: VMs run in the simulator");
   const ops = new VmOps(deps);
+  const telemetry = new TelemetryReader(deps);
   return {
     ops,
     binary,
     simulated,
     warnings: tools.warnings,
     async inventory() {
-      return (await ops.inventory()).map(reportEntry);
+      return withTelemetry(await ops.inventory(), telemetry, reportEntry);
     },
     async close() {
       await driver.close();

@@ -1,6 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { recordHeartbeat, recordStatus } from "../../domain/hosts/record-liveness";
 import { applyInventory, inventoryEntries } from "../../domain/vms/inventory";
+import { withoutTelemetry } from "../../domain/vms/telemetry-report";
 import { hasClaimable } from "../../domain/work/claim";
 import { ProblemError } from "../../http/problem";
 import {
@@ -121,7 +122,11 @@ export function registerAgentSession(app: Router): void {
     const { deps } = c.var;
     const host = await agentHost(c);
     const status = c.req.valid("json");
-    await recordStatus(deps, host, status);
+    // Telemetry has its own table; the host's stored status stays small.
+    await recordStatus(deps, host, {
+      ...status,
+      inventory: status.inventory.map(withoutTelemetry),
+    });
     await applyInventory(deps, host.id, inventoryEntries(status.inventory));
     return c.json(liveness(deps), 200);
   });

@@ -140,3 +140,22 @@ export const operations = sqliteTable(
     uniqueIndex("operations_idempotency_unique").on(t.actorId, t.idempotencyKey),
   ],
 );
+
+/**
+ * What hosts report about their running VMs (serial console tail, cumulative I/O counters), one
+ * row per status report; an hour is kept per VM so the detail page can chart recent activity.
+ */
+export const vmTelemetrySamples = sqliteTable(
+  "vm_telemetry",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    vmId: text("vm_id")
+      .notNull()
+      .references(() => vms.id, { onDelete: "cascade" }),
+    at: integer("at").notNull(),
+    consoleTail: text("console_tail"),
+    /** Counter name → decimal string (u64 values exceed JavaScript's safe integers). */
+    counters: text("counters", { mode: "json" }).$type<Record<string, string>>(),
+  },
+  (t) => [index("vm_telemetry_vm_at_idx").on(t.vmId, t.at)],
+);

@@ -5,6 +5,7 @@ import {
   type OperationStep,
   operations,
   vms,
+  vmTelemetrySamples,
 } from "../../db/schema";
 import type { Deps } from "../../deps";
 import type { ResultRequest } from "../../protocol/agent-api";
@@ -108,7 +109,12 @@ export async function vmResultStatements(
   const deleted = observed === "deleted";
   if (deleted) {
     // Gone from the host: the row, its relationships, its name and its capacity go too.
-    statements.push(deps.db.delete(vms).where(eq(vms.id, vm.id)), deleteTuples(sc, vmRef(vm.id)));
+    // Telemetry explicitly too: foreign keys (ON DELETE CASCADE) are not enforced everywhere.
+    statements.push(
+      deps.db.delete(vmTelemetrySamples).where(eq(vmTelemetrySamples.vmId, vm.id)),
+      deps.db.delete(vms).where(eq(vms.id, vm.id)),
+      deleteTuples(sc, vmRef(vm.id)),
+    );
   } else {
     statements.push(
       deps.db

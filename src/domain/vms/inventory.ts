@@ -4,21 +4,31 @@ import type { Deps } from "../../deps";
 import { auditStatement } from "../audit/record";
 import { commit, type ServiceContext, type Statement } from "../context";
 import { vmRef } from "./shared";
+import { type ReportedTelemetry, reportedTelemetry, telemetryStatements } from "./telemetry-report";
 
-export type InventoryEntry = { id: string; state: string; reason?: string | undefined };
+export type InventoryEntry = {
+  id: string;
+  state: string;
+  reason?: string | undefined;
+  /** Console tail and I/O counters of a running VM, when valid. */
+  telemetry?: ReportedTelemetry | undefined;
+};
 
 /**
  * The entries of a status report's `inventory` that name a VM and a state (`{id, state,
- * reason?}`); anything else in the report is for people, not for reconciling.
+ * reason?}`, plus `console_tail` and `counters`); anything else in the report is for people, not
+ * for reconciling.
  */
 export function inventoryEntries(report: readonly Record<string, unknown>[]): InventoryEntry[] {
   const entries: InventoryEntry[] = [];
   for (const r of report) {
     if (typeof r.id !== "string" || typeof r.state !== "string") continue;
+    const telemetry = reportedTelemetry(r);
     entries.push({
       id: r.id,
       state: r.state,
       ...(typeof r.reason === "string" ? { reason: r.reason.slice(0, 500) } : {}),
+      ...(telemetry ? { telemetry } : {}),
     });
   }
   return entries;
@@ -37,7 +47,8 @@ const IN_FLIGHT: ReadonlySet<ObservedState> = new Set([
  * Applies a host's VM inventory (from its status report): a VM whose state differs is updated
  * with the host's reason (e.g. the VMM died), unless an operation on it is under way; a VM the
  * host runs but the database does not know (or knows on another host) is reported in the audit
- * log — never deleted; a settled VM the host does not report becomes `error`.
+ * log — never deleted; a settled VM the host does not report becomes `error`. Telemetry of the
+ * host's VMs is stored as one sample per report, pruned to the last hour in the same batch.
  */
 export async function applyInventory(
   deps: Deps,
@@ -77,6 +88,8 @@ export async function applyInventory(
       );
       continue;
     }
+    // Only for the host's own VMs: a host cannot write samples for another host's VM.
+    if (entry.telemetry) statements.push(...telemetryStatements(deps, vm.id, entry.telemetry, now));
     if (!(OBSERVED_STATES as readonly string[]).includes(entry.state)) continue;
     const state = entry.state as ObservedState;
     if (state === vm.observedState || busy.has(vm.id) || IN_FLIGHT.has(vm.observedState)) continue;

@@ -18,6 +18,7 @@ import {
   VmForm,
   type VmFormProps,
 } from "../../../templates/pages/vms/new";
+import type { VmTelemetryView } from "../../../templates/pages/vms/telemetry";
 import { OBSERVED_STATES, type ObservedState } from "../../db/schema";
 import { ServiceError } from "../../domain/errors";
 import { getHost } from "../../domain/hosts/list-hosts";
@@ -33,6 +34,7 @@ import { getVm, listVmOperations, listVms } from "../../domain/vms/queries";
 import { getProjectQuota, quotaShortfall } from "../../domain/vms/quotas";
 import { SIZE_PRESETS } from "../../domain/vms/schemas";
 import { vmRef } from "../../domain/vms/shared";
+import { vmActivity, vmTelemetry } from "../../domain/vms/telemetry";
 import { authorize, serviceContext } from "../../http/auth";
 import type { AppEnv, Ctx } from "../../http/env";
 import { htmxRedirect, isPartialRequest } from "../../http/htmx";
@@ -42,6 +44,7 @@ import { emptyForm, formFailure, readForm } from "../forms";
 import { renderFragment, renderPage } from "../render";
 import { parseVmForm, quotaView, sizeFromForm } from "./form";
 import { ACTION_FROM, formatMemory, isVmAction, may, TRANSITIONAL, VM_ACTIONS } from "./shared";
+import { activityCharts } from "./telemetry";
 
 const PAGE_SIZE = 25;
 
@@ -196,6 +199,7 @@ async function detailProps(c: Ctx, vmId: string, csrfToken: string, userId: stri
     }
   }
   const props: VmDetailProps = {
+    telemetry: await telemetryView(c, vm.id),
     vm: {
       id: vm.id,
       name: vm.name,
@@ -220,6 +224,19 @@ async function detailProps(c: Ctx, vmId: string, csrfToken: string, userId: stri
     csrfToken,
   };
   return props;
+}
+
+/** The console tail for those with `console` permission, the activity charts for every viewer. */
+async function telemetryView(c: Ctx, vmId: string): Promise<VmTelemetryView> {
+  const sc = serviceContext(c);
+  if (await may(c, vmRef(vmId), "console")) {
+    const { console: tail, ...activity } = await vmTelemetry(sc, vmId);
+    return {
+      console: tail ? { text: tail.text, at: formatTime(tail.at) } : { text: null, at: null },
+      activity: activityCharts(activity),
+    };
+  }
+  return { console: null, activity: activityCharts(await vmActivity(sc, vmId)) };
 }
 
 /** The console layout of a VM page: "VMs" is the current section of the navigation. */

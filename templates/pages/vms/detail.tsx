@@ -4,6 +4,7 @@ import { Card, PageHeader } from "../../components/card";
 import { cx } from "../../components/cx";
 import { CsrfInput } from "../../components/form";
 import { OperationBadge, StateBadge } from "./parts";
+import { VmTelemetryCards, type VmTelemetryView } from "./telemetry";
 
 export type OperationStepView = { name: string; status: string; at: string | null };
 
@@ -48,6 +49,8 @@ export type VmDetailProps = {
   /** Keep polling: an operation runs or the VM is between states. */
   live: boolean;
   csrfToken: string;
+  /** The console tail (with `console` permission) and activity charts the host reported. */
+  telemetry: VmTelemetryView;
 };
 
 function Spec(props: { term: string; children: string | number | null }) {
@@ -144,8 +147,9 @@ function Actions(props: VmDetailProps) {
 }
 
 /**
- * The part of the detail page that changes: state, actions and the operation timeline. While
- * something is under way htmx re-fetches it every 3 s; once settled it stops polling.
+ * The part of the detail page that changes: state, actions, console, activity and the operation
+ * timeline. While something is under way htmx re-fetches it every 3 s; once settled it stops
+ * polling (the console and charts then refresh with the page).
  */
 export function VmLive(props: VmDetailProps) {
   const vm = props.vm;
@@ -167,6 +171,7 @@ export function VmLive(props: VmDetailProps) {
           <Spec term="Updated">{vm.updatedAt}</Spec>
         </dl>
       </Card>
+      <VmTelemetryCards {...props.telemetry} />
       <Card title="Operations">
         <Timeline operations={props.operations} />
       </Card>

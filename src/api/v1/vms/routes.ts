@@ -19,6 +19,7 @@ import {
 import { getProjectQuota, setProjectQuota } from "../../../domain/vms/quotas";
 import { resizeVm } from "../../../domain/vms/resize-vm";
 import { CreateVmInput, ResizeVmInput } from "../../../domain/vms/schemas";
+import { vmTelemetry } from "../../../domain/vms/telemetry";
 import { currentActor, serviceContext } from "../../../http/auth";
 import type { Ctx } from "../../../http/env";
 import type { Router } from "../../router";
@@ -35,6 +36,7 @@ import {
   operationJson,
   Quota,
   Vm,
+  VmConsole,
   VmIdParam,
   vmJson,
 } from "./schemas";
@@ -143,6 +145,15 @@ const routes = {
     request: { params: VmIdParam },
     responses: { 200: json(z.object({ items: z.array(Operation) }), "Operations"), ...commonRead },
   }),
+  console: createRoute({
+    method: "get",
+    path: "/api/v1/vms/{vmId}/console",
+    tags,
+    summary:
+      "The tail of the VM's serial console, as its host last reported it (needs `console` permission)",
+    request: { params: VmIdParam },
+    responses: { 200: json(VmConsole, "The console tail"), ...commonRead },
+  }),
   operation: createRoute({
     method: "get",
     path: "/api/v1/operations/{operationId}",
@@ -250,6 +261,11 @@ export function registerVmApi(app: Router): void {
   app.openapi(routes.operations, async (c) => {
     const items = await listVmOperations(serviceContext(c), c.req.valid("param").vmId);
     return c.json({ items: items.map(operationJson) }, 200);
+  });
+
+  app.openapi(routes.console, async (c) => {
+    const tail = (await vmTelemetry(serviceContext(c), c.req.valid("param").vmId)).console;
+    return c.json({ at: tail?.at ?? null, text: tail?.text ?? "" }, 200);
   });
 
   app.openapi(routes.operation, async (c) => {

@@ -72,6 +72,17 @@ export const Operation = z
       "What a mutating VM call returns (202). Conflicting changes on one VM are refused with 409 `operation_in_progress`, not queued: wait for the named operation and retry.",
   });
 
+export const VmConsole = z
+  .object({
+    at: z
+      .number()
+      .int()
+      .nullable()
+      .openapi({ description: "When the host reported it (ms); null: nothing reported yet" }),
+    text: z.string().openapi({ description: "The last 8 KiB of serial console output, as text" }),
+  })
+  .openapi("VmConsole");
+
 export const Accepted = z.object({ vm: Vm, operation: Operation }).openapi("VmOperationAccepted");
 
 export const Image = z
