@@ -186,6 +186,8 @@ describe("VM pages", () => {
 
     const page = await html(await get(t.member, `/vms/${vmId}`));
     expect(page).toContain('data-live="false"');
+    // Settled and running: it still refreshes, slowly (console, activity, crashes).
+    expect(page).toContain('hx-trigger="every 15s"');
     expect(page).toContain('href="/vms" aria-current="page"');
     for (const action of ["stop", "restart", "pause"]) {
       expect(page).toContain(`action="/vms/${vmId}/${action}"`);

@@ -148,13 +148,18 @@ function Actions(props: VmDetailProps) {
 
 /**
  * The part of the detail page that changes: state, actions, console, activity and the operation
- * timeline. While something is under way htmx re-fetches it every 3 s; once settled it stops
- * polling (the console and charts then refresh with the page).
+ * timeline. htmx re-fetches it every 3 s while something is under way, and every 15 s while the
+ * VM runs (new console output, activity, a crash the host reports); a stopped VM does not poll.
  */
 export function VmLive(props: VmDetailProps) {
   const vm = props.vm;
-  const poll: Record<string, string> = props.live
-    ? { "hx-get": `/vms/${vm.id}`, "hx-trigger": "every 3s", "hx-swap": "outerHTML" }
+  const every = props.live
+    ? "3s"
+    : vm.observedState === "running" || vm.observedState === "paused"
+      ? "15s"
+      : undefined;
+  const poll: Record<string, string> = every
+    ? { "hx-get": `/vms/${vm.id}`, "hx-trigger": `every ${every}`, "hx-swap": "outerHTML" }
     : {};
   return (
     <div id="vm-live" class="space-y-6" {...poll} data-live={props.live ? "true" : "false"}>
