@@ -1,0 +1,285 @@
+/**
+ * Work dispatch: `enqueueWork` → the item verified, journaled and acked by a real `strato-agent`.
+ * Items are `host.noop` (STRATO_AGENT_TEST_OPS=1), timed from their `enqueued` to their `accepted`
+ * work event (ms). The control plane runs in this process (loopback). Two runs:
+ *  - wake-up (the agent's defaults: long poll on `/wait`, 60 s safety claim): each agent gets one
+ *    item at a time, enqueued once it is back in its long poll, so the figure is dispatch latency
+ *    without queueing;
+ *  - polling only (STRATO_AGENT_WAIT_S=0, STRATO_AGENT_CLAIM_MS=5000): items arrive at a steady
+ *    rate (--poll-rate per second, spread over the agents) and wait for the next 5 s claim.
+ * Also: a bare loopback round trip (GET /healthz) in the same run, idle requests per agent per
+ * minute in both modes (every request the server sees, counted per access token over --idle-s),
+ * and the agents' RSS (VmRSS).
+ * Flags: --agents N (1; each agent is a Node process of ~120 MB, so 10 is a reasonable many-agent
+ * run on 2 cores and 100 takes minutes to start), --items N (250 wake-up items, about 1 min: each
+ * costs several fsync'd commits; the issue's 1000 take about 4 min), --poll-items N (60),
+ * --poll-rate N (2 per second: an agent runs its items one after another, so a faster rate
+ * measures queueing behind each 5 s claim), --idle-s N (20).
+ * Targets (issue): wake-up p99 <= 100 ms and <= 5x the bare round trip.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { and, inArray } from "drizzle-orm";
+import { workEvents } from "../src/db/schema";
+import { enqueueWork } from "../src/domain/work/enqueue";
+import { type BenchAgent, enrollAgents, startAgents, stopAgents } from "./lib/agents";
+import { benchArgs, intFlag } from "./lib/args";
+import { type ControlPlane, commitP50Ms, seedTenant, startControlPlane } from "./lib/control-plane";
+import { rssMiB, sleep } from "./lib/processes";
+import { summarize } from "./lib/stats";
+
+const flags = benchArgs("dispatch", {
+  agents: { type: "string" },
+  items: { type: "string" },
+  "poll-items": { type: "string" },
+  "poll-rate": { type: "string" },
+  "idle-s": { type: "string" },
+});
+const AGENTS = intFlag(flags.agents, 1, "agents");
+const ITEMS = intFlag(flags.items, 250, "items");
+const POLL_ITEMS = intFlag(flags["poll-items"], 60, "poll-items");
+const POLL_RATE = intFlag(flags["poll-rate"], 2, "poll-rate");
+const IDLE_S = intFlag(flags["idle-s"], 20, "idle-s");
+const BARE_N = 2_000;
+
+/** Production timings except approval, which the bench does not want to wait 30 s for. */
+const AGENT_ENV = { STRATO_AGENT_TEST_OPS: "1", STRATO_AGENT_APPROVAL_POLL_MS: "300" };
+/** Polling only: no long poll; a claim every 5 s (with WAIT_S=0 the claim timer is the poll). */
+const POLLING_ENV = {
+  STRATO_AGENT_WAIT_S: "0",
+  STRATO_AGENT_CLAIM_MS: "5000",
+  STRATO_AGENT_POLL_MS: "5000",
+};
+
+const ITEM_PATH = /^\/api\/v1\/agent\/items\/(wi_[0-9a-z]+)\/(ack|result)$/;
+
+/** What the bench sees of the agents' requests (an observer on the in-process server). */
+class AgentTraffic {
+  /** Item id → the access token whose `result` was answered, and when (performance.now()). */
+  readonly #results = new Map<string, { token: string; at: number }>();
+  /** Access token → when its latest `/wait` arrived (performance.now()). */
+  readonly #waits = new Map<string, number>();
+  #counting: Map<string, number> | undefined;
+
+  attach(cp: ControlPlane): void {
+    cp.observers.add((request, response) => {
+      const url = new URL(request.url);
+      if (!url.pathname.startsWith("/api/v1/agent/")) return;
+      const token = request.headers.get("authorization") ?? "";
+      if (this.#counting) this.#counting.set(token, (this.#counting.get(token) ?? 0) + 1);
+      if (url.pathname.endsWith("/wait")) this.#waits.set(token, performance.now());
+      const m = ITEM_PATH.exec(url.pathname);
+      if (m?.[2] === "result") {
+        const itemId = m[1] ?? "";
+        void response.then((r) => {
+          if (r.ok) this.#results.set(itemId, { token, at: performance.now() });
+        });
+      }
+    });
+  }
+
+  /** Waits until the item's result was answered; the agent's access token and when. */
+  async result(itemId: string, timeoutMs: number): Promise<{ token: string; at: number }> {
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      const answered = this.#results.get(itemId);
+      if (answered !== undefined) return answered;
+      if (performance.now() > deadline) throw new Error(`no result for ${itemId}`);
+      await sleep(1);
+    }
+  }
+
+  /** Waits (up to `timeoutMs`) for that agent's next `/wait` after `since`. */
+  async longPollAfter(token: string, since: number, timeoutMs: number): Promise<void> {
+    const deadline = performance.now() + timeoutMs;
+    while ((this.#waits.get(token) ?? 0) <= since && performance.now() < deadline) await sleep(1);
+  }
+
+  startCounting(): void {
+    this.#counting = new Map();
+  }
+
+  /** Requests per access token since startCounting. */
+  stopCounting(): number[] {
+    const counts = [...(this.#counting?.values() ?? [])];
+    this.#counting = undefined;
+    return counts;
+  }
+}
+
+/** Enqueue → accepted (ms) of each item, and the enqueue → claimed part, from the work events. */
+async function acceptLatencies(cp: ControlPlane, ids: string[]) {
+  const out: number[] = [];
+  const claimed: number[] = [];
+  for (let i = 0; i < ids.length; i += 500) {
+    const rows = await cp.deps.db
+      .select({ itemId: workEvents.itemId, kind: workEvents.kind, at: workEvents.at })
+      .from(workEvents)
+      .where(
+        and(
+          inArray(workEvents.itemId, ids.slice(i, i + 500)),
+          inArray(workEvents.kind, ["enqueued", "claimed", "accepted"]),
+        ),
+      );
+    const times = new Map<string, { enqueued?: number; claimed?: number; accepted?: number }>();
+    for (const r of rows) {
+      const t = times.get(r.itemId) ?? {};
+      if (r.kind === "enqueued" || r.kind === "claimed" || r.kind === "accepted") {
+        t[r.kind] ??= r.at;
+      }
+      times.set(r.itemId, t);
+    }
+    for (const t of times.values()) {
+      if (t.enqueued === undefined || t.accepted === undefined) continue;
+      out.push(t.accepted - t.enqueued);
+      if (t.claimed !== undefined) claimed.push(t.claimed - t.enqueued);
+    }
+  }
+  if (out.length !== ids.length) throw new Error(`${ids.length - out.length} items not accepted`);
+  return { accepted: summarize(out), claimed: summarize(claimed) };
+}
+
+async function noop(cp: ControlPlane, hostId: string, uid: string): Promise<string> {
+  const { id } = await enqueueWork(cp.deps, {
+    hostId,
+    op: "host.noop",
+    resource: { kind: "host", id: hostId, uid },
+    createdBy: "bench",
+  });
+  return id;
+}
+
+/** Counts the agents' requests over the idle window; requests per agent per minute (mean, max). */
+async function idleRequests(traffic: AgentTraffic, agents: number) {
+  traffic.startCounting();
+  await sleep(IDLE_S * 1000);
+  const counts = traffic.stopCounting();
+  const perMin = (n: number) => Math.round(((n * 60) / IDLE_S) * 10) / 10;
+  const total = counts.reduce((a, b) => a + b, 0);
+  return { mean: perMin(total / agents), max: perMin(Math.max(0, ...counts)) };
+}
+
+function rssOf(agents: BenchAgent[]) {
+  const values = agents.map((a) => rssMiB(a.proc?.child.pid)).filter((v) => !Number.isNaN(v));
+  const mean = values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);
+  return { mean: Math.round(mean * 10) / 10, max: Math.max(0, ...values) };
+}
+
+const dir = mkdtempSync(join(tmpdir(), "strato-bench-dispatch-"));
+let cp: ControlPlane | undefined;
+let agents: BenchAgent[] = [];
+try {
+  const setupStart = performance.now();
+  cp = await startControlPlane(dir);
+  const plane = cp;
+  const traffic = new AgentTraffic();
+  traffic.attach(plane);
+  const tenant = await seedTenant(plane.deps);
+  agents = await enrollAgents(plane, tenant, { count: AGENTS, dir, env: AGENT_ENV });
+  await startAgents(agents);
+  console.log(
+    `dispatch: ${AGENTS} agent(s) enrolled and running in ` +
+      `${((performance.now() - setupStart) / 1000).toFixed(1)} s (control plane ${plane.base})`,
+  );
+
+  // A bare round trip on the same server: GET /healthz (no I/O), after a warm-up.
+  const bare: number[] = [];
+  for (let i = 0; i < BARE_N + 200; i++) {
+    const t = performance.now();
+    await (await fetch(`${plane.base}/healthz`)).arrayBuffer();
+    if (i >= 200) bare.push(performance.now() - t);
+  }
+  const b = summarize(bare);
+  const commitMs = await commitP50Ms(dir);
+  console.log(
+    `  bare loopback round trip GET /healthz: p50 ${b.p50} ms, p99 ${b.p99} ms; ` +
+      `one write commit to a database file here: p50 ${commitMs} ms`,
+  );
+
+  // Wake-up: one item per agent at a time, each enqueued once its agent is back in `/wait`.
+  const perAgent = Math.ceil(ITEMS / AGENTS);
+  for (const [k, agent] of agents.entries()) await noop(plane, agent.hostId, `warm-${k}`);
+  await sleep(1000);
+  const wakeIds: string[] = [];
+  let wallStart = performance.now();
+  await Promise.all(
+    agents.map(async (agent, k) => {
+      for (let i = 0; i < perAgent; i++) {
+        const id = await noop(plane, agent.hostId, `wake-${k}-${i}`);
+        wakeIds.push(id);
+        const answered = await traffic.result(id, 30_000);
+        await traffic.longPollAfter(answered.token, answered.at, 1_000);
+      }
+    }),
+  );
+  const { accepted: wake, claimed: wakeClaimed } = await acceptLatencies(plane, wakeIds);
+  console.log(
+    `  wake-up: enqueue → accepted p50 ${wake.p50} ms, p99 ${wake.p99} ms, max ${wake.max} ms ` +
+      `(${wakeIds.length} items in ${((performance.now() - wallStart) / 1000).toFixed(1)} s; ` +
+      `work_events times are whole ms); of which enqueue → claimed p50 ${wakeClaimed.p50} ms, ` +
+      `p99 ${wakeClaimed.p99} ms`,
+  );
+  const wakeIdle = await idleRequests(traffic, AGENTS);
+  const wakeRss = rssOf(agents);
+  console.log(
+    `  wake-up idle: ${wakeIdle.mean} requests/agent/min (max ${wakeIdle.max}) over ${IDLE_S} s; ` +
+      `agent RSS ${wakeRss.mean} MiB (max ${wakeRss.max})`,
+  );
+
+  // Polling only: restart the agents without the long poll.
+  await stopAgents(agents);
+  await startAgents(agents, POLLING_ENV);
+  const pollIds: string[] = [];
+  const gapMs = 1000 / POLL_RATE;
+  wallStart = performance.now();
+  for (let i = 0; i < POLL_ITEMS; i++) {
+    const due = wallStart + i * gapMs;
+    if (due > performance.now()) await sleep(due - performance.now());
+    const agent = agents[i % AGENTS];
+    if (agent) pollIds.push(await noop(plane, agent.hostId, `poll-${i}`));
+  }
+  for (const id of pollIds) await traffic.result(id, 30_000);
+  const { accepted: poll } = await acceptLatencies(plane, pollIds);
+  console.log(
+    `  polling only (5 s claims): enqueue → accepted p50 ${poll.p50} ms, p99 ${poll.p99} ms ` +
+      `(${pollIds.length} items at ${POLL_RATE}/s)`,
+  );
+  const pollIdle = await idleRequests(traffic, AGENTS);
+  const pollRss = rssOf(agents);
+  console.log(
+    `  polling idle: ${pollIdle.mean} requests/agent/min (max ${pollIdle.max}); ` +
+      `agent RSS ${pollRss.mean} MiB (max ${pollRss.max})`,
+  );
+
+  const ratio = Math.round((wake.p99 / b.p99) * 10) / 10;
+  const ratio50 = Math.round((wake.p50 / b.p50) * 10) / 10;
+  console.log(
+    `  targets: wake-up p99 <= 100 ms ${wake.p99 <= 100 ? "met" : "not met"}; ` +
+      `<= 5x bare p99 (${ratio}x) ${ratio <= 5 ? "met" : "not met"} (p50 over p50: ${ratio50}x)`,
+  );
+  if (plane.problems() > 0)
+    console.log(`  control plane logged ${plane.problems()} warnings/errors`);
+  console.log(
+    JSON.stringify({
+      agents: AGENTS,
+      items: wakeIds.length,
+      wake_p50_ms: wake.p50,
+      wake_p99_ms: wake.p99,
+      poll_p50_ms: poll.p50,
+      poll_p99_ms: poll.p99,
+      bare_rtt_p50_ms: b.p50,
+      bare_rtt_p99_ms: b.p99,
+      wake_p99_over_bare_p99: ratio,
+      wake_p50_over_bare_p50: ratio50,
+      idle_req_per_agent_min_wake: wakeIdle.mean,
+      idle_req_per_agent_min_poll: pollIdle.mean,
+      agent_rss_mib: wakeRss.mean,
+      commit_p50_ms: commitMs,
+    }),
+  );
+} finally {
+  await stopAgents(agents);
+  await cp?.close();
+  rmSync(dir, { recursive: true, force: true });
+}
