@@ -260,8 +260,11 @@ export class AgentRuntime {
       const untilSafety = Math.max(0, this.#o.claimMs - (Date.now() - lastClaim));
       const timeoutS = Math.min(this.#o.waitS, Math.floor(untilSafety / 1000));
       if (timeoutS < 1) {
-        await this.#sleep(untilSafety);
-        rung = false;
+        // No long poll: with waiting switched off (STRATO_AGENT_WAIT_S=0) poll every ~5 s (design
+        // §2.13); otherwise the safety claim is due within a second anyway.
+        const polling = this.#o.waitS === 0;
+        await this.#sleep(polling ? Math.min(untilSafety, jitter(this.#o.pollMs)) : untilSafety);
+        rung = polling;
         continue;
       }
       try {
