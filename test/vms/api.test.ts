@@ -218,6 +218,39 @@ describe("VM API", () => {
     expect(usage.usage).toMatchObject({ vcpus: 4, memoryMb: 4096 });
   });
 
+  it("lists a project's operations, deleted VMs' included, to those who see the project", async () => {
+    const { h, t, imageId } = await fleet();
+    const { vm } = await okJson<Accepted>(await createVm(t, imageId), 202);
+    await hostReports(h, vm.id);
+    h.clock.advance(1_000);
+    await okJson<Accepted>(
+      await t.member.request(`/api/v1/vms/${vm.id}`, { method: "DELETE" }),
+      202,
+    );
+    await hostReports(h, vm.id);
+    const list = await okJson<{ items: Op[] }>(
+      await t.viewer.request(`/api/v1/projects/${t.project.id}/operations`),
+    );
+    expect(list.items.map((o) => [o.kind, o.status])).toEqual([
+      ["vm.delete", "succeeded"],
+      ["vm.create", "succeeded"],
+    ]);
+    const one = await okJson<{ items: Op[] }>(
+      await t.viewer.request(`/api/v1/projects/${t.project.id}/operations?limit=1`),
+    );
+    expect(one.items).toHaveLength(1);
+    await expectInvalid(
+      await t.viewer.request(`/api/v1/projects/${t.project.id}/operations?limit=0`),
+      "limit",
+      "query",
+    );
+    await expectProblem(
+      await t.outsider.request(`/api/v1/projects/${t.project.id}/operations`),
+      404,
+      "not_found",
+    );
+  });
+
   it("refuses actions that do not fit the state, and a second change while one is under way", async () => {
     const { h, t, imageId } = await fleet();
     const { vm, operation } = await okJson<Accepted>(await createVm(t, imageId), 202);

@@ -120,6 +120,21 @@ export async function listVmOperations(
     .select()
     .from(operations)
     .where(and(eq(operations.targetType, "vm"), eq(operations.targetId, vm.id)))
-    .orderBy(desc(operations.createdAt))
+    .orderBy(desc(operations.createdAt), desc(operations.id))
+    .limit(limit);
+}
+
+/** A project's operations (all its VMs', deleted ones included), newest first. */
+export async function listProjectOperations(
+  sc: ServiceContext,
+  projectId: string,
+  limit = 50,
+): Promise<OperationRow[]> {
+  await authorizeActor(sc, projectRef(projectId), "view");
+  return sc.deps.db
+    .select()
+    .from(operations)
+    .where(eq(operations.projectId, projectId))
+    .orderBy(desc(operations.createdAt), desc(operations.id))
     .limit(limit);
 }

@@ -12,6 +12,7 @@ import { idempotency } from "../../../domain/vms/operations";
 import {
   getOperation,
   getVm,
+  listProjectOperations,
   listVmOperations,
   listVms,
   waitForOperation,
@@ -145,6 +146,17 @@ const routes = {
     request: { params: VmIdParam },
     responses: { 200: json(z.object({ items: z.array(Operation) }), "Operations"), ...commonRead },
   }),
+  projectOperations: createRoute({
+    method: "get",
+    path: "/api/v1/projects/{projectId}/operations",
+    tags: ["operations"],
+    summary: "The project's operations (of all its VMs, deleted ones included), newest first",
+    request: {
+      params: ProjectIdParam,
+      query: z.object({ limit: z.coerce.number().int().min(1).max(200).default(50) }),
+    },
+    responses: { 200: json(z.object({ items: z.array(Operation) }), "Operations"), ...commonRead },
+  }),
   console: createRoute({
     method: "get",
     path: "/api/v1/vms/{vmId}/console",
@@ -260,6 +272,15 @@ export function registerVmApi(app: Router): void {
 
   app.openapi(routes.operations, async (c) => {
     const items = await listVmOperations(serviceContext(c), c.req.valid("param").vmId);
+    return c.json({ items: items.map(operationJson) }, 200);
+  });
+
+  app.openapi(routes.projectOperations, async (c) => {
+    const items = await listProjectOperations(
+      serviceContext(c),
+      c.req.valid("param").projectId,
+      c.req.valid("query").limit,
+    );
     return c.json({ items: items.map(operationJson) }, 200);
   });
 
