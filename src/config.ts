@@ -56,6 +56,11 @@ const ConfigSchema = z.object({
   /** Work-item lease length and the time an agent has to ack a claim. */
   STRATO_AGENT_LEASE_S: z.coerce.number().int().positive().default(60),
   STRATO_AGENT_ACK_S: z.coerce.number().int().positive().default(30),
+  /** Placement: `spread` (least loaded host) or `binpack` (fullest host that fits). */
+  STRATO_PLACEMENT: z.enum(["spread", "binpack"]).default("spread"),
+  /** vCPUs placed per host CPU, and guest memory per byte of host memory. */
+  STRATO_CPU_OVERCOMMIT: z.coerce.number().min(1).max(64).default(4),
+  STRATO_MEMORY_OVERCOMMIT: z.coerce.number().min(1).max(4).default(1),
 });
 
 /** Which entry point is running the app; reported by /api/v1/info. */
@@ -90,6 +95,11 @@ export type AppConfig = {
     offlineAfterMs: number;
     leaseMs: number;
     ackWindowMs: number;
+  };
+  placement: {
+    strategy: "spread" | "binpack";
+    cpuOvercommit: number;
+    memoryOvercommit: number;
   };
 };
 
@@ -153,6 +163,11 @@ export function parseConfig(env: Record<string, unknown>, runtime: Runtime): App
       offlineAfterMs: c.STRATO_HOST_OFFLINE_S * 1000,
       leaseMs: c.STRATO_AGENT_LEASE_S * 1000,
       ackWindowMs: c.STRATO_AGENT_ACK_S * 1000,
+    },
+    placement: {
+      strategy: c.STRATO_PLACEMENT,
+      cpuOvercommit: c.STRATO_CPU_OVERCOMMIT,
+      memoryOvercommit: c.STRATO_MEMORY_OVERCOMMIT,
     },
   };
 }

@@ -337,6 +337,29 @@ describe("VM API", () => {
     expect(usage.usage.vms).toBe(1);
   });
 
+  it("places by the configured strategy: spread by default, binpack when configured", async () => {
+    for (const strategy of ["spread", "binpack"] as const) {
+      const h = await createHarness({
+        config: { placement: { strategy, cpuOvercommit: 4, memoryOvercommit: 1 } },
+      });
+      const t = await team(h);
+      const hosts = [await approvedHost(h, t.org.id), await approvedHost(h, t.org.id)];
+      const image = await okJson<{ id: string }>(
+        await t.admin.request(`/api/v1/organizations/${t.org.id}/images`, {
+          method: "POST",
+          json: { name: "d", url: "https://images.example/d.qcow2", sha256: SHA, format: "qcow2" },
+        }),
+        201,
+      );
+      const placed: (string | null)[] = [];
+      for (const name of ["a", "b"]) {
+        placed.push((await okJson<Accepted>(await createVm(t, image.id, { name }), 202)).vm.hostId);
+      }
+      expect(placed.every((p) => p !== null && hosts.includes(p))).toBe(true);
+      expect(new Set(placed).size, strategy).toBe(strategy === "spread" ? 2 : 1);
+    }
+  });
+
   it("says no_host when the organization has no usable host", async () => {
     const h = await createHarness();
     const t = await team(h);

@@ -7,13 +7,6 @@ import { type HostCandidate, type Placement, placeVm, type Resources } from "../
 const MIB = 1024 * 1024;
 const GB = 1000 * 1000 * 1000;
 
-/** Placement settings; overcommit ratios are conservative defaults an operator may raise. */
-export const PLACEMENT_POLICY = {
-  strategy: "spread" as const,
-  cpuOvercommit: 4,
-  memoryOvercommit: 1,
-};
-
 /**
  * The organization's hosts as scheduler candidates: capacity from the facts the agent reported,
  * usage from the live VMs placed on each. Only approved, healthy (or warning), non-maintenance
@@ -54,5 +47,5 @@ export async function hostCandidates(deps: Deps, orgId: string): Promise<HostCan
 }
 
 export async function placeInOrg(deps: Deps, orgId: string, want: Resources): Promise<Placement> {
-  return placeVm(await hostCandidates(deps, orgId), want, PLACEMENT_POLICY);
+  return placeVm(await hostCandidates(deps, orgId), want, deps.config.placement);
 }

@@ -15,7 +15,7 @@ import {
   refuseConcurrent,
   replayed,
 } from "./operations";
-import { hostCandidates, PLACEMENT_POLICY } from "./placement";
+import { hostCandidates } from "./placement";
 import { projectQuota, quotaShortfall } from "./quotas";
 import type { ResizeVmInput } from "./schemas";
 import { loadVm, type VmRow, vmRef } from "./shared";
@@ -85,7 +85,7 @@ async function resizeVmInner(
     );
   }
   const host = (await hostCandidates(sc.deps, vm.orgId)).filter((h) => h.id === vm.hostId);
-  const fits = placeVm(host, grow, PLACEMENT_POLICY);
+  const fits = placeVm(host, grow, sc.deps.config.placement);
   if (!fits.ok) {
     throw new ServiceError(
       "CONFLICT",
