@@ -11,6 +11,7 @@ import { registerInfo } from "./api/v1/info";
 import { registerVmApi } from "./api/v1/vms/routes";
 import { syncAuthorizer } from "./authz/sync";
 import type { Deps } from "./deps";
+import { ensureHostGrace } from "./domain/hosts/grace";
 import { accessLog } from "./http/access-log";
 import { authenticate } from "./http/auth";
 import { jsonBodyGuard } from "./http/body-guard";
@@ -32,6 +33,8 @@ export function createApp(deps: Deps): App {
 
   app.use(async function provideDeps(c, next) {
     c.set("deps", deps);
+    // Once per process/isolate: whether hosts get the restart grace period (cheap afterwards).
+    await ensureHostGrace(deps);
     await next();
   });
   // Accept a caller's id only if it is short and plain; otherwise mint our own.

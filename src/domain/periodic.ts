@@ -1,5 +1,6 @@
 import { syncAuthorizer } from "../authz/sync";
 import type { Deps } from "../deps";
+import { ensureHostGrace } from "./hosts/grace";
 import { reconcile } from "./vms/reconcile";
 
 /**
@@ -7,6 +8,7 @@ import { reconcile } from "./vms/reconcile";
  * the authorization outbox, then reconcile VMs. Each job logs and survives its own failure.
  */
 export async function runPeriodicJobs(deps: Deps): Promise<void> {
+  await ensureHostGrace(deps);
   await syncAuthorizer(deps);
   try {
     const report = await reconcile(deps);

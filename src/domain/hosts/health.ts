@@ -20,12 +20,19 @@ type HostRow = typeof hosts.$inferSelect;
  * Discovering until the first liveness and status, then what the agent reports
  * (Healthy/Warning/Critical), overridden by Unreachable after `unreachableAfterMs` without
  * liveness and Offline after `offlineAfterMs`. Hosts that are not approved are `pending` or
- * `inactive`. Maintenance is a separate flag.
+ * `inactive`. Maintenance is a separate flag. Until `graceUntil` (the restart grace period, see
+ * grace.ts) silence is not held against a host: it keeps its last reported health.
  */
-export function hostHealth(host: HostRow, now: number, config: AppConfig["agent"]): HostHealth {
+export function hostHealth(
+  host: HostRow,
+  now: number,
+  config: AppConfig["agent"],
+  graceUntil = 0,
+): HostHealth {
   if (host.state === "pending") return "pending";
   if (host.state !== "approved") return "inactive";
   if (host.lastSeenAt === null) return "discovering";
+  if (now < graceUntil) return host.reportedHealth;
   const silence = now - host.lastSeenAt;
   if (silence >= config.offlineAfterMs) return "offline";
   if (silence >= config.unreachableAfterMs) return "unreachable";

@@ -1,6 +1,7 @@
 import { desc, eq } from "drizzle-orm";
 import { hosts } from "../../db/schema";
 import type { Deps } from "../../deps";
+import { hostGraceUntil } from "./grace";
 import { type HostHealth, hostHealth } from "./health";
 
 export type HostView = {
@@ -27,7 +28,7 @@ export function hostView(deps: Deps, row: typeof hosts.$inferSelect): HostView {
     machineId: row.machineId,
     scope: row.scope,
     state: row.state,
-    health: hostHealth(row, deps.clock.now(), deps.config.agent),
+    health: hostHealth(row, deps.clock.now(), deps.config.agent, hostGraceUntil(deps)),
     maintenance: row.maintenance,
     replacesHostId: row.replacesHostId,
     facts: row.facts,

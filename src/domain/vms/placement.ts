@@ -1,6 +1,7 @@
 import { eq, sql } from "drizzle-orm";
 import { hosts, vms } from "../../db/schema";
 import type { Deps } from "../../deps";
+import { hostGraceUntil } from "../hosts/grace";
 import { hostHealth } from "../hosts/health";
 import { type HostCandidate, type Placement, placeVm, type Resources } from "../scheduler/place";
 
@@ -28,7 +29,7 @@ export async function hostCandidates(deps: Deps, orgId: string): Promise<HostCan
   return rows.map((h) => {
     const facts = h.facts as { cpus?: number; memory_bytes?: number; disk_bytes?: number };
     const used = usage.find((u) => u.hostId === h.id);
-    const health = hostHealth(h, now, deps.config.agent);
+    const health = hostHealth(h, now, deps.config.agent, hostGraceUntil(deps));
     return {
       id: h.id,
       eligible: !h.maintenance && (health === "healthy" || health === "warning"),

@@ -3,6 +3,7 @@ import { hosts, operations, vms, workItems } from "../../db/schema";
 import type { Deps } from "../../deps";
 import { auditStatement } from "../audit/record";
 import { commit, type ServiceContext } from "../context";
+import { hostGraceUntil } from "../hosts/grace";
 import { hostHealth } from "../hosts/health";
 import { dispatch } from "./dispatch";
 import type { VmOperationKind } from "./operations";
@@ -94,7 +95,9 @@ export async function reconcile(deps: Deps): Promise<ReconcileReport> {
   // Host health decides whether we still know what runs there.
   const live = await deps.db.select().from(vms).where(ne(vms.observedState, "deleted"));
   const hostRows = await deps.db.select().from(hosts);
-  const healthOf = new Map(hostRows.map((h) => [h.id, hostHealth(h, now, deps.config.agent)]));
+  const healthOf = new Map(
+    hostRows.map((h) => [h.id, hostHealth(h, now, deps.config.agent, hostGraceUntil(deps))]),
+  );
   for (const vm of live) {
     if (!vm.hostId) continue;
     const health = healthOf.get(vm.hostId);
