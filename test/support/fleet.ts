@@ -1,5 +1,6 @@
 import { hosts } from "../../src/db/schema";
-import type { Harness } from "./harness";
+import { okJson, team } from "../tenancy/fixtures";
+import { createHarness, type Harness } from "./harness";
 
 /**
  * An approved, live, healthy host of an organization, as enrollment + approval + a heartbeat
@@ -40,4 +41,25 @@ export async function approvedHost(
     updatedAt: now,
   });
   return id;
+}
+
+/** A team with an approved host and a `debian-13` image (min disk 2 GB) in its organization. */
+export async function vmFleet() {
+  const h = await createHarness();
+  const t = await team(h);
+  const hostId = await approvedHost(h, t.org.id);
+  const image = await okJson<{ id: string }>(
+    await t.admin.request(`/api/v1/organizations/${t.org.id}/images`, {
+      method: "POST",
+      json: {
+        name: "debian-13",
+        url: "https://images.example/debian-13.qcow2",
+        sha256: "a".repeat(64),
+        format: "qcow2",
+        minDiskGb: 2,
+      },
+    }),
+    201,
+  );
+  return { h, t, hostId, imageId: image.id };
 }

@@ -2,7 +2,7 @@ import { and, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { workItems } from "../../src/db/schema";
 import { applyVmResult } from "../../src/domain/vms/apply-result";
-import { approvedHost } from "../support/fleet";
+import { approvedHost, vmFleet as fleet } from "../support/fleet";
 import type { Harness } from "../support/harness";
 import { createHarness } from "../support/harness";
 import { expectInvalid, expectProblem, okJson, type Team, team } from "../tenancy/fixtures";
@@ -18,26 +18,6 @@ type Vm = {
 type Accepted = { vm: Vm; operation: Op };
 
 const SHA = "a".repeat(64);
-
-async function fleet() {
-  const h = await createHarness();
-  const t = await team(h);
-  const hostId = await approvedHost(h, t.org.id);
-  const image = await okJson<{ id: string }>(
-    await t.admin.request(`/api/v1/organizations/${t.org.id}/images`, {
-      method: "POST",
-      json: {
-        name: "debian-13",
-        url: "https://images.example/debian-13.qcow2",
-        sha256: SHA,
-        format: "qcow2",
-        minDiskGb: 2,
-      },
-    }),
-    201,
-  );
-  return { h, t, hostId, imageId: image.id };
-}
 
 function vmBody(imageId: string, over: Record<string, unknown> = {}) {
   return { name: "web-1", imageId, vcpus: 2, memoryMb: 2048, diskGb: 10, ...over };

@@ -2,32 +2,10 @@ import { and, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { auditEvents, operations, workItems } from "../../src/db/schema";
 import { applyVmResult } from "../../src/domain/vms/apply-result";
-import { approvedHost } from "../support/fleet";
-import { createHarness, type Harness } from "../support/harness";
+import { vmFleet as fleet } from "../support/fleet";
+import type { Harness } from "../support/harness";
 import { follow, get, html, partial, post } from "../support/pages";
-import { okJson, type Team, team } from "../tenancy/fixtures";
-
-const SHA = "b".repeat(64);
-
-async function fleet() {
-  const h = await createHarness();
-  const t = await team(h);
-  const hostId = await approvedHost(h, t.org.id);
-  const image = await okJson<{ id: string }>(
-    await t.admin.request(`/api/v1/organizations/${t.org.id}/images`, {
-      method: "POST",
-      json: {
-        name: "debian-13",
-        url: "https://images.example/debian-13.qcow2",
-        sha256: SHA,
-        format: "qcow2",
-        minDiskGb: 2,
-      },
-    }),
-    201,
-  );
-  return { h, t, hostId, imageId: image.id };
-}
+import { okJson, type Team } from "../tenancy/fixtures";
 
 async function createThroughApi(t: Team, imageId: string, name = "web-1") {
   const res = await t.member.request(`/api/v1/projects/${t.project.id}/vms`, {
