@@ -52,6 +52,11 @@ export async function startLocalAgent(options: LocalAgentOptions): Promise<Local
     child = spawnAgent(options.env, ["run", "--state-dir", stateDir]);
     child.once("exit", (code) => {
       if (stopped) return;
+      if (code === 3) {
+        // Revoked, rejected or disabled in the console: restarting would only be refused again.
+        options.log("local agent: this host may no longer work (revoked, rejected or disabled)");
+        return;
+      }
       options.log(`local agent exited (${code}); restarting in 2 s`);
       setTimeout(run, 2_000);
     });
