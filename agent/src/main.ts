@@ -1,8 +1,14 @@
 import { freemem, loadavg } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { z } from "zod";
 import { ControlPlaneClient, ControlPlaneError } from "./client";
+import {
+  type AgentSettings,
+  ConfigError,
+  DEFAULT_CONFIG_FILE,
+  describeSettings,
+  resolveSettings,
+} from "./config";
 import { defaultExecutor } from "./executor";
 import { AGENT_VERSION, collectFacts } from "./facts";
 import { enrollmentProof } from "./identity";
@@ -17,40 +23,29 @@ const USAGE = `strato-agent — the Strato host agent
 
   strato-agent enroll --url URL --token TOKEN --state-dir DIR [--machine-id ID] [--ch-binary PATH] [--force]
   strato-agent run --state-dir DIR [--test-ops]
+  strato-agent config            print the effective settings and where each comes from
 
-Environment (flags win): STRATO_AGENT_URL, STRATO_AGENT_TOKEN, STRATO_AGENT_STATE_DIR,
-STRATO_AGENT_MACHINE_ID, CLOUD_HYPERVISOR_BIN (or STRATO_AGENT_CH_BINARY; default: cloud-hypervisor
-on PATH when /dev/kvm is usable, else the bundled simulator); VMs boot STRATO_AGENT_FIRMWARE
-(default /usr/share/cloud-hypervisor/hypervisor-fw) or STRATO_AGENT_KERNEL with
-STRATO_AGENT_CMDLINE; STRATO_AGENT_BRIDGE (VM NICs join it; none: no NIC);
-STRATO_AGENT_IMAGE_CACHE_GB (50); STRATO_AGENT_CONSOLE_LOG_MB (16);
-timings (ms): STRATO_AGENT_HEARTBEAT_MS (10000),
-STRATO_AGENT_STATUS_MS (60000), STRATO_AGENT_CLAIM_MS (60000), STRATO_AGENT_POLL_MS (5000),
-STRATO_AGENT_APPROVAL_POLL_MS (30000); STRATO_AGENT_WAIT_S (25); STRATO_AGENT_TEST_OPS=1 registers host.sleep.
+Every command takes --config FILE (or STRATO_AGENT_CONFIG; default ${DEFAULT_CONFIG_FILE} when it
+exists): a YAML mapping of the settings below. Flags win over the environment, which wins over the file.
+
+  setting (file key)   environment                     default
+  url, token           STRATO_AGENT_URL, _TOKEN        (enroll only)
+  state_dir            STRATO_AGENT_STATE_DIR          —
+  machine_id           STRATO_AGENT_MACHINE_ID         /etc/machine-id
+  ch_binary            CLOUD_HYPERVISOR_BIN            cloud-hypervisor on PATH with /dev/kvm, else the simulator
+  firmware             STRATO_AGENT_FIRMWARE           /usr/share/cloud-hypervisor/hypervisor-fw
+  kernel, cmdline      STRATO_AGENT_KERNEL, _CMDLINE   boot a kernel instead of firmware
+  bridge               STRATO_AGENT_BRIDGE             none: VMs get no NIC
+  image_cache_gb       STRATO_AGENT_IMAGE_CACHE_GB     50
+  console_log_mb       STRATO_AGENT_CONSOLE_LOG_MB     16
+  heartbeat_ms         STRATO_AGENT_HEARTBEAT_MS       10000
+  status_ms            STRATO_AGENT_STATUS_MS          60000
+  claim_ms             STRATO_AGENT_CLAIM_MS           60000 (safety claim)
+  poll_ms              STRATO_AGENT_POLL_MS            5000 (when long polling fails or wait_s is 0)
+  approval_poll_ms     STRATO_AGENT_APPROVAL_POLL_MS   30000
+  wait_s               STRATO_AGENT_WAIT_S             25 (long poll length; 0 = poll only)
+  test_ops             STRATO_AGENT_TEST_OPS           false (registers host.sleep, for tests)
 `;
-
-const ms = (fallback: number) => z.coerce.number().int().positive().default(fallback);
-const EnvSchema = z.object({
-  STRATO_AGENT_URL: z.string().optional(),
-  STRATO_AGENT_TOKEN: z.string().optional(),
-  STRATO_AGENT_STATE_DIR: z.string().optional(),
-  STRATO_AGENT_MACHINE_ID: z.string().optional(),
-  STRATO_AGENT_CH_BINARY: z.string().optional(),
-  CLOUD_HYPERVISOR_BIN: z.string().optional(),
-  STRATO_AGENT_FIRMWARE: z.string().default("/usr/share/cloud-hypervisor/hypervisor-fw"),
-  STRATO_AGENT_KERNEL: z.string().optional(),
-  STRATO_AGENT_CMDLINE: z.string().default("console=ttyS0 root=/dev/vda1 rw"),
-  STRATO_AGENT_BRIDGE: z.string().optional(),
-  STRATO_AGENT_IMAGE_CACHE_GB: z.coerce.number().positive().default(50),
-  STRATO_AGENT_CONSOLE_LOG_MB: z.coerce.number().positive().default(16),
-  STRATO_AGENT_HEARTBEAT_MS: ms(10_000),
-  STRATO_AGENT_STATUS_MS: ms(60_000),
-  STRATO_AGENT_CLAIM_MS: ms(60_000),
-  STRATO_AGENT_POLL_MS: ms(5_000),
-  STRATO_AGENT_APPROVAL_POLL_MS: ms(30_000),
-  STRATO_AGENT_WAIT_S: z.coerce.number().int().min(0).max(25).default(25),
-  STRATO_AGENT_TEST_OPS: z.enum(["0", "1"]).default("0"),
-});
 
 const log = jsonLog();
 
@@ -58,13 +53,15 @@ class UsageError extends Error {}
 
 async function enroll(
   values: Record<string, string | boolean | undefined>,
-  env: z.infer<typeof EnvSchema>,
+  settings: AgentSettings,
 ): Promise<number> {
-  const url = str(values.url) ?? env.STRATO_AGENT_URL;
-  const token = str(values.token) ?? env.STRATO_AGENT_TOKEN;
-  const stateDir = str(values["state-dir"]) ?? env.STRATO_AGENT_STATE_DIR;
+  const url = settings.url;
+  const token = settings.token;
+  const stateDir = settings.state_dir;
   if (!url || !token || !stateDir)
-    throw new UsageError("enroll needs --url, --token and --state-dir");
+    throw new UsageError(
+      "enroll needs a url, a token and a state directory (--url, --token, --state-dir)",
+    );
   const dir = resolve(stateDir);
   ensureStateDir(dir);
   if (loadIdentity(dir) && values.force !== true) {
@@ -75,8 +72,8 @@ async function enroll(
   }
   const facts = await collectFacts({
     stateDir: dir,
-    machineId: str(values["machine-id"]) ?? env.STRATO_AGENT_MACHINE_ID,
-    chBinary: str(values["ch-binary"]) ?? chBinaryOf(env),
+    machineId: settings.machine_id,
+    chBinary: settings.ch_binary,
   });
   const key = await newKey(dir);
   const client = new ControlPlaneClient(url);
@@ -105,12 +102,9 @@ async function enroll(
   }
 }
 
-async function run(
-  values: Record<string, string | boolean | undefined>,
-  env: z.infer<typeof EnvSchema>,
-): Promise<number> {
-  const stateDir = str(values["state-dir"]) ?? env.STRATO_AGENT_STATE_DIR;
-  if (!stateDir) throw new UsageError("run needs --state-dir");
+async function run(settings: AgentSettings): Promise<number> {
+  const stateDir = settings.state_dir;
+  if (!stateDir) throw new UsageError("run needs a state directory (--state-dir)");
   const dir = resolve(stateDir);
   const identity = loadIdentity(dir);
   if (!identity) {
@@ -124,23 +118,23 @@ async function run(
   const vmHost = await openVmHost(
     {
       stateDir: dir,
-      chBinary: str(values["ch-binary"]) ?? chBinaryOf(env),
-      boot: env.STRATO_AGENT_KERNEL
-        ? { kind: "kernel", kernel: env.STRATO_AGENT_KERNEL, cmdline: env.STRATO_AGENT_CMDLINE }
-        : { kind: "firmware", firmware: env.STRATO_AGENT_FIRMWARE },
-      bridge: env.STRATO_AGENT_BRIDGE,
-      imageCacheBytes: Math.round(env.STRATO_AGENT_IMAGE_CACHE_GB * 1024 ** 3),
-      consoleLogBytes: Math.round(env.STRATO_AGENT_CONSOLE_LOG_MB * 1024 ** 2),
+      chBinary: settings.ch_binary,
+      boot: settings.kernel
+        ? { kind: "kernel", kernel: settings.kernel, cmdline: settings.cmdline }
+        : { kind: "firmware", firmware: settings.firmware },
+      bridge: settings.bridge,
+      imageCacheBytes: Math.round(settings.image_cache_gb * 1024 ** 3),
+      consoleLogBytes: Math.round(settings.console_log_mb * 1024 ** 2),
     },
     log,
   );
   const facts = await collectFacts({
     stateDir: dir,
-    machineId: env.STRATO_AGENT_MACHINE_ID,
+    machineId: settings.machine_id,
     chBinary: vmHost.binary,
   });
   const executor = defaultExecutor({
-    testOps: values["test-ops"] === true || env.STRATO_AGENT_TEST_OPS === "1",
+    testOps: settings.test_ops,
   });
   const vmHandlers = executorHandlers(vmOpHandlers(vmHost.ops));
   for (const op of VM_OP_NAMES) executor.register(op, 1, vmHandlers[op]);
@@ -152,12 +146,12 @@ async function run(
   const runtime = new AgentRuntime(client, journal, executor, log, {
     hostId: identity.host_id,
     issuer: identity.issuer,
-    heartbeatMs: env.STRATO_AGENT_HEARTBEAT_MS,
-    statusMs: env.STRATO_AGENT_STATUS_MS,
-    claimMs: env.STRATO_AGENT_CLAIM_MS,
-    pollMs: env.STRATO_AGENT_POLL_MS,
-    waitS: env.STRATO_AGENT_WAIT_S,
-    approvalPollMs: env.STRATO_AGENT_APPROVAL_POLL_MS,
+    heartbeatMs: settings.heartbeat_ms,
+    statusMs: settings.status_ms,
+    claimMs: settings.claim_ms,
+    pollMs: settings.poll_ms,
+    waitS: settings.wait_s,
+    approvalPollMs: settings.approval_poll_ms,
     status: async () => ({
       health: problems.length === 0 ? "healthy" : "warning",
       problems,
@@ -187,14 +181,6 @@ async function run(
   return runtime.exitCode;
 }
 
-function chBinaryOf(env: z.infer<typeof EnvSchema>): string | undefined {
-  return env.CLOUD_HYPERVISOR_BIN ?? env.STRATO_AGENT_CH_BINARY;
-}
-
-function str(v: string | boolean | undefined): string | undefined {
-  return typeof v === "string" && v.length > 0 ? v : undefined;
-}
-
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === "--help" || command === "-h") {
@@ -211,23 +197,32 @@ async function main(argv: string[]): Promise<number> {
       "ch-binary": { type: "string" },
       force: { type: "boolean" },
       "test-ops": { type: "boolean" },
+      config: { type: "string" },
       help: { type: "boolean" },
     },
     strict: true,
   });
-  const env = EnvSchema.parse(process.env);
   if (values.help || command === undefined || command === "help") {
     process.stdout.write(USAGE);
     return command === undefined ? 2 : 0;
   }
-  if (command === "enroll") return enroll(values, env);
-  if (command === "run") return run(values, env);
+  const resolved = resolveSettings(values, process.env);
+  if (command === "config") {
+    process.stdout.write(`${JSON.stringify(describeSettings(resolved), null, 2)}\n`);
+    return 0;
+  }
+  if (command === "enroll") return enroll(values, resolved.settings);
+  if (command === "run") return run(resolved.settings);
   throw new UsageError(`unknown command ${command}`);
 }
 
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(2);
+    }
     if (error instanceof UsageError || (error instanceof Error && error.name === "TypeError")) {
       process.stderr.write(`${error.message}\n\n${USAGE}`);
       process.exit(2);
