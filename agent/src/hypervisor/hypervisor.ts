@@ -115,6 +115,11 @@ export type HypervisorEvent = {
 };
 
 export interface Hypervisor {
+  /**
+   * Starts the VM's VMM, holding no VM yet, unless one already answers; `create` then uses it.
+   * Lets the VMM start while disks are prepared. A VMM that does not come up is cleaned away.
+   */
+  launch(vmId: string): Promise<void>;
   /** Starts the VM's VMM if needed and defines the VM (not booted). */
   create(vmId: string, spec: VmSpec): Promise<VmObservation>;
   /** Boots a created VM; a stopped VM (VMM gone) gets a new VMM first. */

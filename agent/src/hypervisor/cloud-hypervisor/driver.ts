@@ -247,6 +247,18 @@ export class CloudHypervisorDriver implements Hypervisor {
     await wait(this.#options.stopTimeoutMs);
   }
 
+  launch(vmId: string): Promise<void> {
+    return this.#exclusive(vmId, async (h) => {
+      if (h.runDir.exists() && (await this.#vmmAlive(h))) return;
+      try {
+        await this.#start(h);
+      } catch (error) {
+        await this.#cleanupFailedCreate(h);
+        throw error;
+      }
+    });
+  }
+
   create(vmId: string, spec: VmSpec): Promise<VmObservation> {
     return this.#exclusive(vmId, async (h) => {
       const existed = h.runDir.exists();

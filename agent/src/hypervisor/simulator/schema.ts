@@ -1,4 +1,7 @@
-import { readFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { readFileSync, renameSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { parse } from "yaml";
 
 /** The subset of an OpenAPI 3.0 schema object the simulator's deserializer understands. */
@@ -29,7 +32,24 @@ function isRecord(value: unknown): value is Record<string, unknown> {
  * notes (§e "Where the YAML disagrees with the code") say the Rust code accepts more.
  */
 export function loadSchemas(): Schemas {
-  const doc: unknown = parse(readFileSync(YAML_URL, "utf8"));
+  const text = readFileSync(YAML_URL, "utf8");
+  // Parsing the 50 kB YAML costs a simulator start ~60 ms, where a real VMM starts in ~10 ms; the
+  // parsed document is cached under the system temp directory, keyed by the YAML's hash.
+  const digest = createHash("sha256").update(text).digest("hex").slice(0, 16);
+  const cache = join(tmpdir(), `strato-ch-sim-openapi-${process.getuid?.() ?? "u"}-${digest}.json`);
+  let doc: unknown;
+  try {
+    doc = JSON.parse(readFileSync(cache, "utf8"));
+  } catch {
+    doc = parse(text);
+    const tmp = `${cache}.${process.pid}.tmp`;
+    try {
+      writeFileSync(tmp, JSON.stringify(doc));
+      renameSync(tmp, cache);
+    } catch {
+      // A read-only temp directory only costs the next start the parse again.
+    }
+  }
   const components = isRecord(doc) ? doc.components : undefined;
   const schemas = isRecord(components) ? components.schemas : undefined;
   if (!isRecord(schemas)) throw new Error("cloud-hypervisor.yaml has no components.schemas");
