@@ -19,6 +19,7 @@ import { ensureSetupCode } from "../src/domain/identity/setup-code";
 import { systemClock } from "../src/lib/clock";
 import { cryptoRandom } from "../src/lib/random";
 import { openNodeDatabase } from "../src/node/database";
+import { type DevCron, startDevCron } from "../src/node/dev/cron";
 import { type LocalAgent, startLocalAgent } from "../src/node/dev/local-agent";
 import { waitForOk } from "../src/node/dev/wait";
 import { startWranglerDev, stopProcessGroup } from "../src/node/dev/wrangler";
@@ -88,10 +89,12 @@ async function main(): Promise<void> {
 
   let stopping = false;
   let localAgent: LocalAgent | undefined;
+  let cron: DevCron | undefined;
   const stop = async (code: number) => {
     if (stopping) return;
     stopping = true;
     stopWatchingAssets();
+    cron?.stop();
     await Promise.all([localAgent?.stop(), stopProcessGroup(worker)]);
     await dbServer.close();
     process.exit(code);
@@ -116,6 +119,7 @@ async function main(): Promise<void> {
     `\nStrato is ready: ${origin}  (API reference: ${origin}/api/docs)  Ctrl-C to stop.\n`,
   );
   if (setupCode) console.log(setupBanner(origin, setupCode));
+  cron = startDevCron(url, (line) => console.log(line));
   if (env.STRATO_DEV_AGENT === "1") {
     const agentDb = openNodeDatabase(dbServer.url);
     localAgent = await startLocalAgent({

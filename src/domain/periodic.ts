@@ -1,4 +1,7 @@
+import { eq } from "drizzle-orm";
 import { syncAuthorizer } from "../authz/sync";
+import type { Database } from "../db/database";
+import { settings } from "../db/schema/settings";
 import type { Deps } from "../deps";
 import { ensureHostGrace } from "./hosts/grace";
 import { reconcile } from "./vms/reconcile";
@@ -18,4 +21,34 @@ export async function runPeriodicJobs(deps: Deps): Promise<void> {
   } catch (err) {
     deps.log.error("reconcile failed", { error: err instanceof Error ? err.message : String(err) });
   }
+  await recordRun(deps);
+}
+
+/** Where the time of the last finished run is kept, so operators can see the cron/timer works. */
+const LAST_RUN_KEY = "periodic_jobs";
+
+async function recordRun(deps: Deps): Promise<void> {
+  const at = deps.clock.now();
+  const value = { last_run_at: at };
+  try {
+    await deps.db
+      .insert(settings)
+      .values({ key: LAST_RUN_KEY, value, updatedAt: at })
+      .onConflictDoUpdate({ target: settings.key, set: { value, updatedAt: at } });
+  } catch (err) {
+    deps.log.warn("periodic jobs: could not record the run", {
+      error: err instanceof Error ? err.message : String(err),
+    });
+  }
+}
+
+/** When the periodic jobs last finished (UTC ms), or null if they never ran on this database. */
+export async function lastPeriodicRun(db: Database): Promise<number | null> {
+  const [row] = await db.select().from(settings).where(eq(settings.key, LAST_RUN_KEY)).limit(1);
+  const value = row?.value;
+  if (typeof value === "object" && value !== null && "last_run_at" in value) {
+    const at = value.last_run_at;
+    return typeof at === "number" ? at : null;
+  }
+  return null;
 }

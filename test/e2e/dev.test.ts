@@ -2,6 +2,7 @@ import { join } from "node:path";
 import { createClient } from "@libsql/client";
 import { describe, expect, it } from "vitest";
 import { startWranglerDev, stopProcessGroup } from "../../src/node/dev/wrangler";
+import { until } from "../support/poll";
 import {
   freePort,
   processSandbox,
@@ -46,6 +47,16 @@ describe("npm run dev (Worker in Miniflare + local libSQL endpoint)", () => {
     const ready = await fetch(`${first.base}/readyz`);
     expect(ready.status).toBe(200);
     expect(await ready.json()).toMatchObject({ status: "ready" });
+
+    // wrangler dev fires no cron triggers: the runner requests the scheduled handler itself, so
+    // the reconciler runs in development too (its last run shows in /readyz).
+    const lastRun = await until("the scheduled handler to run", async () => {
+      const body = (await (await fetch(`${first.base}/readyz`)).json()) as {
+        periodic_jobs?: { last_run_at: number | null };
+      };
+      return body.periodic_jobs?.last_run_at ?? undefined;
+    });
+    expect(Math.abs(Date.now() - lastRun)).toBeLessThan(60_000);
 
     // The code answering is the Worker build, not the Node entry.
     const info = await (await fetch(`${first.base}/api/v1/info`)).json();

@@ -1,5 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { migrationStatus } from "../../db/migrations";
+import { lastPeriodicRun } from "../../domain/periodic";
 import { ProblemError } from "../../http/problem";
 import type { Router } from "../router";
 import { problemResponses } from "../schemas";
@@ -13,6 +14,14 @@ const Ready = z
   .object({
     status: z.literal("ready"),
     checks: z.object({ database: Check, migrations: Check }),
+    periodic_jobs: z
+      .object({
+        last_run_at: z.number().int().nullable().openapi({
+          description:
+            "When the reconciler and the authorization sync last ran (UTC ms; cron trigger on Workers, a 10 s timer on Node); null before the first run",
+        }),
+      })
+      .optional(),
   })
   .openapi("Readiness");
 
@@ -66,7 +75,15 @@ export function registerHealth(app: Router): void {
     }
     const checks = { database, migrations };
     if (database.status === "ok" && migrations.status === "ok") {
-      return c.json({ status: "ready" as const, checks }, 200);
+      const lastRun = await lastPeriodicRun(db).catch(() => undefined);
+      return c.json(
+        {
+          status: "ready" as const,
+          checks,
+          ...(lastRun !== undefined ? { periodic_jobs: { last_run_at: lastRun } } : {}),
+        },
+        200,
+      );
     }
     const failed = Object.entries(checks)
       .filter(([, check]) => check.status === "error")

@@ -39,6 +39,8 @@ export function startWranglerDev(options: WranglerDevOptions): ChildProcess {
     `--persist-to=${options.persistTo}`,
     "--show-interactive-dev-session=false",
     "--log-level=warn",
+    // Cron triggers only run on request in wrangler dev (`/__scheduled`, see cron.ts).
+    "--test-scheduled",
     ...Object.entries(options.vars).flatMap(([key, value]) => ["--var", `${key}:${value}`]),
   ];
   return spawn(process.execPath, args, {
