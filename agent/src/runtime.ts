@@ -33,6 +33,8 @@ export type RuntimeOptions = {
 type Handle = { itemId: string; idem: string; leaseEpoch: number; abort: AbortController };
 
 const TRUST_KEY = "trust";
+/** An unknown `kid` causes at most one trust refresh per 30 s (design §2.5 step 2). */
+const UNKNOWN_KID_REFRESH_COOLDOWN_MS = 30_000;
 
 /** The agent loop: approval, resume, dispatch (wake-up + safety claim), renew, heartbeat, status. */
 export class AgentRuntime {
@@ -42,6 +44,7 @@ export class AgentRuntime {
   readonly #log: AgentLog;
   readonly #o: RuntimeOptions;
   #trust: TrustDocument | undefined;
+  #unknownKidRefreshAt = Number.NEGATIVE_INFINITY;
   #cursor = 0;
   #renewMs = 20_000;
   #running = false;
@@ -193,6 +196,13 @@ export class AgentRuntime {
     }
   }
 
+  /** A flood of items under unknown kids must not become a flood of trust fetches. */
+  async #refreshTrustForUnknownKid(): Promise<TrustDocument | undefined> {
+    if (Date.now() - this.#unknownKidRefreshAt < UNKNOWN_KID_REFRESH_COOLDOWN_MS) return undefined;
+    this.#unknownKidRefreshAt = Date.now();
+    return this.#refreshTrust();
+  }
+
   async #heartbeat(): Promise<void> {
     await this.#client.send("POST", "/heartbeat", {
       body: { clock_offset_ms: this.#client.offsetMs },
@@ -315,7 +325,7 @@ export class AgentRuntime {
       issuer: this.#o.issuer,
       clock: { now: () => this.#client.now() },
       trust,
-      refreshTrust: () => this.#refreshTrust(),
+      refreshTrust: () => this.#refreshTrustForUnknownKid(),
       journal: this.#journal,
       state: this.#journal,
       claim: {
