@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import type { Server } from "node:http";
 import { serve } from "@hono/node-server";
 import { getConnInfo } from "@hono/node-server/conninfo";
 import { serveStatic } from "@hono/node-server/serve-static";
@@ -16,6 +17,8 @@ import { PermifyGrpcAuthorizer } from "../node/authz/permify-grpc";
 import { openNodeDatabase } from "../node/database";
 import { applyMigrations } from "../node/migrate";
 import { setupBanner } from "../node/setup-banner";
+import { createNodeUpgrades } from "../node/websocket-upgrade";
+import { createInProcessWakeup } from "../wakeup/in-process";
 
 /**
  * On-prem entry: the same app on Node, with an embedded libSQL file by default. Migrations are
@@ -67,9 +70,12 @@ async function main(): Promise<void> {
 
   const authzSchema = readFileSync(new URL("../../permify/schema.perm", import.meta.url), "utf8");
   const authz = remoteAuthorizer(config);
+  // Agents' doorbell WebSockets (GET /api/v1/agent/connect) are held in this process.
+  const upgrades = createNodeUpgrades();
   const deps = systemDeps(config, db, {
     staticAssets: staticFiles(),
     clientAddress: (c) => getConnInfo(c).remote.address,
+    wakeup: createInProcessWakeup(upgrades.accept),
     authzSchema,
     ...(authz ? { authz } : {}),
   });
@@ -86,6 +92,8 @@ async function main(): Promise<void> {
     console.log(`Strato (node) listening on http://${info.address}:${info.port}`);
     if (setupCode) console.log(setupBanner(config.webauthn.origin, setupCode));
   });
+  // serve() without createServer options is a plain node:http server.
+  upgrades.attach(httpServer as Server, app.fetch);
   const stop = () => httpServer.close(() => process.exit(0));
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);

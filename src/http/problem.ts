@@ -43,6 +43,8 @@ export const PROBLEM_CODES = {
   idempotency_in_flight: { status: 409, title: "Request with this Idempotency-Key in flight" },
   item_cancelled: { status: 410, title: "Work item cancelled" },
   idempotency_mismatch: { status: 422, title: "Idempotency-Key reused with another request" },
+  upgrade_required: { status: 426, title: "WebSocket upgrade required" },
+  session_conflict: { status: 409, title: "Another boot of this host is connected" },
   // Specific codes come after the generic ones: the first code listed with a status is the one
   // used for that status when nothing more specific is known (e.g. Hono's own HTTPExceptions).
   token_invalid: { status: 401, title: "Invalid API token" },

@@ -16,7 +16,27 @@ export interface Wakeup {
     timeoutMs: number,
     signal?: AbortSignal,
   ): Promise<number | undefined>;
+  /**
+   * Takes the WebSocket upgrade in `request` (already authenticated for `hostId`) as the host's
+   * doorbell socket; rings are then also sent on it. Absent where the runtime cannot hold sockets:
+   * agents long-poll instead.
+   */
+  connect?(request: Request, hostId: string, bootId: string): Promise<ConnectResult>;
 }
+
+/**
+ * `accepted`: answer with `response` (the upgrade). `session_conflict`: another boot of this host
+ * holds a live socket (design §2.13: a cloned host image).
+ */
+export type ConnectResult =
+  | { accepted: true; response: Response }
+  | { accepted: false; reason: "session_conflict" };
+
+/** A connected doorbell socket, as the doorbells use it. */
+export type DoorbellSocket = {
+  send(text: string): void;
+  close(code: number, reason: string): void;
+};
 
 /** A wake-up that never rings: agents fall back to their timers. */
 export const silentWakeup: Wakeup = {

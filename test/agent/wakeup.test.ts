@@ -1,7 +1,33 @@
 import { describe, expect, it } from "vitest";
-import { createDurableObjectWakeup, HostDoorbell } from "../../src/wakeup/durable-object";
+import {
+  createDurableObjectWakeup,
+  type DoorbellState,
+  HostDoorbell,
+} from "../../src/wakeup/durable-object";
 import { createInProcessWakeup } from "../../src/wakeup/in-process";
 import type { Wakeup } from "../../src/wakeup/wakeup";
+
+/**
+ * The storage half of a Durable Object's state, in memory; no sockets (those need the Workers
+ * runtime and are tested under Miniflare in agent-worker.test.ts).
+ */
+function memoryState(): DoorbellState {
+  const values = new Map<string, unknown>();
+  return {
+    storage: {
+      get: async <T>(key: string) => values.get(key) as T | undefined,
+      put: async (key, value) => {
+        values.set(key, value);
+      },
+    },
+    acceptWebSocket: () => {
+      throw new Error("no sockets outside Workers");
+    },
+    getWebSockets: () => [],
+    setWebSocketAutoResponse: () => {},
+    getWebSocketAutoResponseTimestamp: () => null,
+  };
+}
 
 /** A namespace of real HostDoorbell objects, one per name, called through their fetch. */
 function fakeNamespace() {
@@ -11,7 +37,7 @@ function fakeNamespace() {
     get: (id: string) => {
       let obj = objects.get(id);
       if (!obj) {
-        obj = new HostDoorbell();
+        obj = new HostDoorbell(memoryState());
         objects.set(id, obj);
       }
       const target = obj;

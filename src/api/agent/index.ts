@@ -1,4 +1,5 @@
 import type { Router } from "../router";
+import { registerAgentDoorbell } from "./connect";
 import { registerAgentEnrollment } from "./enroll";
 import { registerAgentSession } from "./session";
 import { registerAgentWork } from "./work";
@@ -13,4 +14,5 @@ export function registerAgentApi(app: Router): void {
   registerAgentEnrollment(app);
   registerAgentSession(app);
   registerAgentWork(app);
+  registerAgentDoorbell(app);
 }
