@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { runPeriodicJobs } from "../../src/domain/periodic";
 import { createHarness } from "../support/harness";
 
 describe("health and readiness", () => {
@@ -16,7 +17,14 @@ describe("health and readiness", () => {
     expect(await res.json()).toEqual({
       status: "ready",
       checks: { database: { status: "ok" }, migrations: { status: "ok" } },
+      periodic_jobs: { last_run_at: null },
     });
+    // After the periodic jobs (cron trigger / Node timer) ran, readiness says when.
+    await runPeriodicJobs(h.deps);
+    const after = (await (await h.request("/readyz")).json()) as {
+      periodic_jobs: { last_run_at: number | null };
+    };
+    expect(after.periodic_jobs.last_run_at).toBe(h.deps.clock.now());
   });
 
   it("/readyz is 503 naming the pending migrations", async () => {
