@@ -36,6 +36,8 @@ const VENDOR: { from: string; files: string[]; to: string }[] = [
     to: "swagger-ui",
   },
   { from: join(packageDir("htmx.org"), "dist"), files: ["htmx.min.js"], to: "htmx" },
+  // htmx 4's SSE extension: live console views (src/web/live) stream their fragments with it.
+  { from: join(packageDir("htmx.org"), "dist/ext"), files: ["hx-sse.min.js"], to: "htmx" },
   {
     from: join(packageDir("@simplewebauthn/browser"), "dist/bundle"),
     files: ["index.umd.min.js"],
@@ -94,7 +96,13 @@ function versioned(url: string, file: string): string {
   return `${url}?v=${shortHash(readFileSync(join(root, "public", file)))}`;
 }
 
-export type BuiltAssets = { css: string; htmx: string; app: string; webauthn: string };
+export type BuiltAssets = {
+  css: string;
+  htmx: string;
+  htmxSse: string;
+  app: string;
+  webauthn: string;
+};
 
 export function buildAssets(): BuiltAssets {
   copyVendor();
@@ -113,6 +121,7 @@ export function buildAssets(): BuiltAssets {
   const assets: BuiltAssets = {
     css: `/static/build/${cssName}`,
     htmx: versioned("/static/vendor/htmx/htmx.min.js", "static/vendor/htmx/htmx.min.js"),
+    htmxSse: versioned("/static/vendor/htmx/hx-sse.min.js", "static/vendor/htmx/hx-sse.min.js"),
     app: versioned("/static/js/app.js", "static/js/app.js"),
     webauthn: versioned(
       "/static/vendor/simplewebauthn/index.umd.min.js",

@@ -61,6 +61,9 @@ const ConfigSchema = z.object({
   /** vCPUs placed per host CPU, and guest memory per byte of host memory. */
   STRATO_CPU_OVERCOMMIT: z.coerce.number().min(1).max(64).default(4),
   STRATO_MEMORY_OVERCOMMIT: z.coerce.number().min(1).max(4).default(1),
+  /** Live console views (SSE): how often a stream looks for changes, and how long it lives. */
+  STRATO_LIVE_CHECK_MS: z.coerce.number().int().min(100).max(60_000).default(1000),
+  STRATO_LIVE_MAX_S: z.coerce.number().int().min(10).max(3600).default(300),
 });
 
 /** Which entry point is running the app; reported by /api/v1/info. */
@@ -101,6 +104,8 @@ export type AppConfig = {
     cpuOvercommit: number;
     memoryOvercommit: number;
   };
+  /** Server-sent live updates of console pages (src/web/live). */
+  live: { checkMs: number; heartbeatMs: number; maxMs: number };
 };
 
 export class ConfigError extends Error {
@@ -168,6 +173,12 @@ export function parseConfig(env: Record<string, unknown>, runtime: Runtime): App
       strategy: c.STRATO_PLACEMENT,
       cpuOvercommit: c.STRATO_CPU_OVERCOMMIT,
       memoryOvercommit: c.STRATO_MEMORY_OVERCOMMIT,
+    },
+    // Proxies drop a stream that is silent for long; a comment every 15 s keeps it open.
+    live: {
+      checkMs: c.STRATO_LIVE_CHECK_MS,
+      heartbeatMs: 15_000,
+      maxMs: c.STRATO_LIVE_MAX_S * 1000,
     },
   };
 }

@@ -36,7 +36,7 @@ export type RenderPageOptions = {
 const DOCTYPE = "<!DOCTYPE html>";
 
 /** Renders children to HTML the way JSX does: strings escaped, arrays concatenated. */
-async function markup(...children: Child[]): Promise<string> {
+export async function markup(...children: Child[]): Promise<string> {
   return (await jsx(Fragment, null, ...children).toString()).toString();
 }
 

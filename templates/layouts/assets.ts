@@ -1,7 +1,10 @@
 import { ASSETS } from "../assets.gen";
 
-/** URLs of the browser assets pages link to (hashed stylesheet, htmx, app.js, WebAuthn bundle). */
-export type Assets = { css: string; htmx: string; app: string; webauthn: string };
+/**
+ * URLs of the browser assets pages link to (hashed stylesheet, htmx and its SSE extension, app.js,
+ * WebAuthn bundle).
+ */
+export type Assets = { css: string; htmx: string; htmxSse: string; app: string; webauthn: string };
 
 /**
  * Where scripts/build-assets.ts leaves the URLs of a build made in this process. The generated

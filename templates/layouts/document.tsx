@@ -34,6 +34,8 @@ export function Document(props: DocumentProps) {
         <link rel="icon" href="/static/favicon.svg" type="image/svg+xml" />
         <link rel="stylesheet" href={urls.css} />
         <script src={urls.htmx} defer />
+        {/* Right after htmx, which processes the page once these deferred scripts have run. */}
+        <script src={urls.htmxSse} defer />
         <script src={urls.app} defer />
         {(props.scripts ?? []).map((src) => (
           <script src={src} defer />

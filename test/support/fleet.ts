@@ -44,8 +44,8 @@ export async function approvedHost(
 }
 
 /** A team with an approved host and a `debian-13` image (min disk 2 GB) in its organization. */
-export async function vmFleet() {
-  const h = await createHarness();
+export async function vmFleet(options?: Parameters<typeof createHarness>[0]) {
+  const h = await createHarness(options);
   const t = await team(h);
   const hostId = await approvedHost(h, t.org.id);
   const image = await okJson<{ id: string }>(

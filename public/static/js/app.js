@@ -30,6 +30,21 @@
     if (event.detail?.error) showError("The server could not be reached. Try again.");
   });
 
+  // Live views: hx-sse.js streams their fragments into a [data-live-stream] region; htmx polling
+  // inside it ([data-poll-fallback]) is the fallback and runs only while the stream is not open
+  // (not yet connected, reconnecting after an error, extension missing).
+  const setStream = (state) => (event) => {
+    if (event.target?.dataset?.liveStream !== undefined) event.target.dataset.liveStream = state;
+  };
+  document.addEventListener("htmx:sse:after:connection", setStream("open"));
+  document.addEventListener("htmx:sse:error", setStream("closed"));
+  document.addEventListener("htmx:sse:close", setStream("closed"));
+  document.addEventListener("htmx:before:request", (event) => {
+    const source = event.target;
+    if (!source?.hasAttribute?.("data-poll-fallback")) return;
+    if (source.closest("[data-live-stream]")?.dataset.liveStream === "open") event.preventDefault();
+  });
+
   // Menus are <details> (they work without this script); with it, a click elsewhere or Escape
   // closes them like any dropdown.
   const closeMenus = (except) => {

@@ -5,12 +5,7 @@ import {
   type VmDetailProps,
   VmLive,
 } from "../../../templates/pages/vms/detail";
-import {
-  NoProjectPage,
-  VmListPage,
-  type VmListProps,
-  VmRows,
-} from "../../../templates/pages/vms/list";
+import { NoProjectPage, VmListPage, VmRows } from "../../../templates/pages/vms/list";
 import {
   NewVmPage,
   PlacementPanel,
@@ -18,44 +13,32 @@ import {
   VmForm,
   type VmFormProps,
 } from "../../../templates/pages/vms/new";
-import type { VmTelemetryView } from "../../../templates/pages/vms/telemetry";
-import { OBSERVED_STATES, type ObservedState } from "../../db/schema";
 import { ServiceError } from "../../domain/errors";
 import { getHost } from "../../domain/hosts/list-hosts";
 import type { ActiveSession } from "../../domain/identity/sessions";
-import { listImages, loadImage } from "../../domain/images/images";
+import { listImages } from "../../domain/images/images";
 import { orgRef, projectRef } from "../../domain/orgs/shared";
 import { getProject } from "../../domain/projects/get-project";
 import { changeVmState, type VmAction } from "../../domain/vms/change-state";
 import { createVm } from "../../domain/vms/create-vm";
-import type { OperationRow } from "../../domain/vms/operations";
 import { placeInOrg } from "../../domain/vms/placement";
-import { getVm, listVmOperations, listVms } from "../../domain/vms/queries";
+import { getVm } from "../../domain/vms/queries";
 import { getProjectQuota, quotaShortfall } from "../../domain/vms/quotas";
 import { SIZE_PRESETS } from "../../domain/vms/schemas";
 import { vmRef } from "../../domain/vms/shared";
-import { vmActivity, vmTelemetry } from "../../domain/vms/telemetry";
 import { authorize, serviceContext } from "../../http/auth";
 import type { AppEnv, Ctx } from "../../http/env";
 import { htmxRedirect, isPartialRequest } from "../../http/htmx";
-import { consoleLayout, formatTime, pageSession, toSignIn } from "../console";
+import { consoleLayout, pageSession, toSignIn } from "../console";
 import { setFlash } from "../flash";
 import { emptyForm, formFailure, readForm } from "../forms";
+import { eventsUrl } from "../live/stream";
 import { renderFragment, renderPage } from "../render";
 import { parseVmForm, quotaView, sizeFromForm } from "./form";
-import { ACTION_FROM, formatMemory, isVmAction, may, TRANSITIONAL, VM_ACTIONS } from "./shared";
-import { activityCharts } from "./telemetry";
-
-const PAGE_SIZE = 25;
-
-const ACTION_LABEL: Record<VmAction, string> = {
-  start: "Start",
-  stop: "Stop",
-  restart: "Restart",
-  pause: "Pause",
-  resume: "Resume",
-  delete: "Delete…",
-};
+import { registerVmLiveStreams } from "./live";
+import { projectVmsMarker, vmMarker } from "./live-markers";
+import { isVmAction, may } from "./shared";
+import { detailProps, listProps } from "./view-models";
 
 const ACTION_DONE: Record<VmAction, string> = {
   start: "Starting",
@@ -65,57 +48,6 @@ const ACTION_DONE: Record<VmAction, string> = {
   resume: "Resuming",
   delete: "Deleting",
 };
-
-function isObservedState(value: string): value is ObservedState {
-  return (OBSERVED_STATES as readonly string[]).includes(value);
-}
-
-type ListQuery = { state: string; q: string; limit: number; cursor?: string };
-
-function listHref(projectId: string, query: ListQuery) {
-  const params = new URLSearchParams();
-  if (query.state) params.set("state", query.state);
-  if (query.q) params.set("q", query.q);
-  if (query.limit !== PAGE_SIZE) params.set("limit", String(query.limit));
-  if (query.cursor) params.set("cursor", query.cursor);
-  const search = params.toString();
-  return `/projects/${projectId}/vms${search ? `?${search}` : ""}`;
-}
-
-/** The list page's data: the domain's page of VMs plus the links around it. */
-async function listProps(c: Ctx, projectId: string): Promise<VmListProps> {
-  const sc = serviceContext(c);
-  const project = await getProject(sc, projectId);
-  const rawState = c.req.query("state") ?? "";
-  const state = isObservedState(rawState) ? rawState : "";
-  const q = (c.req.query("q") ?? "").trim().slice(0, 63);
-  const cursor = c.req.query("cursor") || undefined;
-  const asked = Number(c.req.query("limit") ?? PAGE_SIZE);
-  const limit = Number.isInteger(asked) && asked >= 1 && asked <= 100 ? asked : PAGE_SIZE;
-  const page = await listVms(sc, projectId, {
-    state: state || undefined,
-    q: q || undefined,
-    limit,
-    cursor,
-  });
-  return {
-    project: { id: project.id, name: project.name },
-    filters: { state, q },
-    states: OBSERVED_STATES.filter((s) => s !== "deleted"),
-    rows: page.items.map((vm) => ({
-      id: vm.id,
-      name: vm.name,
-      observedState: vm.observedState,
-      desiredState: vm.desiredState,
-      size: `${vm.vcpus} vCPU · ${formatMemory(vm.memoryMb)} · ${vm.diskGb} GB`,
-      createdAt: formatTime(vm.createdAt),
-    })),
-    nextHref: page.next ? listHref(projectId, { state, q, limit, cursor: page.next }) : null,
-    firstHref: cursor ? listHref(projectId, { state, q, limit }) : null,
-    pollHref: listHref(projectId, { state, q, limit, ...(cursor ? { cursor } : {}) }),
-    canCreate: await may(c, projectRef(projectId), "create_vm"),
-  };
-}
 
 /** Where the VM would be placed with the size in the form (preview only: create re-checks). */
 async function preview(
@@ -163,82 +95,6 @@ async function formProps(c: Ctx, projectId: string, csrfToken: string, form: VmF
   };
 }
 
-function operationItem(op: OperationRow, userId: string) {
-  return {
-    id: op.id,
-    kind: op.kind,
-    status: op.status,
-    steps: op.steps.map((s) => ({
-      name: s.name,
-      status: s.status,
-      at: s.at === null ? null : formatTime(s.at),
-    })),
-    error: op.errorCode ? { code: op.errorCode, hint: op.errorHint ?? "" } : null,
-    createdAt: formatTime(op.createdAt),
-    finishedAt: op.finishedAt === null ? null : formatTime(op.finishedAt),
-    actor: op.actorId === userId ? "you" : op.actorType,
-  };
-}
-
-async function detailProps(c: Ctx, vmId: string, csrfToken: string, userId: string) {
-  const sc = serviceContext(c);
-  const vm = await getVm(sc, vmId);
-  const [project, ops] = await Promise.all([
-    getProject(sc, vm.projectId),
-    listVmOperations(sc, vmId, 20),
-  ]);
-  const image = await loadImage(c.var.deps, vm.imageId).catch(() => null);
-  const hostNamed = vm.hostId !== null && (await may(c, orgRef(vm.orgId), "view_hosts"));
-  const host = hostNamed && vm.hostId ? await getHost(c.var.deps, vm.hostId) : undefined;
-  const running = ops.find((o) => o.status === "pending" || o.status === "running");
-  const actions = [];
-  for (const action of VM_ACTIONS) {
-    if (!ACTION_FROM[action].includes(vm.observedState)) continue;
-    if (await may(c, vmRef(vm.id), action)) {
-      actions.push({ action, label: ACTION_LABEL[action] });
-    }
-  }
-  const props: VmDetailProps = {
-    telemetry: await telemetryView(c, vm.id),
-    vm: {
-      id: vm.id,
-      name: vm.name,
-      description: vm.description,
-      project: { id: project.id, name: project.name },
-      image: image?.name ?? vm.imageId,
-      vcpus: vm.vcpus,
-      memory: formatMemory(vm.memoryMb),
-      diskGb: vm.diskGb,
-      sshKeys: vm.sshKeys.length,
-      host: vm.hostId === null ? null : (host?.name ?? "assigned"),
-      desiredState: vm.desiredState,
-      observedState: vm.observedState,
-      stateReason: vm.stateReason,
-      createdAt: formatTime(vm.createdAt),
-      updatedAt: formatTime(vm.updatedAt),
-    },
-    operations: ops.map((o) => operationItem(o, userId)),
-    actions,
-    busy: running ? { id: running.id, kind: running.kind } : null,
-    live: running !== undefined || TRANSITIONAL.has(vm.observedState),
-    csrfToken,
-  };
-  return props;
-}
-
-/** The console tail for those with `console` permission, the activity charts for every viewer. */
-async function telemetryView(c: Ctx, vmId: string): Promise<VmTelemetryView> {
-  const sc = serviceContext(c);
-  if (await may(c, vmRef(vmId), "console")) {
-    const { console: tail, ...activity } = await vmTelemetry(sc, vmId);
-    return {
-      console: tail ? { text: tail.text, at: formatTime(tail.at) } : { text: null, at: null },
-      activity: activityCharts(activity),
-    };
-  }
-  return { console: null, activity: activityCharts(await vmActivity(sc, vmId)) };
-}
-
 /** The console layout of a VM page: "VMs" is the current section of the navigation. */
 async function vmLayout(c: Ctx, active: ActiveSession, projectId: string) {
   return {
@@ -249,6 +105,7 @@ async function vmLayout(c: Ctx, active: ActiveSession, projectId: string) {
 
 /** The VM pages: list, create (with placement preview), detail with actions, delete, quota. */
 export function registerVmPages(app: Hono<AppEnv>): void {
+  registerVmLiveStreams(app);
   app.get("/vms", async (c) => {
     const active = pageSession(c);
     if (!active) return toSignIn(c);
@@ -268,13 +125,15 @@ export function registerVmPages(app: Hono<AppEnv>): void {
     const active = pageSession(c);
     if (!active) return toSignIn(c);
     const projectId = c.req.param("projectId");
+    // Read before the rows, so a change in between is sent by the stream rather than lost.
+    const marker = isPartialRequest(c) ? null : await projectVmsMarker(c.var.deps, projectId);
     const props = await listProps(c, projectId);
-    // The rows alone for htmx (the 3 s poll); the whole page otherwise.
+    // The rows alone for htmx (the fallback poll); the whole page otherwise.
     if (isPartialRequest(c)) return renderFragment(c, <VmRows {...props} />);
     return renderPage(c, {
       title: `VMs · ${props.project.name}`,
       layout: await vmLayout(c, active, projectId),
-      body: <VmListPage {...props} />,
+      body: <VmListPage {...props} eventsHref={eventsUrl(props.eventsHref, marker)} />,
     });
   });
 
@@ -353,6 +212,8 @@ export function registerVmPages(app: Hono<AppEnv>): void {
     const active = pageSession(c);
     if (!active) return toSignIn(c);
     const vmId = c.req.param("vmId");
+    // Read before the panel, so a change in between is sent by the stream rather than lost.
+    const marker = isPartialRequest(c) ? null : await vmMarker(c.var.deps, vmId);
     let props: VmDetailProps;
     try {
       props = await detailProps(c, vmId, active.session.csrfToken, active.user.id);
@@ -368,7 +229,7 @@ export function registerVmPages(app: Hono<AppEnv>): void {
     return renderPage(c, {
       title: props.vm.name,
       layout: await vmLayout(c, active, props.vm.project.id),
-      body: <VmDetailPage {...props} />,
+      body: <VmDetailPage {...props} eventsUrl={eventsUrl(`/vms/${vmId}/events`, marker)} />,
     });
   });
 

@@ -3,6 +3,7 @@ import { Button, ButtonLink } from "../../components/button";
 import { Card, PageHeader } from "../../components/card";
 import { cx } from "../../components/cx";
 import { CsrfInput } from "../../components/form";
+import { LiveRegion } from "../../components/live-region";
 import { OperationBadge, StateBadge } from "./parts";
 import { VmTelemetryCards, type VmTelemetryView } from "./telemetry";
 
@@ -148,8 +149,10 @@ function Actions(props: VmDetailProps) {
 
 /**
  * The part of the detail page that changes: state, actions, console, activity and the operation
- * timeline. htmx re-fetches it every 3 s while something is under way, and every 15 s while the
- * VM runs (new console output, activity, a crash the host reports); a stopped VM does not poll.
+ * timeline. The page's event stream sends it again whenever it changes (`VmDetailPage`). Its own
+ * htmx polling is the fallback, which app.js holds back while the stream is open: every 3 s while
+ * something is under way, every 15 s while the VM runs (console output, activity, a crash the host
+ * reports); a stopped VM does not poll.
  */
 export function VmLive(props: VmDetailProps) {
   const vm = props.vm;
@@ -159,7 +162,12 @@ export function VmLive(props: VmDetailProps) {
       ? "15s"
       : undefined;
   const poll: Record<string, string> = every
-    ? { "hx-get": `/vms/${vm.id}`, "hx-trigger": `every ${every}`, "hx-swap": "outerHTML" }
+    ? {
+        "hx-get": `/vms/${vm.id}`,
+        "hx-trigger": `every ${every}`,
+        "hx-swap": "outerHTML",
+        "data-poll-fallback": "",
+      }
     : {};
   return (
     <div id="vm-live" class="space-y-6" {...poll} data-live={props.live ? "true" : "false"}>
@@ -184,7 +192,19 @@ export function VmLive(props: VmDetailProps) {
   );
 }
 
-export function VmDetailPage(props: VmDetailProps) {
+/**
+ * What the stream sends once the VM is gone: htmx fetches the panel once more, and the server
+ * sends the browser to the VM list with a message (as it does for the polling page).
+ */
+export function VmGone(props: { vmId: string }) {
+  return (
+    <div hx-get={`/vms/${props.vmId}`} hx-trigger="load" hx-swap="none" data-vm-gone>
+      <p class="text-sm text-gray-600">This VM no longer exists.</p>
+    </div>
+  );
+}
+
+export function VmDetailPage(props: VmDetailProps & { eventsUrl: string }) {
   const vm = props.vm;
   return (
     <div class="space-y-6">
@@ -199,7 +219,9 @@ export function VmDetailPage(props: VmDetailProps) {
           </>
         }
       />
-      <VmLive {...props} />
+      <LiveRegion id="vm-live-stream" eventsUrl={props.eventsUrl}>
+        <VmLive {...props} />
+      </LiveRegion>
       <Card title="Specification">
         <dl class="divide-y divide-gray-100">
           <Spec term="Image">{vm.image}</Spec>

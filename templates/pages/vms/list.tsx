@@ -2,6 +2,7 @@ import { Button, ButtonLink } from "../../components/button";
 import { PageHeader } from "../../components/card";
 import { EmptyState } from "../../components/empty-state";
 import { Field } from "../../components/field";
+import { LiveRegion } from "../../components/live-region";
 import { Table } from "../../components/table";
 import { StateBadge } from "./parts";
 
@@ -25,17 +26,27 @@ export type VmListProps = {
   firstHref: string | null;
   /** The URL this list polls for its rows (the same page, as a fragment). */
   pollHref: string;
+  /** The event stream of the rows (the same filters and page). */
+  eventsHref: string;
   canCreate: boolean;
 };
 
 /**
- * The rows of the VM list, refreshed every 3 s by htmx (it GETs the same URL as a partial request
- * and swaps this element). Without JS the page simply shows the state at load time.
+ * The rows of the VM list. The page's event stream sends them again whenever a VM of the project
+ * changes (`VmListPage`); while the stream is not open, htmx polls every 3 s instead (it GETs the
+ * same URL as a partial request and swaps this element). Without JS the page simply shows the
+ * state at load time.
  */
 export function VmRows(props: VmListProps) {
   const filtered = props.filters.state !== "" || props.filters.q !== "";
   return (
-    <div id="vm-rows" hx-get={props.pollHref} hx-trigger="every 3s" hx-swap="outerHTML">
+    <div
+      id="vm-rows"
+      hx-get={props.pollHref}
+      hx-trigger="every 3s"
+      hx-swap="outerHTML"
+      data-poll-fallback
+    >
       <Table
         id="vms"
         caption={`VMs of ${props.project.name}`}
@@ -136,9 +147,16 @@ export function VmListPage(props: VmListProps) {
         <Field name="q" label="Name" type="search" value={props.filters.q} placeholder="web" />
         <Button variant="secondary">Filter</Button>
       </form>
-      <VmRows {...props} />
+      <LiveRegion id="vm-rows-stream" eventsUrl={props.eventsHref}>
+        <VmRows {...props} />
+      </LiveRegion>
     </div>
   );
+}
+
+/** What the stream sends once the list is no longer visible: one more fetch shows the reason. */
+export function VmRowsGone(props: { pollHref: string }) {
+  return <div hx-get={props.pollHref} hx-trigger="load" hx-swap="none" data-vm-rows-gone />;
 }
 
 /** `/vms` for someone without any project in their current organization. */
