@@ -22,6 +22,11 @@ export const agentSettingsSchema = z
     state_dir: z.string().min(1).optional(),
     machine_id: z.string().min(1).optional(),
     ch_binary: z.string().min(1).optional(),
+    /**
+     * Without a real Cloud Hypervisor and KVM the agent runs VMs in the bundled simulator:
+     * `fallback` reports that as a host problem (warning), `expected` (development) does not.
+     */
+    simulator: z.enum(["fallback", "expected"]).default("fallback"),
     firmware: z.string().min(1).default("/usr/share/cloud-hypervisor/hypervisor-fw"),
     kernel: z.string().min(1).optional(),
     cmdline: z.string().min(1).default("console=ttyS0 root=/dev/vda1 rw"),

@@ -33,6 +33,7 @@ exists): a YAML mapping of the settings below. Flags win over the environment, w
   state_dir            STRATO_AGENT_STATE_DIR          —
   machine_id           STRATO_AGENT_MACHINE_ID         /etc/machine-id
   ch_binary            CLOUD_HYPERVISOR_BIN            cloud-hypervisor on PATH with /dev/kvm, else the simulator
+  simulator            STRATO_AGENT_SIMULATOR          fallback (a warning); expected: not a problem (development)
   firmware             STRATO_AGENT_FIRMWARE           /usr/share/cloud-hypervisor/hypervisor-fw
   kernel, cmdline      STRATO_AGENT_KERNEL, _CMDLINE   boot a kernel instead of firmware
   bridge               STRATO_AGENT_BRIDGE             none: VMs get no NIC
@@ -138,11 +139,17 @@ async function run(settings: AgentSettings): Promise<number> {
   });
   const vmHandlers = executorHandlers(vmOpHandlers(vmHost.ops));
   for (const op of VM_OP_NAMES) executor.register(op, 1, vmHandlers[op]);
+  // Simulating on purpose (development) is not a problem of the host; falling back to it is.
+  const simulatedOnPurpose = vmHost.simulated && settings.simulator === "expected";
   const problems = [
-    ...(facts.kvm ? [] : ["/dev/kvm is missing"]),
-    ...(vmHost.simulated ? ["VMs run in the Cloud Hypervisor simulator"] : []),
+    ...(facts.kvm || simulatedOnPurpose ? [] : ["/dev/kvm is missing"]),
+    ...(vmHost.simulated && !simulatedOnPurpose
+      ? ["VMs run in the Cloud Hypervisor simulator"]
+      : []),
     ...vmHost.warnings.map((w) => w.message),
   ];
+  const chVersion =
+    facts.ch_version && `${facts.ch_version}${vmHost.simulated ? " (simulator)" : ""}`;
   const runtime = new AgentRuntime(client, journal, executor, log, {
     hostId: identity.host_id,
     issuer: identity.issuer,
@@ -162,7 +169,7 @@ async function run(settings: AgentSettings): Promise<number> {
       },
       usage: { load1: loadavg()[0] ?? 0, memory_free_bytes: freemem() },
       inventory: await vmHost.inventory(),
-      versions: { agent: AGENT_VERSION, ...(facts.ch_version ? { ch: facts.ch_version } : {}) },
+      versions: { agent: AGENT_VERSION, ...(chVersion ? { ch: chVersion } : {}) },
     }),
   });
   const shutdown = (signal: string) => {

@@ -69,6 +69,7 @@ describe("strato-agent configuration: config file, environment and flags", () =>
     expect(shown.settings.wait_s).toEqual({ value: 0, source: "file" });
     expect(shown.settings.test_ops).toEqual({ value: true, source: "file" });
     expect(shown.settings.heartbeat_ms).toEqual({ value: 10_000, source: "default" });
+    expect(shown.settings.simulator).toEqual({ value: "fallback", source: "default" });
     expect(run.stdout).not.toContain("strato_enr_secret");
   });
 
@@ -100,6 +101,7 @@ describe("strato-agent configuration: config file, environment and flags", () =>
     ["a value of the wrong type", "poll_ms: soon\n", {}, /poll_ms \(config file .*\): /],
     ["a long poll over 25 s", "wait_s: 60\n", {}, /wait_s \(config file .*\): /],
     ["a URL that is not http(s)", "url: ftp://cp\n", {}, /url \(config file .*\): /],
+    ["an unknown simulator mode", "simulator: sometimes\n", {}, /simulator \(config file .*\): /],
     ["YAML that is not a mapping", "- a\n- b\n", {}, /must be a mapping/],
     ["broken YAML", "poll_ms: [1,\n", {}, /not valid YAML/],
     [

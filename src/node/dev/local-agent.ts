@@ -124,7 +124,8 @@ function spawnAgent(
 ): ChildProcess {
   return spawn(AGENT_BIN, args, {
     stdio: ["ignore", stdout, "inherit"],
-    env: { ...env, STRATO_AGENT_IMAGE_CACHE_GB: "2" },
+    // The simulator is the point in development, not a host problem (unless said otherwise).
+    env: { STRATO_AGENT_SIMULATOR: "expected", ...env, STRATO_AGENT_IMAGE_CACHE_GB: "2" },
   });
 }
 
