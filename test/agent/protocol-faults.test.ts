@@ -1,0 +1,212 @@
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DROP, type Exchange, type ProxiedResponse } from "../support/agent-proxy";
+import { killGroup, processSandbox } from "../support/processes";
+import { type Lab, type LabAgent, startLab } from "../support/protocol-lab";
+import { loseClaimResponseWith, partition } from "../support/proxy-rules";
+
+const SKEWED_CLOCK = join(import.meta.dirname, "../support/skewed-clock.mjs");
+const resultPath = (itemId: string) => `/api/v1/agent/items/${itemId}/result`;
+
+/**
+ * Design §4.2, the rows about faults on the way: lost responses, a crash at the worst moment, a
+ * partition, a wrong host clock, lost rings and an in-flight idempotency key. The real agent
+ * process talks to the real Node control plane through a loopback proxy that drops, delays or
+ * answers requests itself; outcomes are read from the agent's log, the REST API and the control
+ * plane's work items.
+ */
+describe("agent protocol under faults (design §4.2)", () => {
+  const sandbox = processSandbox("strato-protocol-faults-");
+  let lab: Lab;
+  let agent: LabAgent;
+
+  beforeAll(async () => {
+    // Short windows so a lapsed ack, Unreachable and Offline happen within seconds.
+    lab = await startLab(sandbox, {
+      STRATO_AGENT_ACK_S: "3",
+      STRATO_AGENT_LEASE_S: "6",
+      STRATO_HOST_UNREACHABLE_S: "3",
+      STRATO_HOST_OFFLINE_S: "10",
+    });
+    agent = await lab.agent("fault-host");
+  }, 180_000);
+  afterAll(() => lab?.close());
+
+  const executed = (a: LabAgent, itemId: string) =>
+    a.lines().filter((l) => l.msg === "executing work item" && l.itemId === itemId).length;
+  const results = async (itemId: string) =>
+    (await lab.events(itemId)).filter((e) => e.kind === "result");
+  const healthy = (hostId: string) =>
+    lab.until(`host ${hostId} healthy`, async () => {
+      const health = await lab.health(hostId);
+      return health === "healthy" || health === "warning" ? health : undefined;
+    });
+
+  it("a lost claim response costs one ack window: re-claimed with epoch + 1, run once (row 11)", async () => {
+    const item = await lab.enqueue(agent.hostId);
+    agent.proxy.use(loseClaimResponseWith(item.id));
+    const row = await lab.settled(item.id, ["succeeded"]);
+    const claimed = (await lab.events(item.id)).filter((e) => e.kind === "claimed");
+    expect(claimed.map((e) => e.leaseEpoch)).toEqual([1, 2]);
+    expect(row.result).toMatchObject({ lease_epoch: 2, outcome: "succeeded" });
+    expect(executed(agent, item.id)).toBe(1);
+    expect(await results(item.id)).toHaveLength(1);
+  }, 60_000);
+
+  it("an in-flight Idempotency-Key (409 + Retry-After) is retried after the pause (row 24)", async () => {
+    const item = await lab.enqueue(agent.hostId);
+    let answered = false;
+    // The answer the control plane gives while the first request with this key is in flight.
+    const remove = agent.proxy.use(async (request, next) => {
+      if (answered || request.path !== resultPath(item.id)) return next(request);
+      answered = true;
+      return {
+        status: 409,
+        headers: { "content-type": "application/problem+json", "retry-after": "1" },
+        body: JSON.stringify({ code: "idempotency_in_flight", detail: "in flight" }),
+      };
+    });
+    await lab.settled(item.id, ["succeeded"]);
+    remove();
+    const sends = agent.proxy.seen("POST", resultPath(item.id));
+    expect(sends).toHaveLength(2);
+    const [first, second] = sends as [Exchange, Exchange];
+    expect(second.request.headers["idempotency-key"]).toBe(
+      first.request.headers["idempotency-key"],
+    );
+    expect(second.at - first.at).toBeGreaterThanOrEqual(900);
+    expect(await results(item.id)).toHaveLength(1);
+  }, 60_000);
+
+  it("a crash after the result was sent, before the journal marked it acknowledged, re-sends the same result and gets the same answer (row 13)", async () => {
+    const item = await lab.enqueue(agent.hostId);
+    const victim = agent.process();
+    let killed = false;
+    const remove = agent.proxy.use(async (request, next) => {
+      const outcome = await next(request);
+      if (killed || request.path !== resultPath(item.id)) return outcome;
+      // The control plane has stored the result; the agent dies before it reads the answer.
+      killed = true;
+      killGroup(victim);
+      await victim.exited;
+      return DROP;
+    });
+    await lab.until("the agent to be killed", async () => (killed ? true : undefined));
+    remove();
+    expect(await lab.item(item.id)).toMatchObject({ state: "succeeded" });
+    agent.start();
+    await lab.until("the result to be re-sent", async () =>
+      agent.proxy.seen("POST", resultPath(item.id)).length >= 2 ? true : undefined,
+    );
+    const [first, second] = agent.proxy.seen("POST", resultPath(item.id)) as [Exchange, Exchange];
+    expect(second.request.headers["idempotency-key"]).toBe(
+      first.request.headers["idempotency-key"],
+    );
+    expect(second.request.body).toBe(first.request.body);
+    expect(second.outcome).toMatchObject({
+      status: 200,
+      headers: { "idempotent-replayed": "true" },
+    });
+    expect(executed(agent, item.id)).toBe(1);
+    expect(await results(item.id)).toHaveLength(1);
+  }, 90_000);
+
+  it("a short partition makes the host Unreachable, not Offline; it is healthy again once healed (row 15)", async () => {
+    await healthy(agent.hostId);
+    const seen = new Set<string>();
+    const heal = agent.proxy.use(partition);
+    await lab.until("Unreachable", async () => {
+      const health = await lab.health(agent.hostId);
+      seen.add(health);
+      return health === "unreachable" ? health : undefined;
+    });
+    heal();
+    await healthy(agent.hostId);
+    expect(seen.has("offline")).toBe(false);
+  }, 60_000);
+
+  it("across a long partition the step in progress finishes, its result waits, nothing past its start_by starts; Offline, then back (rows 15, 16)", async () => {
+    await healthy(agent.hostId);
+    const sleep = await lab.enqueue(agent.hostId, { op: "host.sleep", params: { ms: 3000 } });
+    await lab.until("the sleep to start", async () =>
+      executed(agent, sleep.id) > 0 ? true : undefined,
+    );
+    const heal = agent.proxy.use(partition);
+    const seen: string[] = [];
+    const overdue = await lab.enqueue(agent.hostId, { startByMs: Date.now() + 2_000 });
+    await lab.until(
+      "Offline",
+      async () => {
+        const health = await lab.health(agent.hostId);
+        if (seen.at(-1) !== health) seen.push(health);
+        return health === "offline" ? health : undefined;
+      },
+      60_000,
+    );
+    expect(seen).toContain("unreachable");
+    // The work finished on the host while it was cut off; the result is held in its journal.
+    expect(agent.lines().some((l) => l.msg === "work item done" && l.itemId === sleep.id)).toBe(
+      true,
+    );
+    expect((await lab.item(sleep.id))?.state).not.toBe("succeeded");
+
+    heal();
+    await healthy(agent.hostId);
+    const done = await lab.settled(sleep.id, ["succeeded"], 90_000);
+    expect(done.result).toMatchObject({ outcome: "succeeded", output: { slept: 3000 } });
+    expect(await results(sleep.id)).toHaveLength(1);
+    expect(executed(agent, sleep.id)).toBe(1);
+    expect(await lab.settled(overdue.id, ["expired", "succeeded"])).toMatchObject({
+      state: "expired",
+    });
+    expect(executed(agent, overdue.id)).toBe(0);
+  }, 150_000);
+
+  it("a host clock 10 minutes fast: the first token is refused for skew, one re-sync, then work runs on the corrected clock (rows 17, 18)", async () => {
+    const skewed = await lab.agent("skewed-host", {
+      NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} --import ${SKEWED_CLOCK}`.trim(),
+      STRATO_TEST_CLOCK_SKEW_MS: String(10 * 60_000),
+    });
+    const tokens = skewed.proxy.seen("POST", "/api/v1/agent/token");
+    const [refused, granted] = tokens.map((e) => e.outcome as ProxiedResponse);
+    expect(refused?.status).toBe(401);
+    expect(JSON.parse(refused?.body ?? "{}")).toMatchObject({ code: "clock_skew" });
+    expect(granted?.status).toBe(200);
+
+    const item = await lab.enqueue(skewed.hostId);
+    await lab.settled(item.id, ["succeeded"]);
+    const host = await lab.until("the skew to be reported", async () => {
+      const h = await lab.api<{ health: string; clockOffsetMs: number | null }>(
+        `/api/v1/hosts/${skewed.hostId}`,
+      );
+      return h.clockOffsetMs !== null && h.clockOffsetMs < -60_000 ? h : undefined;
+    });
+    expect(Math.abs((host.clockOffsetMs ?? 0) + 10 * 60_000)).toBeLessThan(10_000);
+    // Over 60 s of skew: the host still works but is flagged (design: `degraded`).
+    expect(host.health).toBe("warning");
+    killGroup(skewed.process());
+  }, 120_000);
+
+  it("with every ring lost, the safety claim still delivers (row 22)", async () => {
+    const claimMs = 4_000;
+    const ringless = await lab.agent("ringless-host", {
+      STRATO_AGENT_CLAIM_MS: String(claimMs),
+      STRATO_AGENT_WAIT_S: "25",
+    });
+    // Every wake-up answer (long poll ring) is turned into "nothing new".
+    ringless.proxy.use(async (request, next) => {
+      const outcome = await next(request);
+      if (!request.path.startsWith("/api/v1/agent/wait") || outcome === DROP) return outcome;
+      return outcome.status === 200 ? { status: 204, headers: {}, body: "" } : outcome;
+    });
+    const item = await lab.enqueue(ringless.hostId);
+    const row = await lab.settled(item.id, ["succeeded"]);
+    const claimedAt = (await lab.events(item.id)).find((e) => e.kind === "claimed")?.at ?? 0;
+    expect(claimedAt - row.createdAt).toBeLessThan(claimMs + 10_000);
+    // The agent was long-polling all along, and no ring reached it.
+    const waits = ringless.proxy.seen("GET", "/api/v1/agent/wait");
+    expect(waits.length).toBeGreaterThan(0);
+    expect(waits.every((e) => e.outcome === DROP || e.outcome.status === 204)).toBe(true);
+    killGroup(ringless.process());
+  }, 90_000);
+});
