@@ -430,6 +430,47 @@ describe("VM API", () => {
     await expectInvalid(await t.viewer.request(`${base}?cursor=garbage`), "cursor", "query");
   });
 
+  it("sorts VM lists by creation or name, each order paging with its own cursor", async () => {
+    const { h, t, imageId } = await fleet();
+    // Created in an order that differs from the names' order; two share a creation time.
+    for (const name of ["mango", "apple", "zebra", "kiwi", "banana"]) {
+      if (name !== "zebra") h.clock.advance(1000);
+      await createVm(t, imageId, { name });
+    }
+    const base = `/api/v1/projects/${t.project.id}/vms`;
+    /** Every page of one order, two VMs at a time, following `next`. */
+    const walk = async (sort: string) => {
+      const names: string[] = [];
+      let next: string | null = null;
+      do {
+        const cursor: string = next ? `&cursor=${encodeURIComponent(next)}` : "";
+        const page: { items: Vm[]; next: string | null } = await okJson(
+          await t.viewer.request(`${base}?sort=${sort}&limit=2${cursor}`),
+        );
+        names.push(...page.items.map((v) => v.name));
+        next = page.next;
+      } while (next);
+      return names;
+    };
+    expect(await walk("name_asc")).toEqual(["apple", "banana", "kiwi", "mango", "zebra"]);
+    expect(await walk("name_desc")).toEqual(["zebra", "mango", "kiwi", "banana", "apple"]);
+    const newest = await walk("created_desc");
+    expect(newest.slice(0, 2)).toEqual(["banana", "kiwi"]);
+    expect(newest.slice(2, 4).sort()).toEqual(["apple", "zebra"]);
+    expect(await walk("created_asc")).toEqual([...newest].reverse());
+
+    // A cursor belongs to its order; an unknown order is named.
+    const byName = await okJson<{ next: string | null }>(
+      await t.viewer.request(`${base}?sort=name_asc&limit=2`),
+    );
+    await expectInvalid(
+      await t.viewer.request(`${base}?sort=created_desc&cursor=${byName.next ?? ""}`),
+      "cursor",
+      "query",
+    );
+    await expectInvalid(await t.viewer.request(`${base}?sort=size`), "sort", "query");
+  });
+
   it("requires authentication", async () => {
     const h = await createHarness();
     const res = await h.request("/api/v1/vms/vm_123");

@@ -1,4 +1,5 @@
-import { and, desc, eq, like, lt, or } from "drizzle-orm";
+import { and, asc, desc, eq, gt, like, lt, or } from "drizzle-orm";
+import { z } from "zod";
 import type { ObservedState } from "../../db/schema";
 import { operations, vms } from "../../db/schema";
 import { authorizeActor } from "../authorize";
@@ -8,35 +9,65 @@ import { projectRef } from "../orgs/shared";
 import { loadOperation, type OperationRow } from "./operations";
 import { loadVm, type VmRow, vmRef } from "./shared";
 
+/** Orders of the VM list; each pages by keyset on its own key, the id breaking ties. */
+export const VM_SORTS = ["created_desc", "created_asc", "name_asc", "name_desc"] as const;
+export type VmSort = (typeof VM_SORTS)[number];
+
 export type VmListQuery = {
   state?: ObservedState | undefined;
   /** Case-insensitive substring of the name. */
   q?: string | undefined;
+  /** Newest first unless said otherwise. */
+  sort?: VmSort | undefined;
   limit: number;
-  /** Opaque keyset cursor from the previous page (`next`). */
+  /** Opaque keyset cursor from the previous page (`next`), valid for the same sort only. */
   cursor?: string | undefined;
 };
 
-function encodeCursor(vm: VmRow): string {
-  return btoa(`${vm.createdAt}:${vm.id}`).replace(/=+$/, "");
+type Cursor = { sort: VmSort; key: string | number; id: string };
+
+const cursorSchema = z.object({
+  s: z.enum(VM_SORTS),
+  k: z.union([z.string(), z.number().int()]),
+  i: z.string().min(1),
+});
+
+function encodeCursor(sort: VmSort, vm: VmRow): string {
+  const key = sort.startsWith("name") ? vm.name : vm.createdAt;
+  const json = JSON.stringify({ s: sort, k: key, i: vm.id });
+  return btoa(json).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
 }
 
-function decodeCursor(cursor: string): { createdAt: number; id: string } {
+function decodeCursor(cursor: string, sort: VmSort): Cursor {
   try {
-    const [at, id] = atob(cursor).split(":");
-    const createdAt = Number(at);
-    if (!id || !Number.isSafeInteger(createdAt)) throw new Error("bad cursor");
-    return { createdAt, id };
+    const json = atob(cursor.replaceAll("-", "+").replaceAll("_", "/"));
+    const parsed = cursorSchema.parse(JSON.parse(json));
+    const byName = parsed.s.startsWith("name");
+    if (parsed.s !== sort || typeof parsed.k !== (byName ? "string" : "number"))
+      throw new Error("cursor of another order");
+    return { sort: parsed.s, key: parsed.k, id: parsed.i };
   } catch {
     throw new ServiceError("VALIDATION", "The cursor is not one this API returned.", [
       {
         in: "query",
         field: "cursor",
         code: "invalid",
-        message: "use the `next` value of the previous page",
+        message: "use the `next` value of the previous page, with the same sort",
       },
     ]);
   }
+}
+
+/** The ORDER BY and the "after this row" condition of one sort. */
+function ordering(sort: VmSort, after: Cursor | null) {
+  const column = sort.startsWith("name") ? vms.name : vms.createdAt;
+  const ascending = sort.endsWith("_asc");
+  const beyond = ascending ? gt : lt;
+  const order = ascending ? [asc(column), asc(vms.id)] : [desc(column), desc(vms.id)];
+  const where = after
+    ? or(beyond(column, after.key), and(eq(column, after.key), beyond(vms.id, after.id)))
+    : undefined;
+  return { order, where };
 }
 
 /**
@@ -52,7 +83,9 @@ export async function listVms(
   // pinned by test/contract/authz-strato.test.ts), so the project check filters the whole list:
   // no per-VM lookup whose size (and SQL variable count) grows with the fleet.
   await authorizeActor(sc, projectRef(projectId), "view");
-  const after = query.cursor ? decodeCursor(query.cursor) : null;
+  const sort = query.sort ?? "created_desc";
+  const after = query.cursor ? decodeCursor(query.cursor, sort) : null;
+  const { order, where } = ordering(sort, after);
   const rows = await sc.deps.db
     .select()
     .from(vms)
@@ -63,20 +96,15 @@ export async function listVms(
         query.q
           ? like(vms.name, `%${query.q.toLowerCase().replaceAll(/[%_\\]/g, "")}%`)
           : undefined,
-        after
-          ? or(
-              lt(vms.createdAt, after.createdAt),
-              and(eq(vms.createdAt, after.createdAt), lt(vms.id, after.id)),
-            )
-          : undefined,
+        where,
       ),
     )
-    .orderBy(desc(vms.createdAt), desc(vms.id))
+    .orderBy(...order)
     // One more than a page tells whether another page exists.
     .limit(query.limit + 1);
   const items = rows.slice(0, query.limit);
   const last = items[items.length - 1];
-  return { items, next: rows.length > query.limit && last ? encodeCursor(last) : null };
+  return { items, next: rows.length > query.limit && last ? encodeCursor(sort, last) : null };
 }
 
 export async function getVm(sc: ServiceContext, vmId: string): Promise<VmRow> {

@@ -15,6 +15,7 @@ import {
   listProjectOperations,
   listVmOperations,
   listVms,
+  VM_SORTS,
   waitForOperation,
 } from "../../../domain/vms/queries";
 import { getProjectQuota, setProjectQuota } from "../../../domain/vms/quotas";
@@ -51,6 +52,9 @@ const mutation = {
 const ListQuery = z.object({
   state: z.enum(OBSERVED_STATES).optional(),
   q: z.string().max(63).optional().openapi({ description: "Part of the name" }),
+  sort: z.enum(VM_SORTS).default("created_desc").openapi({
+    description: "Order: newest or oldest first, or by name; a `next` cursor keeps its order",
+  }),
   limit: z.coerce.number().int().min(1).max(200).default(50),
   cursor: z.string().max(200).optional().openapi({ description: "`next` of the previous page" }),
 });
@@ -97,7 +101,7 @@ const routes = {
     method: "get",
     path: "/api/v1/projects/{projectId}/vms",
     tags,
-    summary: "The project's VMs, newest first (keyset pagination)",
+    summary: "The project's VMs, newest first or in the asked order (keyset pagination)",
     request: { params: ProjectIdParam, query: ListQuery },
     responses: {
       200: json(z.object({ items: z.array(Vm), next: z.string().nullable() }), "A page of VMs"),
