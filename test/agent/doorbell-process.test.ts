@@ -1,0 +1,174 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseConfig } from "../../src/config";
+import { type Deps, systemDeps } from "../../src/deps";
+import { openNodeDatabase } from "../../src/node/database";
+import { until } from "../support/poll";
+import { freePort, processSandbox, type Spawned, waitForOutput } from "../support/processes";
+import { generateSigningKey } from "../support/signing";
+import { startUpgradeProxy } from "../support/upgrade-proxy";
+import {
+  AUTHZ_SCHEMA,
+  ackDelayMs,
+  agentAccessToken,
+  closed,
+  openDoorbell,
+  operatorApi,
+  settled,
+} from "./doorbell-fixture";
+
+const AGENT = join(import.meta.dirname, "../../agent/bin/strato-agent");
+const TSX = join(import.meta.dirname, "../../node_modules/.bin/tsx");
+/** What the agent sends as its boot id (agent/src/wakeup-client.ts). */
+const BOOT_ID = readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
+/** Well under the 5 s polling interval; the safety claim (60 s) is left at its default. */
+const RING_BUDGET_MS = 2_500;
+
+/**
+ * The WebSocket doorbell with real processes on loopback: the Node control plane, a proxy in
+ * front of it, and `strato-agent` at its production timings (5 s polling, 60 s safety claim), so
+ * only a ring explains a fast pick-up.
+ */
+describe("doorbell: strato-agent against the Node server", () => {
+  const sandbox = processSandbox("strato-doorbell-");
+  const stateDir = join(sandbox.dataDir, "agent");
+  const dbUrl = `file:${join(sandbox.dataDir, "cp.db")}`;
+  let server: Spawned;
+  let agent: Spawned;
+  let deps: Deps;
+  let base = "";
+  let proxy: Awaited<ReturnType<typeof startUpgradeProxy>>;
+  let ops: Awaited<ReturnType<typeof operatorApi>>;
+  let hostId = "";
+  const output = () =>
+    `agent:\n${agent?.output().slice(-5000)}\nserver:\n${server?.output().slice(-2000)}`;
+
+  /** Queues a VM, waits until the agent acked and finished its item; returns the ack delay. */
+  const pickUp = async (name: string) => {
+    const operationId = await ops.createVm(name);
+    const delay = await until("the item to be acked", () => ackDelayMs(deps, operationId), {
+      timeoutMs: 70_000,
+      context: output,
+    });
+    await until("the item to finish", () => settled(deps, operationId), { context: output });
+    return delay;
+  };
+
+  beforeAll(async () => {
+    const port = await freePort();
+    server = sandbox.spawn(TSX, ["src/entry/node.ts"], {
+      PORT: String(port),
+      DATABASE_URL: dbUrl,
+      STRATO_SIGNING_KEY: (await generateSigningKey()).pem,
+    });
+    await waitForOutput(server, "listening on", 60_000);
+    base = `http://127.0.0.1:${port}`;
+    proxy = await startUpgradeProxy(base);
+    deps = systemDeps(
+      parseConfig({ DATABASE_URL: dbUrl, STRATO_ENV: "test" }, "node"),
+      openNodeDatabase(dbUrl),
+      { authzSchema: AUTHZ_SCHEMA },
+    );
+    ops = await operatorApi(deps, base);
+
+    const env = {
+      STRATO_AGENT_APPROVAL_POLL_MS: "300",
+      STRATO_AGENT_STATUS_MS: "1000",
+      STRATO_AGENT_MACHINE_ID: "d00b0000000000000000000000000001",
+      // The simulator boots anything; vm.create fails earlier anyway (unreachable image).
+      STRATO_AGENT_KERNEL: join(sandbox.dataDir, "vmlinux"),
+    };
+    const enroll = sandbox.spawn(
+      AGENT,
+      [
+        "enroll",
+        "--url",
+        proxy.url,
+        "--token",
+        await ops.enrollmentToken(),
+        "--state-dir",
+        stateDir,
+      ],
+      env,
+    );
+    expect(await enroll.exited, enroll.output()).toBe(0);
+    hostId = /"hostId":"(host_[0-9a-z]+)"/.exec(enroll.output())?.[1] ?? "";
+    await ops.request(`/api/v1/hosts/${hostId}/approve`, "POST");
+    agent = sandbox.spawn(AGENT, ["run", "--state-dir", stateDir], env);
+    await until(
+      "the host to report its status",
+      async () => {
+        const host = await ops.request(`/api/v1/hosts/${hostId}`);
+        return ["healthy", "warning"].includes(String(host.health)) ? host : undefined;
+      },
+      { timeoutMs: 60_000, context: output },
+    );
+  }, 120_000);
+
+  afterAll(async () => {
+    await proxy?.close();
+    deps?.db.$client.close();
+  });
+
+  it("an item queued while the agent is connected is picked up through the socket's ring", async () => {
+    await waitForOutput(agent, '"mode":"websocket"', 30_000);
+    const delay = await pickUp("rung-1");
+    expect(delay, output()).toBeLessThan(RING_BUDGET_MS);
+    expect(agent.output()).toContain('"msg":"doorbell rang"');
+  }, 90_000);
+
+  it("one socket per host: another boot gets 409 session_conflict, the same boot replaces it", async () => {
+    const token = await agentAccessToken(base, stateDir);
+    const clone = await openDoorbell(base, "cloned-image", token);
+    expect(clone).toMatchObject({
+      opened: false,
+      status: 409,
+      contentType: "application/problem+json",
+      body: { code: "session_conflict" },
+    });
+    // Our socket with the agent's boot id takes over; the agent reconnects and takes it back.
+    const mine = await openDoorbell(base, BOOT_ID, token);
+    if (!mine.opened) throw new Error(`refused: ${JSON.stringify(mine)}`);
+    expect(await closed(mine.socket)).toBe(4000);
+    await until("the agent to be back on its socket", async () =>
+      agent.output().includes("doorbell socket closed") ? true : undefined,
+    );
+    const delay = await pickUp("rung-2");
+    expect(delay, output()).toBeLessThan(RING_BUDGET_MS);
+  }, 90_000);
+
+  it("WebSockets cut and refused by a proxy: the agent falls back to long polling and still runs work", async () => {
+    const before = agent.output().length;
+    proxy.refuseWebSockets();
+    await waitForOutput(agent, '"mode":"long-poll"', 15_000);
+    const delay = await pickUp("long-polled");
+    // The long poll is answered by the same ring; still far below the 5 s polling interval.
+    expect(delay, output()).toBeLessThan(RING_BUDGET_MS);
+    const since = agent.output().slice(before);
+    expect(since).toContain("doorbell socket closed");
+    expect(since).not.toContain('"mode":"websocket"');
+    // It keeps trying the socket (with backoff) while it long-polls.
+    await until("a reconnect attempt", async () => (proxy.refused() > 0 ? true : undefined), {
+      timeoutMs: 20_000,
+    });
+  }, 90_000);
+
+  it("refuses upgrades without a token (401) and from a revoked host (403), as problem+json", async () => {
+    expect(await openDoorbell(base, "anon")).toMatchObject({
+      opened: false,
+      status: 401,
+      contentType: "application/problem+json",
+      body: { code: "unauthenticated" },
+    });
+    const token = await agentAccessToken(base, stateDir);
+    await ops.request(`/api/v1/hosts/${hostId}/revoke`, "POST");
+    expect(await openDoorbell(base, BOOT_ID, token)).toMatchObject({
+      opened: false,
+      status: 403,
+      contentType: "application/problem+json",
+      body: { code: "host_revoked" },
+    });
+    expect(await agent.exited, output()).toBe(3);
+  }, 60_000);
+});
