@@ -46,6 +46,7 @@ export class AgentRuntime {
   #trust: TrustDocument | undefined;
   #unknownKidRefreshAt = Number.NEGATIVE_INFINITY;
   #cursor = 0;
+  #rescanAt = 0;
   #renewMs = 20_000;
   #running = false;
   #stop = new AbortController();
@@ -298,6 +299,12 @@ export class AgentRuntime {
   }
 
   async #claimAll(): Promise<void> {
+    // Once per safety period, claim from the start: an item whose claim response was lost, or
+    // whose handle this agent dropped, lapses below the cursor and would never come back.
+    if (Date.now() - this.#rescanAt >= this.#o.claimMs) {
+      this.#rescanAt = Date.now();
+      this.#cursor = 0;
+    }
     for (;;) {
       const cursor = this.#cursor;
       const reply = await this.#client.send("POST", "/claim", { body: { cursor, max_items: 10 } });

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DROP, type Exchange, type ProxiedResponse } from "../support/agent-proxy";
 import { killGroup, processSandbox } from "../support/processes";
 import { type Lab, type LabAgent, startLab } from "../support/protocol-lab";
-import { loseClaimResponseWith, partition } from "../support/proxy-rules";
+import { CLAIM_PATH, loseClaimResponseWith, partition } from "../support/proxy-rules";
 
 const SKEWED_CLOCK = join(import.meta.dirname, "../support/skewed-clock.mjs");
 const resultPath = (itemId: string) => `/api/v1/agent/items/${itemId}/result`;
@@ -52,6 +52,48 @@ describe("agent protocol under faults (design §4.2)", () => {
     expect(executed(agent, item.id)).toBe(1);
     expect(await results(item.id)).toHaveLength(1);
   }, 60_000);
+
+  it("an item whose claim response was lost is still delivered after newer work moved the cursor past it (row 11)", async () => {
+    const lost = await lab.enqueue(agent.hostId);
+    agent.proxy.use(loseClaimResponseWith(lost.id));
+    await lab.until("the claim response to be lost", async () =>
+      agent.proxy.seen("POST", CLAIM_PATH).some((e) => e.outcome === DROP) ? true : undefined,
+    );
+    // Claimed while `lost` is still leased: the agent's cursor moves past it.
+    const newer = await lab.enqueue(agent.hostId);
+    await lab.settled(newer.id, ["succeeded"]);
+    await lab.settled(lost.id, ["succeeded"], 45_000);
+    expect(executed(agent, lost.id)).toBe(1);
+  }, 90_000);
+
+  it("a done item re-issued with a new jti is answered from the journal, not run again (row 9)", async () => {
+    const item = await lab.enqueue(agent.hostId);
+    let refused = false;
+    // The first result never reaches the control plane; the answer is one the agent does not
+    // retry (design §2.11: other 4xx), so the lease lapses and the item is issued again.
+    agent.proxy.use(async (request, next) => {
+      if (refused || request.path !== resultPath(item.id)) return next(request);
+      refused = true;
+      return {
+        status: 400,
+        headers: { "content-type": "application/problem+json" },
+        body: JSON.stringify({ code: "bad_request", detail: "refused on the way" }),
+      };
+    });
+    const row = await lab.settled(item.id, ["succeeded"], 45_000);
+    const claimed = (await lab.events(item.id)).filter((e) => e.kind === "claimed");
+    expect(claimed.length).toBeGreaterThanOrEqual(2);
+    expect(new Set(claimed.map((e) => e.detail.jti)).size).toBe(claimed.length);
+    expect(row.result).toMatchObject({ lease_epoch: claimed.at(-1)?.leaseEpoch });
+    expect(agent.lines().some((l) => l.msg === "work item not run" && l.itemId === item.id)).toBe(
+      true,
+    );
+    expect(agent.lines().find((l) => l.itemId === item.id && l.reason)?.reason).toBe(
+      "already_done",
+    );
+    expect(executed(agent, item.id)).toBe(1);
+    expect(await results(item.id)).toHaveLength(1);
+  }, 90_000);
 
   it("an in-flight Idempotency-Key (409 + Retry-After) is retried after the pause (row 24)", async () => {
     const item = await lab.enqueue(agent.hostId);
