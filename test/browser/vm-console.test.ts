@@ -101,7 +101,7 @@ describe("VM console in chromium", () => {
       "web-1 is being created",
     );
 
-    // The list shows it, and follows the host's report by polling (no reload).
+    // The list shows it, and follows the host's report live (its event stream; no reload).
     await page.goto(`${origin}/projects/${t.project.id}/vms`);
     const row = page.locator(`#vms tr[data-key="${vmId}"]`);
     await expect(row.locator("[data-state]").getAttribute("data-state")).resolves.toBe(
@@ -120,7 +120,7 @@ describe("VM console in chromium", () => {
     await expect(
       page.locator("[data-operation] .font-mono", { hasText: "vm.stop" }).count(),
     ).resolves.toBe(1);
-    // The detail page polls while the stop runs and shows where it ends.
+    // The detail page follows the stop live and shows where it ends.
     await hostReports(h, vmId);
     await page.locator('#vm-state [data-state="stopped"]').waitFor({ timeout: 10_000 });
     await page.getByRole("button", { name: "Start" }).waitFor();

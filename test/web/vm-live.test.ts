@@ -23,9 +23,9 @@ async function createThroughApi(t: Team, imageId: string, name = "web-1") {
   return (await okJson<{ vm: { id: string } }>(res, 202)).vm.id;
 }
 
-/** Plays the host: the latest work item of the VM succeeded (a second later). */
-async function hostReports(h: Harness, vmId: string) {
-  h.clock.advance(1000);
+/** Plays the host: the latest work item of the VM succeeded (a second later, unless `now`). */
+async function hostReports(h: Harness, vmId: string, when: "later" | "now" = "later") {
+  if (when === "later") h.clock.advance(1000);
   const items = await h.deps.db.select().from(workItems).where(eq(workItems.resourceId, vmId));
   const item = items.sort((a, b) => b.seq - a.seq)[0];
   if (!item) throw new Error(`no work item for ${vmId}`);
@@ -187,7 +187,7 @@ describe("live VM views (server-sent events)", () => {
       expect(running.data).toMatch(/>a<\/a>.*?<span data-state="running">/s);
 
       h.clock.advance(1000);
-      await createThroughApi(t, imageId, "ab");
+      const ab = await createThroughApi(t, imageId, "ab");
       await createThroughApi(t, imageId, "other");
       const added = await sse.event();
       expect(added.data).toContain(">ab</a>");
@@ -195,6 +195,10 @@ describe("live VM views (server-sent events)", () => {
       expect(added.data).not.toContain(">other</a>");
       // The rows keep their polling fallback, with the same filters.
       expect(added.data).toContain(`hx-get="/projects/${t.project.id}/vms?q=a&amp;limit=5"`);
+
+      // A change stamped with the same millisecond as the last one still shows.
+      await hostReports(h, ab, "now");
+      expect((await sse.event()).data).toMatch(/>ab<\/a>.*?<span data-state="running">/s);
     } finally {
       await sse.close();
     }

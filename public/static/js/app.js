@@ -23,10 +23,15 @@
       ctx.swap = "none";
       showError(`The request failed (${ctx.response.status}).`);
     }
+    // A live view's stream request answered with something other than a stream (a proxy's error
+    // page): keep the view as it is; polling goes on.
+    if (isLiveStream(event.target)) ctx.swap = "none";
   });
 
-  // Network failures and timeouts: nothing to swap, so tell the user.
+  // Network failures and timeouts: nothing to swap, so tell the user. A live view's stream that
+  // cannot connect is not worth an alert: its polling fallback carries on (and reports failures).
   document.addEventListener("htmx:error", (event) => {
+    if (isLiveStream(event.target)) return;
     if (event.detail?.error) showError("The server could not be reached. Try again.");
   });
 
@@ -34,7 +39,7 @@
   // inside it ([data-poll-fallback]) is the fallback and runs only while the stream is not open
   // (not yet connected, reconnecting after an error, extension missing).
   const setStream = (state) => (event) => {
-    if (event.target?.dataset?.liveStream !== undefined) event.target.dataset.liveStream = state;
+    if (isLiveStream(event.target)) event.target.dataset.liveStream = state;
   };
   document.addEventListener("htmx:sse:after:connection", setStream("open"));
   document.addEventListener("htmx:sse:error", setStream("closed"));
@@ -56,6 +61,10 @@
   document.addEventListener("keydown", (event) => {
     if (event.key === "Escape") closeMenus(null);
   });
+
+  function isLiveStream(element) {
+    return element?.dataset?.liveStream !== undefined;
+  }
 
   function showError(message) {
     const region = document.getElementById("flash-region");
