@@ -94,7 +94,10 @@ async function main(): Promise<void> {
   });
   // serve() without createServer options is a plain node:http server.
   upgrades.attach(httpServer as Server, app.fetch);
-  const stop = () => httpServer.close(() => process.exit(0));
+  const stop = () => {
+    upgrades.closeAll();
+    httpServer.close(() => process.exit(0));
+  };
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);
 }

@@ -65,7 +65,17 @@ export function createNodeUpgrades() {
       server.on("upgrade", (incoming: IncomingMessage, socket: Duplex, head: Buffer) => {
         void upgrade(fetch, incoming, socket, head);
       });
-      server.on("close", () => wss.close());
+    },
+    /**
+     * Says goodbye (1001) to every open socket so the server can close: each upgraded socket is
+     * still one of its connections. Agents reconnect after a jittered delay.
+     */
+    closeAll(): void {
+      for (const ws of wss.clients) {
+        ws.close(1001, "server shutting down");
+        setTimeout(() => ws.terminate(), 2_000).unref();
+      }
+      wss.close();
     },
   };
 }
