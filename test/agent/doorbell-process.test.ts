@@ -5,7 +5,14 @@ import { parseConfig } from "../../src/config";
 import { type Deps, systemDeps } from "../../src/deps";
 import { openNodeDatabase } from "../../src/node/database";
 import { until } from "../support/poll";
-import { freePort, processSandbox, type Spawned, waitForOutput } from "../support/processes";
+import {
+  freePort,
+  processSandbox,
+  type Spawned,
+  signalGroup,
+  waitForGroupExit,
+  waitForOutput,
+} from "../support/processes";
 import { generateSigningKey } from "../support/signing";
 import { startUpgradeProxy } from "../support/upgrade-proxy";
 import {
@@ -55,14 +62,20 @@ describe("doorbell: strato-agent against the Node server", () => {
     return delay;
   };
 
+  let startServer: () => Promise<void>;
+
   beforeAll(async () => {
     const port = await freePort();
-    server = sandbox.spawn(TSX, ["src/entry/node.ts"], {
-      PORT: String(port),
-      DATABASE_URL: dbUrl,
-      STRATO_SIGNING_KEY: (await generateSigningKey()).pem,
-    });
-    await waitForOutput(server, "listening on", 60_000);
+    const signingKey = (await generateSigningKey()).pem;
+    startServer = async () => {
+      server = sandbox.spawn(TSX, ["src/entry/node.ts"], {
+        PORT: String(port),
+        DATABASE_URL: dbUrl,
+        STRATO_SIGNING_KEY: signingKey,
+      });
+      await waitForOutput(server, "listening on", 60_000);
+    };
+    await startServer();
     base = `http://127.0.0.1:${port}`;
     proxy = await startUpgradeProxy(base);
     deps = systemDeps(
@@ -135,6 +148,20 @@ describe("doorbell: strato-agent against the Node server", () => {
       agent.output().includes("doorbell socket closed") ? true : undefined,
     );
     const delay = await pickUp("rung-2");
+    expect(delay, output()).toBeLessThan(RING_BUDGET_MS);
+  }, 90_000);
+
+  it("a control-plane restart closes the socket; the agent reconnects and is rung again (row 14)", async () => {
+    const before = agent.output().length;
+    signalGroup(server, "SIGTERM");
+    // The open doorbell socket must not keep the server from exiting.
+    await waitForGroupExit(server, 10_000);
+    await startServer();
+    await until("the agent back on its socket", async () =>
+      agent.output().slice(before).includes('"mode":"websocket"') ? true : undefined,
+    );
+    expect(agent.output().slice(before)).toContain("doorbell socket closed");
+    const delay = await pickUp("after-restart");
     expect(delay, output()).toBeLessThan(RING_BUDGET_MS);
   }, 90_000);
 
