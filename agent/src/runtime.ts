@@ -3,7 +3,6 @@ import {
   type ClaimResponse,
   claimResponseSchema,
   enrollmentStatusSchema,
-  waitResponseSchema,
 } from "../../src/protocol/agent-api";
 import type { RejectionReason } from "../../src/protocol/rejections";
 import { type TrustDocument, trustDocumentSchema } from "../../src/protocol/trust";
@@ -13,6 +12,7 @@ import type { ExecutionOutcome, Executor } from "./executor";
 import type { FileJournal, JournalEntry } from "./journal-file";
 import type { AgentLog } from "./log";
 import { verifyWorkItem } from "./verify";
+import { WakeupClient } from "./wakeup-client";
 
 export type RuntimeOptions = {
   hostId: string;
@@ -252,6 +252,12 @@ export class AgentRuntime {
   }
 
   async #dispatch(): Promise<void> {
+    const wakeup = new WakeupClient(this.#client, this.#log, {
+      waitS: this.#o.waitS,
+      pollMs: this.#o.pollMs,
+      onError: (error, message) => this.#fatalOr(error, message),
+    });
+    wakeup.start(this.#stop.signal);
     let lastClaim = 0;
     let rung = true;
     let failures = 0;
@@ -268,33 +274,9 @@ export class AgentRuntime {
         }
       }
       if (!this.#running) return;
+      // Doorbell socket, long poll or polling (agent/src/wakeup-client.ts), up to the safety claim.
       const untilSafety = Math.max(0, this.#o.claimMs - (Date.now() - lastClaim));
-      const timeoutS = Math.min(this.#o.waitS, Math.floor(untilSafety / 1000));
-      if (timeoutS < 1) {
-        // No long poll: with waiting switched off (STRATO_AGENT_WAIT_S=0) poll every ~5 s (design
-        // §2.13); otherwise the safety claim is due within a second anyway.
-        const polling = this.#o.waitS === 0;
-        await this.#sleep(polling ? Math.min(untilSafety, jitter(this.#o.pollMs)) : untilSafety);
-        rung = polling;
-        continue;
-      }
-      try {
-        const reply = await this.#client.send(
-          "GET",
-          `/wait?cursor=${this.#cursor}&timeout=${timeoutS}`,
-          {
-            timeoutMs: (timeoutS + 10) * 1000,
-            signal: this.#stop.signal,
-          },
-        );
-        rung = reply.status === 200 && waitResponseSchema.safeParse(reply.body).success;
-      } catch (error) {
-        if (!this.#running) return;
-        this.#fatalOr(error, "long poll failed; polling instead");
-        // Polling fallback (design §2.13): claim every 5 s ± 20 %.
-        await this.#sleep(jitter(this.#o.pollMs));
-        rung = true;
-      }
+      rung = await wakeup.next(this.#cursor, untilSafety, this.#stop.signal);
     }
   }
 
