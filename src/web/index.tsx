@@ -5,7 +5,7 @@ import { registerAccountPages } from "./account/routes";
 import { registerAuditPages } from "./audit/routes";
 import { registerAuthPages } from "./auth/routes";
 import { pageSession } from "./console";
-import { renderDashboard } from "./dashboard/routes";
+import { registerDashboardStream, renderDashboard } from "./dashboard/routes";
 import { registerHostPages } from "./hosts/routes";
 import { registerImagePages } from "./images/routes";
 import { registerInvitationPages } from "./orgs/invitations";
@@ -24,6 +24,7 @@ export function registerWeb(app: Hono<AppEnv>): void {
     }
     return renderDashboard(c, active);
   });
+  registerDashboardStream(app);
   registerAuthPages(app);
   registerAccountPages(app);
   registerOrgPages(app);

@@ -5,7 +5,7 @@ import { applyVmResult } from "../../src/domain/vms/apply-result";
 import type { TestUser } from "../support/actors";
 import { vmFleet } from "../support/fleet";
 import type { Harness } from "../support/harness";
-import { get, html } from "../support/pages";
+import { get, html, partial } from "../support/pages";
 import { until } from "../support/poll";
 import { SseReader } from "../support/sse";
 import { createOrg, createProject, okJson, type Team } from "../tenancy/fixtures";
@@ -205,6 +205,39 @@ describe("live VM views (server-sent events)", () => {
     await streamEnded(h, "disconnected");
   });
 
+  it("streams the dashboard's cards: VMs, operations, and host health that changes with time", async () => {
+    const { h, t, imageId } = await fleet();
+    const page = await html(await get(t.member, "/"));
+    const url = streamUrlOf(page);
+    expect(url).toMatch(/^\/dashboard\/events\?v=[0-9a-z.]+$/);
+    // The fallback poll gets the cards alone.
+    const cards = await html(await partial(t.member, "/"));
+    expect(cards).toMatch(/^<title>[^<]*<\/title><div id="dashboard-live"/);
+    expect(cards).toContain('hx-trigger="every 15s"');
+
+    const sse = new SseReader(await openStream(t.member, url));
+    try {
+      expect(await sse.next(200)).toBe("timeout");
+      const vmId = await createThroughApi(t, imageId);
+      const created = await sse.event();
+      expect(created.data).toMatch(/^<div id="dashboard-live"/);
+      expect(created.data).toMatch(/data-vm-count="provisioning".*?>1</s);
+      expect(created.data).toContain("vm.create");
+      expect(created.data).toMatch(/data-quota="VMs".*?1 of 20/s);
+
+      await hostReports(h, vmId, "now");
+      expect((await sse.event()).data).toMatch(/data-vm-count="running".*?>1</s);
+
+      // Nothing is written when a host falls silent: its health changes with time alone.
+      h.clock.advance(60_000);
+      expect((await sse.event()).data).toContain('data-host-health="unreachable"');
+    } finally {
+      await sse.close();
+    }
+    // Someone without an organization has no live cards.
+    expect(await html(await get(t.outsider, "/"))).not.toContain("hx-sse:connect");
+  });
+
   it("is authorized like its page: 404 for outsiders and unknown projects, sign-in for nobody", async () => {
     const { h, t, imageId } = await fleet();
     const vmId = await createThroughApi(t, imageId);
@@ -234,6 +267,10 @@ describe("live VM views (server-sent events)", () => {
     expect(anonymous.headers.get("location")).toBe(
       `/sign-in?next=${encodeURIComponent(`/vms/${vmId}/events`)}`,
     );
+    const nobody = await h.request("/dashboard/events", {
+      headers: { accept: "text/event-stream" },
+    });
+    expect(nobody.status).toBe(303);
     // A bad cursor is the list's 422, not a stream.
     const bad = await openStream(t.member, `/projects/${t.project.id}/vms/events?cursor=@@`);
     expect(bad.status).toBe(422);

@@ -24,7 +24,7 @@ type HostRow = typeof hosts.$inferSelect;
  * grace.ts) silence is not held against a host: it keeps its last reported health.
  */
 export function hostHealth(
-  host: HostRow,
+  host: Pick<HostRow, "state" | "lastSeenAt" | "reportedHealth">,
   now: number,
   config: AppConfig["agent"],
   graceUntil = 0,
