@@ -256,6 +256,10 @@ export class AgentRuntime {
       waitS: this.#o.waitS,
       pollMs: this.#o.pollMs,
       onError: (error, message) => this.#fatalOr(error, message),
+      onSessionConflict: () => {
+        this.#log.error("another boot of this host keeps the doorbell; stopping (cloned host?)");
+        void this.stop(1);
+      },
     });
     wakeup.start(this.#stop.signal);
     let lastClaim = 0;

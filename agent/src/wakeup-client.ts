@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { WebSocket } from "undici";
+import { Agent, type Dispatcher, WebSocket } from "undici";
 import { waitResponseSchema } from "../../src/protocol/agent-api";
 import {
   DOORBELL_PATH,
@@ -21,6 +21,8 @@ export type WakeupOptions = {
   pollMs: number;
   /** Errors of the long poll go here (the runtime stops on revocation, logs the rest). */
   onError: (error: unknown, message: string) => void;
+  /** Another boot of this host kept the socket for 4 minutes (a cloned host): the agent exits. */
+  onSessionConflict: () => void;
   /** This boot of the host: a reconnect with it replaces the old socket (design §2.13). */
   bootId?: string;
 };
@@ -31,6 +33,42 @@ const FIRST_RECONNECT_MS = 5_000;
 const RECONNECT_CAP_MS = 64_000;
 /** No pong or ring for this long: the socket is dead even if TCP has not noticed. */
 const SILENCE_MS = 3 * DOORBELL_PING_INTERVAL_MS;
+/** 409 session_conflict (design §2.11): retry every 30 s for at most 4 minutes, then give up. */
+const CONFLICT_RETRY_MS = 30_000;
+const CONFLICT_GIVE_UP_MS = 4 * 60_000;
+
+/** How one socket attempt ended. */
+type Attempt = "was-open" | "refused" | "session-conflict";
+
+/**
+ * undici's WebSocket does not say why an upgrade was refused; this dispatcher notes the status of
+ * each upgrade answer, so a 409 session_conflict can be told from a proxy that blocks WebSockets.
+ */
+function upgradeStatusRecorder(record: (status: number) => void): Dispatcher {
+  return new Agent().compose((dispatch) => (opts, handler) => {
+    if (!opts.upgrade) return dispatch(opts, handler);
+    const noting = new Proxy(handler, {
+      get(target, prop, receiver) {
+        const value: unknown = Reflect.get(target, prop, receiver);
+        if (typeof value !== "function") return value;
+        if (prop === "onHeaders") {
+          return (status: number, ...rest: unknown[]) => {
+            record(status);
+            return value.call(target, status, ...rest);
+          };
+        }
+        if (prop === "onResponseStart") {
+          return (controller: unknown, status: number, ...rest: unknown[]) => {
+            record(status);
+            return value.call(target, controller, status, ...rest);
+          };
+        }
+        return value.bind(target);
+      },
+    });
+    return dispatch(opts, noting);
+  });
+}
 
 /** The kernel's id of this boot (a restarted agent keeps it); a random one where there is none. */
 function hostBootId(): string {
@@ -57,6 +95,11 @@ export class WakeupClient {
   /** Something happened that calls for a claim; consumed by `next()`. */
   #pending = false;
   #wake: (() => void) | undefined;
+  /** The status of the latest refused upgrade (0: none seen). */
+  #refusedWith = 0;
+  readonly #dispatcher = upgradeStatusRecorder((status) => {
+    this.#refusedWith = status;
+  });
 
   constructor(client: ControlPlaneClient, log: AgentLog, options: WakeupOptions) {
     this.#client = client;
@@ -153,12 +196,33 @@ export class WakeupClient {
 
   async #keepConnected(signal: AbortSignal): Promise<void> {
     let failures = 0;
+    let conflictSince: number | undefined;
     while (!signal.aborted) {
-      const wasOpen = await this.#connectOnce(signal);
-      if (signal.aborted) return;
-      failures = wasOpen ? 0 : failures + 1;
-      const delay =
-        failures === 0 ? Math.random() * FIRST_RECONNECT_MS : backoffMs(failures, RECONNECT_CAP_MS);
+      const attempt = await this.#connectOnce(signal);
+      if (signal.aborted) break;
+      let delay: number;
+      if (attempt === "session-conflict") {
+        conflictSince ??= Date.now();
+        this.#log.error(
+          "security: doorbell session conflict: another boot of this host is connected",
+          {
+            bootId: this.#bootId,
+            alert: true,
+          },
+        );
+        if (Date.now() - conflictSince >= CONFLICT_GIVE_UP_MS) {
+          this.#o.onSessionConflict();
+          break;
+        }
+        delay = CONFLICT_RETRY_MS;
+      } else {
+        conflictSince = undefined;
+        failures = attempt === "was-open" ? 0 : failures + 1;
+        delay =
+          failures === 0
+            ? Math.random() * FIRST_RECONNECT_MS
+            : backoffMs(failures, RECONNECT_CAP_MS);
+      }
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, delay);
         signal.addEventListener("abort", () => {
@@ -167,21 +231,26 @@ export class WakeupClient {
         });
       });
     }
+    await this.#dispatcher.close();
   }
 
-  /** One socket's life; resolves when it is gone, true if it had opened. */
-  async #connectOnce(signal: AbortSignal): Promise<boolean> {
+  /** One socket's life; resolves when it is gone. */
+  async #connectOnce(signal: AbortSignal): Promise<Attempt> {
     let token: string;
     try {
       token = await this.#client.accessToken();
     } catch {
-      return false;
+      return "refused";
     }
     const url = new URL(
       `${this.#client.baseUrl}${API_PREFIX}${DOORBELL_PATH}?boot_id=${encodeURIComponent(this.#bootId)}`,
     );
     url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
-    const ws = new WebSocket(url, { headers: { authorization: `Bearer ${token}` } });
+    this.#refusedWith = 0;
+    const ws = new WebSocket(url, {
+      headers: { authorization: `Bearer ${token}` },
+      dispatcher: this.#dispatcher,
+    });
     return new Promise((resolve) => {
       let opened = false;
       let heardAt = Date.now();
@@ -202,7 +271,8 @@ export class WakeupClient {
           // poll carries on; the next `next()` reports its mode.
           this.#log.info("doorbell socket not available; falling back", { reason: why });
         }
-        resolve(opened);
+        if (opened) resolve("was-open");
+        else resolve(this.#refusedWith === 409 ? "session-conflict" : "refused");
       };
       signal.addEventListener("abort", stop, { once: true });
       ws.addEventListener("open", () => {

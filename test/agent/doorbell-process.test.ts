@@ -181,6 +181,24 @@ describe("doorbell: strato-agent against the Node server", () => {
     });
   }, 90_000);
 
+  it("another boot holds the socket: the agent gets 409, raises the alarm and keeps working by long poll (row 21)", async () => {
+    // The agent has no socket now (the proxy refuses them); a clone of this host connects first.
+    const clone = await openDoorbell(base, "cloned-image", await agentAccessToken(base, stateDir));
+    if (!clone.opened) throw new Error(`refused: ${JSON.stringify(clone)}`);
+    const before = agent.output().length;
+    proxy.allowWebSockets();
+    await until(
+      "the agent to report the conflict",
+      async () => (agent.output().slice(before).includes("session conflict") ? true : undefined),
+      { timeoutMs: 70_000, context: output },
+    );
+    expect(agent.output().slice(before)).toContain('"alert":true');
+    const delay = await pickUp("beside-a-clone");
+    expect(delay, output()).toBeLessThan(RING_BUDGET_MS);
+    expect(agent.output().slice(before)).not.toContain('"mode":"websocket"');
+    clone.socket.close();
+  }, 90_000);
+
   it("refuses upgrades without a token (401) and from a revoked host (403), as problem+json", async () => {
     expect(await openDoorbell(base, "anon")).toMatchObject({
       opened: false,

@@ -62,6 +62,10 @@ export async function startUpgradeProxy(target: string) {
       refuse = true;
       for (const socket of tunnels) socket.destroy();
     },
+    /** Lets upgrades through again. */
+    allowWebSockets(): void {
+      refuse = false;
+    },
     /** How many upgrades were refused. */
     refused: () => refused,
     close(): Promise<void> {
