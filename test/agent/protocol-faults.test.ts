@@ -1,6 +1,8 @@
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DROP, type Exchange, type ProxiedResponse } from "../support/agent-proxy";
+import { cancelWork } from "../../src/domain/work/cancel";
+import { DROP, type Exchange, type ProxiedResponse, type Rule } from "../support/agent-proxy";
+import { busy } from "../support/poll";
 import { killGroup, processSandbox } from "../support/processes";
 import { type Lab, type LabAgent, startLab } from "../support/protocol-lab";
 import { CLAIM_PATH, loseClaimResponseWith, partition } from "../support/proxy-rules";
@@ -153,6 +155,39 @@ describe("agent protocol under faults (design §4.2)", () => {
     expect(await results(item.id)).toHaveLength(1);
   }, 90_000);
 
+  it("a cancel during an operation stops it at the next renew; a lapsed lease is re-leased by renew under the same epoch (row 26)", async () => {
+    const cancelled = await lab.enqueue(agent.hostId, { op: "host.sleep", params: { ms: 60_000 } });
+    await lab.until("the sleep to start", async () =>
+      executed(agent, cancelled.id) > 0 ? true : undefined,
+    );
+    await busy(() => cancelWork(lab.deps, cancelled.id));
+    const stopped = await lab.settled(cancelled.id, ["cancelled", "succeeded"], 30_000);
+    expect(stopped.result).toMatchObject({ outcome: "cancelled" });
+    expect(executed(agent, cancelled.id)).toBe(1);
+
+    // Renewals are cut off until the control plane's lease has lapsed, then allowed again.
+    const long = await lab.enqueue(agent.hostId, { op: "host.sleep", params: { ms: 10_000 } });
+    await lab.until("the sleep to start", async () =>
+      executed(agent, long.id) > 0 ? true : undefined,
+    );
+    const renewPath = `/api/v1/agent/items/${long.id}/renew`;
+    const allowRenew = agent.proxy.use(async (request, next) =>
+      request.path === renewPath ? DROP : next(request),
+    );
+    await lab.until("the lease to lapse", async () => {
+      const row = await lab.item(long.id);
+      return row?.leaseExpiresAt && row.leaseExpiresAt < Date.now() ? true : undefined;
+    });
+    allowRenew();
+    const lapsedAt = Date.now();
+    const done = await lab.settled(long.id, ["succeeded"], 60_000);
+    const events = await lab.events(long.id);
+    expect(events.filter((e) => e.kind === "claimed")).toHaveLength(1);
+    expect(events.some((e) => e.kind === "renewed" && e.at >= lapsedAt - 1_000)).toBe(true);
+    expect(done.result).toMatchObject({ lease_epoch: 1, output: { slept: 10_000 } });
+    expect(executed(agent, long.id)).toBe(1);
+  }, 120_000);
+
   it("a short partition makes the host Unreachable, not Offline; it is healthy again once healed (row 15)", async () => {
     await healthy(agent.hostId);
     const seen = new Set<string>();
@@ -228,6 +263,33 @@ describe("agent protocol under faults (design §4.2)", () => {
     expect(host.health).toBe("warning");
     killGroup(skewed.process());
   }, 120_000);
+
+  it("with the wake-up channels blocked it falls back to polling, well before the safety claim (row 23)", async () => {
+    const pollMs = 1_000;
+    // A proxy that lets neither the doorbell socket nor long polls through, from the start.
+    const blockWakeups: Rule = async (request, next) =>
+      /^\/api\/v1\/agent\/(wait|connect)/.test(request.path) ? DROP : next(request);
+    const blocked = await lab.agent(
+      "blocked-host",
+      {
+        STRATO_AGENT_CLAIM_MS: "60000",
+        STRATO_AGENT_POLL_MS: String(pollMs),
+        STRATO_AGENT_WAIT_S: "25",
+      },
+      (proxy) => proxy.use(blockWakeups),
+    );
+    await lab.until("the agent to fall back to polling", async () =>
+      blocked.proxy.seen("GET", "/api/v1/agent/wait").some((e) => e.outcome === DROP)
+        ? true
+        : undefined,
+    );
+    const item = await lab.enqueue(blocked.hostId);
+    const row = await lab.settled(item.id, ["succeeded"], 45_000);
+    const claimedAt = (await lab.events(item.id)).find((e) => e.kind === "claimed")?.at ?? 0;
+    // Design target p95 ≤ 6 s when polling; generous for a loaded machine, far below 60 s.
+    expect(claimedAt - row.createdAt).toBeLessThan(12_000);
+    killGroup(blocked.process());
+  }, 90_000);
 
   it("with every ring lost, the safety claim still delivers (row 22)", async () => {
     const claimMs = 4_000;

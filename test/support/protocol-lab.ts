@@ -162,7 +162,12 @@ export async function startLab(sandbox: Sandbox, serverEnv: Record<string, strin
      * Enrolls an agent through its own proxy, approves the host through the REST API, starts it
      * and waits until it has taken its first claim.
      */
-    async agent(name: string, env: Record<string, string> = {}): Promise<LabAgent> {
+    async agent(
+      name: string,
+      env: Record<string, string> = {},
+      /** Runs before the agent starts, e.g. to install proxy rules. */
+      prepare: (proxy: AgentProxy) => void = () => {},
+    ): Promise<LabAgent> {
       const proxy = new AgentProxy(base);
       await proxy.start();
       const stateDir = join(sandbox.dataDir, name);
@@ -201,6 +206,7 @@ export async function startLab(sandbox: Sandbox, serverEnv: Record<string, strin
         lines: () => runs.flatMap((r) => logLines(r.output())),
       };
       agents.push(agent);
+      prepare(proxy);
       agent.start();
       await lab.until("the agent's first claim", async () =>
         proxy.seen("POST", "/api/v1/agent/claim").length > 0 ? true : undefined,
