@@ -1,0 +1,120 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { parseConfig } from "../../src/config";
+import { type Deps, systemDeps } from "../../src/deps";
+import { commit } from "../../src/domain/context";
+import { startSession } from "../../src/domain/identity/sessions";
+import { createUserStatements } from "../../src/domain/identity/users";
+import { openNodeDatabase } from "../../src/node/database";
+import { busy } from "../support/poll";
+import {
+  freePort,
+  processSandbox,
+  signalGroup,
+  waitForGroupExit,
+  waitForOutput,
+} from "../support/processes";
+import { SseReader } from "../support/sse";
+
+const AUTHZ_SCHEMA = readFileSync(new URL("../../permify/schema.perm", import.meta.url), "utf8");
+
+/**
+ * The console's live updates on workerd (`npm run dev`: the Worker under Miniflare): the
+ * dashboard's event stream connects, stays quiet while nothing changes, and sends the cards when a
+ * project's quota changes through the API, with real timers and the database over HTTP.
+ */
+describe("live console updates on the Worker (npm run dev)", () => {
+  const sandbox = processSandbox("strato-live-worker-");
+  let deps: Deps | undefined;
+  afterAll(() => deps?.db.$client.close());
+
+  it("streams the dashboard's cards when they change", { timeout: 180_000 }, async () => {
+    const [port, dbPort, inspectorPort] = [await freePort(), await freePort(), await freePort()];
+    const dev = sandbox.spawn("npm", ["run", "-s", "dev"], {
+      STRATO_PORT: String(port),
+      STRATO_DB_PORT: String(dbPort),
+      STRATO_INSPECTOR_PORT: String(inspectorPort),
+      STRATO_DATA_DIR: join(sandbox.dataDir, "cp"),
+      STRATO_DEV_AGENT: "0",
+    });
+    await waitForOutput(dev, "Strato is ready", 90_000);
+    const base = `http://127.0.0.1:${port}`;
+    const origin = `http://localhost:${port}`;
+    const dbUrl = `http://127.0.0.1:${dbPort}`;
+    const d = systemDeps(parseConfig({ DATABASE_URL: dbUrl }, "node"), openNodeDatabase(dbUrl), {
+      authzSchema: AUTHZ_SCHEMA,
+    });
+    deps = d;
+
+    // A signed-in person (sign-in ceremonies have their own tests) with an organization and project.
+    const userId = d.ids.next("user");
+    const now = Date.now();
+    const system = { deps: d, actor: { kind: "system" as const }, requestId: "live" };
+    await busy(() =>
+      commit(
+        d.db,
+        createUserStatements(system, {
+          id: userId,
+          email: "live@example.test",
+          displayName: "Liv",
+          isPlatformAdmin: false,
+          createdAt: now,
+          updatedAt: now,
+        }),
+      ),
+    );
+    const { token, session } = await busy(() =>
+      startSession(d, userId, { userAgent: "test", ip: "127.0.0.1" }),
+    );
+    const headers = {
+      cookie: `strato_session=${token}`,
+      origin,
+      "x-csrf-token": session.csrfToken,
+    };
+    const api = async (path: string, method: string, json: unknown) => {
+      const res = await fetch(`${base}${path}`, {
+        method,
+        headers: { ...headers, "content-type": "application/json" },
+        body: JSON.stringify(json),
+      });
+      const text = await res.text();
+      expect(res.ok, `${method} ${path}: ${text}`).toBe(true);
+      return JSON.parse(text) as { id: string };
+    };
+    const org = await api("/api/v1/organizations", "POST", { name: "Live" });
+    const project = await api(`/api/v1/organizations/${org.id}/projects`, "POST", { name: "Web" });
+
+    const page = await (await fetch(`${base}/`, { headers })).text();
+    const url = /hx-sse:connect="([^"]+)"/.exec(page)?.[1]?.replaceAll("&amp;", "&");
+    expect(url).toMatch(/^\/dashboard\/events\?v=/);
+    const controller = new AbortController();
+    const res = await fetch(`${base}${url}`, {
+      headers: { ...headers, accept: "text/event-stream", "hx-request": "true" },
+      signal: controller.signal,
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toContain("text/event-stream");
+    const sse = new SseReader(res);
+    try {
+      // Nothing changed since the page: nothing is sent (the stream checks every second).
+      expect(await sse.next(2500)).toBe("timeout");
+      await api(`/api/v1/projects/${project.id}/quota`, "PUT", {
+        maxVms: 7,
+        maxVcpus: 16,
+        maxMemoryMb: 32768,
+        maxDiskGb: 500,
+      });
+      const cards = await sse.event(10_000);
+      expect(cards.data).toMatch(/^<div id="dashboard-live"/);
+      expect(cards.data).toMatch(/data-quota="VMs".*?0 of 7/s);
+    } finally {
+      controller.abort();
+      await sse.close();
+      // The runner stops the Worker's own process group; a SIGKILL would leave it running.
+      signalGroup(dev, "SIGTERM");
+      await waitForGroupExit(dev, 15_000);
+    }
+    await expect(fetch(`${base}/healthz`)).rejects.toThrow();
+  });
+});
