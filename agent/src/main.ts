@@ -126,6 +126,7 @@ async function run(settings: AgentSettings): Promise<number> {
       bridge: settings.bridge,
       imageCacheBytes: Math.round(settings.image_cache_gb * 1024 ** 3),
       consoleLogBytes: Math.round(settings.console_log_mb * 1024 ** 2),
+      simulatorEnv: simulatorEnv(process.env),
     },
     log,
   );
@@ -186,6 +187,14 @@ async function run(settings: AgentSettings): Promise<number> {
   await client.close();
   log.info("agent stopped", { exitCode: runtime.exitCode });
   return runtime.exitCode;
+}
+
+/** The simulator's switches (`CH_SIM_*`, docs/hypervisor.md) from the agent's environment. */
+function simulatorEnv(env: NodeJS.ProcessEnv): Record<string, string> {
+  const picked: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env))
+    if (name.startsWith("CH_SIM_") && value !== undefined) picked[name] = value;
+  return picked;
 }
 
 async function main(argv: string[]): Promise<number> {

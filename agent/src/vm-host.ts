@@ -22,6 +22,11 @@ export type VmHostConfig = {
   bridge?: string | undefined;
   imageCacheBytes: number;
   consoleLogBytes: number;
+  /**
+   * `CH_SIM_*` variables (fault injection, request log) handed to the simulator's VMM processes;
+   * ignored for a real Cloud Hypervisor, whose processes get no agent environment.
+   */
+  simulatorEnv?: Record<string, string>;
 };
 
 /** What a running agent needs for VMs: the ops, the host's VM inventory, and tool warnings. */
@@ -91,6 +96,7 @@ export async function openVmHost(config: VmHostConfig, log: AgentLog): Promise<V
     binary,
     runRoot: join(config.stateDir, "run"),
     readyTimeoutMs: 20_000,
+    ...(simulated && config.simulatorEnv ? { env: config.simulatorEnv } : {}),
   });
   const images = await ImageCache.open({
     dir: join(config.stateDir, "images"),

@@ -100,8 +100,8 @@ describe("VMs end to end: control plane + strato-agent + Cloud Hypervisor simula
     expect(op, output()).toMatchObject({ status: "succeeded", error: null });
     return vm(accepted.vm.id);
   };
-  const startAgent = () => {
-    agent = sandbox.spawn(AGENT, ["run", "--state-dir", stateDir], agentEnv);
+  const startAgent = (extraEnv: Record<string, string> = {}) => {
+    agent = sandbox.spawn(AGENT, ["run", "--state-dir", stateDir], { ...agentEnv, ...extraEnv });
     return agent;
   };
 
@@ -245,7 +245,13 @@ describe("VMs end to end: control plane + strato-agent + Cloud Hypervisor simula
     expect(vmmsOf(join(stateDir, "run"), created.vm.id)).toEqual([]);
   });
 
-  it("an agent killed mid-create converges to one running VM after it restarts", async () => {
+  it("an agent killed mid-create converges to one running VM after it restarts", {
+    timeout: 120_000,
+  }, async () => {
+    // A create takes ~0.2 s on the simulator: a slow boot (its VMM keeps the delay) holds it on
+    // the host long enough to kill the agent in the middle of it.
+    killGroup(agent);
+    startAgent({ CH_SIM_BOOT_DELAY_MS: "3000" });
     const created = await create("web-2");
     // Kill the agent as soon as the host has the item (accepted), before it can report.
     await until(
