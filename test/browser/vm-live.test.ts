@@ -33,7 +33,8 @@ async function timeUntilState(page: Page, state: string, timeout: number): Promi
 
 /**
  * The VM page's live updates in a real browser: the state changes on the page as the host reports,
- * through the event stream and not by polling; when the stream cannot connect, polling takes over
+ * through the event stream and not by polling; the stream connects even when the SSE extension
+ * loads after htmx has processed the page; when the stream cannot connect, polling takes over
  * without an error shown.
  */
 describe("live VM page in chromium", () => {
@@ -101,6 +102,15 @@ describe("live VM page in chromium", () => {
       await page.getByRole("button", { name: "Start" }).waitFor();
       // One GET of the page itself, no polls.
       expect(polls()).toBe(1);
+
+      // The extension arriving after htmx has processed the page still connects.
+      await page.route(`${origin}/static/vendor/htmx/hx-sse.min.js*`, async (route) => {
+        await new Promise((r) => setTimeout(r, 300));
+        await route.continue();
+      });
+      await page.reload();
+      await page.locator('#vm-live-stream[data-live-stream="open"]').waitFor({ timeout: 5000 });
+      await page.unroute(`${origin}/static/vendor/htmx/hx-sse.min.js*`);
 
       // No stream (a proxy that refuses it): the page polls instead, and shows no error.
       streamBlocked = true;

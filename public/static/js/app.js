@@ -49,6 +49,14 @@
     if (!source?.hasAttribute?.("data-poll-fallback")) return;
     if (source.closest("[data-live-stream]")?.dataset.liveStream === "open") event.preventDefault();
   });
+  // htmx processes the page from a timer queued when it loads; should that run before hx-sse.js
+  // has loaded, the extension never saw the regions. This timer runs after htmx's, and connects
+  // the regions the extension has not taken up (it marks them data-htmx-powered).
+  setTimeout(() => {
+    for (const region of document.querySelectorAll("[data-live-stream]")) {
+      if (!region.hasAttribute("data-htmx-powered")) htmx.process(region);
+    }
+  });
 
   // Menus are <details> (they work without this script); with it, a click elsewhere or Escape
   // closes them like any dropdown.
