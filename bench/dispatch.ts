@@ -2,10 +2,10 @@
  * Work dispatch: `enqueueWork` → the item verified, journaled and acked by a real `strato-agent`.
  * Items are `host.noop` (STRATO_AGENT_TEST_OPS=1), timed from their `enqueued` to their `accepted`
  * work event (ms). The control plane runs in this process (loopback). Two runs:
- *  - wake-up (the agent's defaults: long poll on `/wait`, 60 s safety claim): each agent gets one
- *    item at a time, enqueued once it is back in its long poll, so the figure is dispatch latency
- *    without queueing;
- *  - polling only (STRATO_AGENT_WAIT_S=0, STRATO_AGENT_CLAIM_MS=5000): items arrive at a steady
+ *  - wake-up (the agent's defaults: the doorbell WebSocket, 60 s safety claim; --wakeup long-poll
+ *    refuses the socket so the agents long-poll `/wait`): each agent gets one item at a time,
+ *    enqueued once it is back waiting, so the figure is dispatch latency without queueing;
+ *  - polling only (STRATO_AGENT_WEBSOCKET=0, STRATO_AGENT_WAIT_S=0, STRATO_AGENT_CLAIM_MS=5000): items arrive at a steady
  *    rate (--poll-rate per second, spread over the agents) and wait for the next 5 s claim.
  * Also: a bare loopback round trip (GET /healthz) in the same run, idle requests per agent per
  * minute in both modes (every request the server sees, counted per access token over --idle-s),
@@ -35,6 +35,7 @@ const flags = benchArgs("dispatch", {
   "poll-items": { type: "string" },
   "poll-rate": { type: "string" },
   "idle-s": { type: "string" },
+  wakeup: { type: "string" },
 });
 const AGENTS = intFlag(flags.agents, 1, "agents");
 const ITEMS = intFlag(flags.items, 250, "items");
@@ -42,11 +43,16 @@ const POLL_ITEMS = intFlag(flags["poll-items"], 60, "poll-items");
 const POLL_RATE = intFlag(flags["poll-rate"], 2, "poll-rate");
 const IDLE_S = intFlag(flags["idle-s"], 20, "idle-s");
 const BARE_N = 2_000;
+const WAKEUP = flags.wakeup ?? "websocket";
+if (WAKEUP !== "websocket" && WAKEUP !== "long-poll") {
+  throw new Error("--wakeup is websocket or long-poll");
+}
 
 /** Production timings except approval, which the bench does not want to wait 30 s for. */
 const AGENT_ENV = { STRATO_AGENT_TEST_OPS: "1", STRATO_AGENT_APPROVAL_POLL_MS: "300" };
-/** Polling only: no long poll; a claim every 5 s (with WAIT_S=0 the claim timer is the poll). */
+/** Polling only: no socket, no long poll; a claim every 5 s (with WAIT_S=0 the claim timer is the poll). */
 const POLLING_ENV = {
+  STRATO_AGENT_WEBSOCKET: "0",
   STRATO_AGENT_WAIT_S: "0",
   STRATO_AGENT_CLAIM_MS: "5000",
   STRATO_AGENT_POLL_MS: "5000",
@@ -171,7 +177,7 @@ let cp: ControlPlane | undefined;
 let agents: BenchAgent[] = [];
 try {
   const setupStart = performance.now();
-  cp = await startControlPlane(dir);
+  cp = await startControlPlane(dir, {}, { websockets: WAKEUP === "websocket" });
   const plane = cp;
   const traffic = new AgentTraffic();
   traffic.attach(plane);
@@ -197,7 +203,7 @@ try {
       `one write commit to a database file here: p50 ${commitMs} ms`,
   );
 
-  // Wake-up: one item per agent at a time, each enqueued once its agent is back in `/wait`.
+  // Wake-up: one item per agent at a time, each enqueued once its agent is back waiting.
   const perAgent = Math.ceil(ITEMS / AGENTS);
   for (const [k, agent] of agents.entries()) await noop(plane, agent.hostId, `warm-${k}`);
   await sleep(1000);
@@ -209,13 +215,15 @@ try {
         const id = await noop(plane, agent.hostId, `wake-${k}-${i}`);
         wakeIds.push(id);
         const answered = await traffic.result(id, 30_000);
-        await traffic.longPollAfter(answered.token, answered.at, 1_000);
+        // Back waiting: a new long poll arrives, or (socket) the agent is idle again at once.
+        if (WAKEUP === "long-poll") await traffic.longPollAfter(answered.token, answered.at, 1_000);
+        else await sleep(2);
       }
     }),
   );
   const { accepted: wake, claimed: wakeClaimed } = await acceptLatencies(plane, wakeIds);
   console.log(
-    `  wake-up: enqueue → accepted p50 ${wake.p50} ms, p99 ${wake.p99} ms, max ${wake.max} ms ` +
+    `  wake-up (${WAKEUP}): enqueue → accepted p50 ${wake.p50} ms, p99 ${wake.p99} ms, max ${wake.max} ms ` +
       `(${wakeIds.length} items in ${((performance.now() - wallStart) / 1000).toFixed(1)} s; ` +
       `work_events times are whole ms); of which enqueue → claimed p50 ${wakeClaimed.p50} ms, ` +
       `p99 ${wakeClaimed.p99} ms`,

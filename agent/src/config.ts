@@ -39,6 +39,11 @@ export const agentSettingsSchema = z
     poll_ms: ms(5_000),
     approval_poll_ms: ms(30_000),
     wait_s: z.coerce.number().int().min(0).max(25).default(25),
+    /** The doorbell WebSocket; false: long poll (or polling) only, e.g. behind a proxy that breaks it. */
+    websocket: z
+      .union([z.boolean(), z.enum(["0", "1", "true", "false"])])
+      .transform((v) => v === true || v === "1" || v === "true")
+      .default(true),
     test_ops: flag,
   })
   .strict();

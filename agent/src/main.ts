@@ -45,6 +45,7 @@ exists): a YAML mapping of the settings below. Flags win over the environment, w
   poll_ms              STRATO_AGENT_POLL_MS            5000 (when long polling fails or wait_s is 0)
   approval_poll_ms     STRATO_AGENT_APPROVAL_POLL_MS   30000
   wait_s               STRATO_AGENT_WAIT_S             25 (long poll length; 0 = poll only)
+  websocket            STRATO_AGENT_WEBSOCKET          true (the doorbell socket; false = long poll only)
   test_ops             STRATO_AGENT_TEST_OPS           false (registers host.sleep, for tests)
 `;
 
@@ -159,6 +160,7 @@ async function run(settings: AgentSettings): Promise<number> {
     claimMs: settings.claim_ms,
     pollMs: settings.poll_ms,
     waitS: settings.wait_s,
+    websocket: settings.websocket,
     approvalPollMs: settings.approval_poll_ms,
     status: async () => ({
       health: problems.length === 0 ? "healthy" : "warning",

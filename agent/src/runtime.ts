@@ -25,6 +25,8 @@ export type RuntimeOptions = {
   pollMs: number;
   /** Long poll length in seconds (≤ 25). */
   waitS: number;
+  /** Listen on the doorbell WebSocket (else long poll / polling only). */
+  websocket: boolean;
   /** Approval polling period (30 s ± 20 %). */
   approvalPollMs: number;
   status: () => Promise<Record<string, unknown>>;
@@ -261,7 +263,7 @@ export class AgentRuntime {
         void this.stop(1);
       },
     });
-    wakeup.start(this.#stop.signal);
+    if (this.#o.websocket) wakeup.start(this.#stop.signal);
     let lastClaim = 0;
     let rung = true;
     let failures = 0;

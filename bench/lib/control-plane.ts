@@ -4,6 +4,7 @@
  * @hono/node-server inside the bench's own process, plus the first account of an installation.
  */
 import { readFileSync } from "node:fs";
+import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { serve } from "@hono/node-server";
@@ -22,6 +23,8 @@ import { createToken } from "../../src/domain/tokens/create-token";
 import type { Logger } from "../../src/lib/logger";
 import { openNodeDatabase } from "../../src/node/database";
 import { applyMigrations } from "../../src/node/migrate";
+import { createNodeUpgrades } from "../../src/node/websocket-upgrade";
+import { createInProcessWakeup } from "../../src/wakeup/in-process";
 import { summarize } from "./stats";
 
 const AUTHZ_SCHEMA = readFileSync(new URL("../../permify/schema.perm", import.meta.url), "utf8");
@@ -63,10 +66,14 @@ function quietLogger(): { log: Logger; count: () => number } {
   };
 }
 
-/** Starts the control plane over `<dir>/cp.db`; `env` adds configuration (e.g. lease lengths). */
+/**
+ * Starts the control plane over `<dir>/cp.db`; `env` adds configuration (e.g. lease lengths).
+ * `websockets: false` leaves out the doorbell sockets, so agents long-poll.
+ */
 export async function startControlPlane(
   dir: string,
   env: Record<string, string> = {},
+  options: { websockets?: boolean } = {},
 ): Promise<ControlPlane> {
   const { privateKey } = await generateKeyPair("EdDSA", { extractable: true });
   const config = parseConfig(
@@ -80,9 +87,12 @@ export async function startControlPlane(
   const db = openNodeDatabase(config.databaseUrl);
   await applyMigrations(db);
   const quiet = quietLogger();
+  // Agents' doorbell WebSockets, as src/entry/node.ts wires them.
+  const upgrades = options.websockets === false ? undefined : createNodeUpgrades();
   const deps: Deps = {
     ...systemDeps(config, db, {
       clientAddress: (c) => getConnInfo(c).remote.address,
+      wakeup: createInProcessWakeup(upgrades?.accept),
       authzSchema: AUTHZ_SCHEMA,
     }),
     log: quiet.log,
@@ -99,18 +109,15 @@ export async function startControlPlane(
   const port = new Promise<number>((resolve) => {
     listening = resolve;
   });
-  const server = serve(
-    {
-      fetch: (request, bindings) => {
-        const response = Promise.resolve(app.fetch(request, bindings));
-        for (const observe of observers) observe(request, response);
-        return response;
-      },
-      hostname: "127.0.0.1",
-      port: 0,
-    },
-    (info: AddressInfo) => listening(info.port),
+  const observed = (request: Request, bindings: unknown) => {
+    const response = Promise.resolve(app.fetch(request, bindings));
+    for (const observe of observers) observe(request, response);
+    return response;
+  };
+  const server = serve({ fetch: observed, hostname: "127.0.0.1", port: 0 }, (info: AddressInfo) =>
+    listening(info.port),
   );
+  upgrades?.attach(server as Server, observed);
   let closed = false;
   return {
     base: `http://127.0.0.1:${await port}`,
@@ -122,6 +129,7 @@ export async function startControlPlane(
       if (closed) return;
       closed = true;
       clearInterval(periodic);
+      upgrades?.closeAll();
       await new Promise<void>((done) => {
         if ("closeAllConnections" in server) server.closeAllConnections();
         server.close(() => done());
