@@ -1,6 +1,7 @@
 import { DROP, type Outcome, type ProxiedResponse, type Rule } from "./agent-proxy";
 
 export const CLAIM_PATH = "/api/v1/agent/claim";
+export const TRUST_PATH = "/api/v1/agent/trust";
 
 /** A claim response item as the control plane sends it. */
 export type ClaimedItem = { id: string; seq: number; lease_epoch: number; token: string };
@@ -81,4 +82,32 @@ export function deliveredItem(
     if (item) return item;
   }
   return undefined;
+}
+
+/** The first claim response carrying `itemId` announces trust document `version` instead. */
+export function announceTrustVersion(itemId: string, version: number): Rule {
+  let done = false;
+  return async (request, next) => {
+    const outcome = await next(request);
+    const body = isClaim(request.method, request.path) && !done ? claimBody(outcome) : undefined;
+    if (!body?.items.some((i) => i.id === itemId) || outcome === DROP) return outcome;
+    done = true;
+    return withBody(outcome, { ...body, trust_version: version });
+  };
+}
+
+/** Answers the next `GET /trust` with `document` instead of the control plane's. */
+export function serveTrustDocument(document: unknown): Rule {
+  let done = false;
+  return async (request, next) => {
+    if (done || request.method !== "GET" || !request.path.startsWith(TRUST_PATH)) {
+      return next(request);
+    }
+    done = true;
+    return {
+      status: 200,
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(document),
+    };
+  };
 }
