@@ -153,6 +153,29 @@ describe("VM pages", () => {
     expect(running).not.toContain(">vm-4<");
   });
 
+  it("sorts the list by name or age, and the next page keeps the order", async () => {
+    const { h, t, imageId } = await fleet();
+    for (const name of ["delta", "alpha", "echo", "charlie", "bravo"]) {
+      h.clock.advance(1000);
+      await createThroughApi(t, imageId, name);
+    }
+    const base = `/projects/${t.project.id}/vms`;
+    const order = (page: string) =>
+      [...page.matchAll(/>(alpha|bravo|charlie|delta|echo)</g)].map((m) => m[1]);
+    const first = await html(await get(t.viewer, `${base}?sort=name_asc&limit=3`));
+    expect(order(first)).toEqual(["alpha", "bravo", "charlie"]);
+    // The order is offered in the form, with the current one selected.
+    expect(first).toMatch(/<option value="name_asc" selected[^>]*>Name A–Z<\/option>/);
+    const next = /href="([^"]+cursor=[^"]+)"/.exec(first)?.[1]?.replaceAll("&amp;", "&") ?? "";
+    expect(next).toContain("sort=name_asc");
+    expect(order(await html(await get(t.viewer, next)))).toEqual(["delta", "echo"]);
+    const oldest = await html(await get(t.viewer, `${base}?sort=created_asc`));
+    expect(order(oldest)).toEqual(["delta", "alpha", "echo", "charlie", "bravo"]);
+    // An unknown order falls back to newest first.
+    const unknown = await html(await get(t.viewer, `${base}?sort=size`));
+    expect(order(unknown)).toEqual(["bravo", "charlie", "echo", "alpha", "delta"]);
+  });
+
   it("shows actions by permission and state; an action creates an operation", async () => {
     const { h, t, imageId } = await fleet();
     const vmId = await createThroughApi(t, imageId);

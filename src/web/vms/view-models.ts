@@ -8,7 +8,7 @@ import { orgRef, projectRef } from "../../domain/orgs/shared";
 import { getProject } from "../../domain/projects/get-project";
 import type { VmAction } from "../../domain/vms/change-state";
 import type { OperationRow } from "../../domain/vms/operations";
-import { getVm, listVmOperations, listVms } from "../../domain/vms/queries";
+import { getVm, listVmOperations, listVms, VM_SORTS, type VmSort } from "../../domain/vms/queries";
 import { vmRef } from "../../domain/vms/shared";
 import { vmActivity, vmTelemetry } from "../../domain/vms/telemetry";
 import { serviceContext } from "../../http/auth";
@@ -37,13 +37,25 @@ function isObservedState(value: string): value is ObservedState {
   return (OBSERVED_STATES as readonly string[]).includes(value);
 }
 
-type ListQuery = { state: string; q: string; limit: number; cursor?: string };
+type ListQuery = { state: string; q: string; sort?: VmSort; limit: number; cursor?: string };
+
+const SORT_LABEL: Record<VmSort, string> = {
+  created_desc: "Newest first",
+  created_asc: "Oldest first",
+  name_asc: "Name A–Z",
+  name_desc: "Name Z–A",
+};
+
+function isVmSort(value: string): value is VmSort {
+  return (VM_SORTS as readonly string[]).includes(value);
+}
 
 /** A URL of the list (or of its event stream) with these filters and page. */
 export function listHref(projectId: string, query: ListQuery, path = "vms") {
   const params = new URLSearchParams();
   if (query.state) params.set("state", query.state);
   if (query.q) params.set("q", query.q);
+  if (query.sort && query.sort !== "created_desc") params.set("sort", query.sort);
   if (query.limit !== PAGE_SIZE) params.set("limit", String(query.limit));
   if (query.cursor) params.set("cursor", query.cursor);
   const search = params.toString();
@@ -57,20 +69,24 @@ export async function listProps(c: Ctx, projectId: string): Promise<VmListProps>
   const rawState = c.req.query("state") ?? "";
   const state = isObservedState(rawState) ? rawState : "";
   const q = (c.req.query("q") ?? "").trim().slice(0, 63);
+  const rawSort = c.req.query("sort") ?? "";
+  const sort: VmSort = isVmSort(rawSort) ? rawSort : "created_desc";
   const cursor = c.req.query("cursor") || undefined;
   const asked = Number(c.req.query("limit") ?? PAGE_SIZE);
   const limit = Number.isInteger(asked) && asked >= 1 && asked <= 100 ? asked : PAGE_SIZE;
   const page = await listVms(sc, projectId, {
     state: state || undefined,
     q: q || undefined,
+    sort,
     limit,
     cursor,
   });
-  const here = { state, q, limit, ...(cursor ? { cursor } : {}) };
+  const here = { state, q, sort, limit, ...(cursor ? { cursor } : {}) };
   return {
     project: { id: project.id, name: project.name },
-    filters: { state, q },
+    filters: { state, q, sort },
     states: OBSERVED_STATES.filter((s) => s !== "deleted"),
+    sorts: VM_SORTS.map((value) => ({ value, label: SORT_LABEL[value] })),
     rows: page.items.map((vm) => ({
       id: vm.id,
       name: vm.name,
@@ -79,8 +95,8 @@ export async function listProps(c: Ctx, projectId: string): Promise<VmListProps>
       size: `${vm.vcpus} vCPU · ${formatMemory(vm.memoryMb)} · ${vm.diskGb} GB`,
       createdAt: formatTime(vm.createdAt),
     })),
-    nextHref: page.next ? listHref(projectId, { state, q, limit, cursor: page.next }) : null,
-    firstHref: cursor ? listHref(projectId, { state, q, limit }) : null,
+    nextHref: page.next ? listHref(projectId, { state, q, sort, limit, cursor: page.next }) : null,
+    firstHref: cursor ? listHref(projectId, { state, q, sort, limit }) : null,
     pollHref: listHref(projectId, here),
     eventsHref: listHref(projectId, here, "vms/events"),
     canCreate: await may(c, projectRef(projectId), "create_vm"),

@@ -17,8 +17,10 @@ export type VmListRow = {
 
 export type VmListProps = {
   project: { id: string; name: string };
-  filters: { state: string; q: string };
+  filters: { state: string; q: string; sort: string };
   states: readonly string[];
+  /** The orders the list offers, the first the default. */
+  sorts: readonly { value: string; label: string }[];
   rows: VmListRow[];
   /** The URL of the next page, or null on the last one. */
   nextHref: string | null;
@@ -104,7 +106,7 @@ export function VmRows(props: VmListProps) {
   );
 }
 
-/** A project's VMs: filter by state and name, newest first, live state. */
+/** A project's VMs: filter by state and name, in the chosen order, live state. */
 export function VmListPage(props: VmListProps) {
   return (
     <div class="space-y-6">
@@ -145,7 +147,14 @@ export function VmListPage(props: VmListProps) {
           ]}
         />
         <Field name="q" label="Name" type="search" value={props.filters.q} placeholder="web" />
-        <Button variant="secondary">Filter</Button>
+        <Field
+          as="select"
+          name="sort"
+          label="Order"
+          value={props.filters.sort}
+          options={[...props.sorts]}
+        />
+        <Button variant="secondary">Show</Button>
       </form>
       <LiveRegion id="vm-rows-stream" eventsUrl={props.eventsHref}>
         <VmRows {...props} />
