@@ -97,6 +97,9 @@ async function main(): Promise<void> {
   const stop = () => {
     upgrades.closeAll();
     httpServer.close(() => process.exit(0));
+    // The console's event streams (src/web/live) last minutes: after a moment for requests in
+    // flight, cut them (browsers reconnect to the next process).
+    setTimeout(() => (httpServer as Server).closeAllConnections(), 1000).unref();
   };
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);

@@ -3,11 +3,8 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config";
 import { type Deps, systemDeps } from "../../src/deps";
-import { commit } from "../../src/domain/context";
-import { startSession } from "../../src/domain/identity/sessions";
-import { createUserStatements } from "../../src/domain/identity/users";
 import { openNodeDatabase } from "../../src/node/database";
-import { busy } from "../support/poll";
+import { consoleSession } from "../support/console-session";
 import {
   freePort,
   processSandbox,
@@ -47,31 +44,7 @@ describe("live console updates on the Worker (npm run dev)", () => {
     });
     deps = d;
 
-    // A signed-in person (sign-in ceremonies have their own tests) with an organization and project.
-    const userId = d.ids.next("user");
-    const now = Date.now();
-    const system = { deps: d, actor: { kind: "system" as const }, requestId: "live" };
-    await busy(() =>
-      commit(
-        d.db,
-        createUserStatements(system, {
-          id: userId,
-          email: "live@example.test",
-          displayName: "Liv",
-          isPlatformAdmin: false,
-          createdAt: now,
-          updatedAt: now,
-        }),
-      ),
-    );
-    const { token, session } = await busy(() =>
-      startSession(d, userId, { userAgent: "test", ip: "127.0.0.1" }),
-    );
-    const headers = {
-      cookie: `strato_session=${token}`,
-      origin,
-      "x-csrf-token": session.csrfToken,
-    };
+    const headers = await consoleSession(d, origin);
     const api = async (path: string, method: string, json: unknown) => {
       const res = await fetch(`${base}${path}`, {
         method,
