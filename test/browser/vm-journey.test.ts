@@ -139,7 +139,7 @@ describe("from a fresh install to a running VM, in chromium", () => {
     await page.getByRole("button", { name: "Add image" }).click();
     await page.locator("text=debian").first().waitFor();
 
-    // A VM: created from the form, Running without a reload (the page polls while it changes).
+    // A VM: created from the form, Running without a reload (the page's event stream).
     await page.goto(`${origin}/projects/${projectId}/vms/new`);
     await page.getByLabel("Name").fill("web-1");
     await page.getByLabel("Preset").selectOption("small");
@@ -161,7 +161,7 @@ describe("from a fresh install to a running VM, in chromium", () => {
     await page.getByRole("link", { name: "Delete" }).click();
     await page.locator('[data-action="delete"]').click();
     await page.waitForURL(`${origin}/projects/${projectId}/vms`);
-    // The list polls too: the row goes once the host has removed the VM.
+    // The list is live too: the row goes once the host has removed the VM.
     await page.locator("#vms [data-key]").first().waitFor({ state: "detached", timeout: 60_000 });
 
     expect(problems).toEqual([]);
