@@ -314,3 +314,56 @@ describe("agent protocol under faults (design §4.2)", () => {
     killGroup(ringless.process());
   }, 90_000);
 });
+
+/**
+ * Design §4.2 row 14 on the Node entry: the control plane dies mid-operation (SIGKILL, no graceful
+ * shutdown) and comes back on the same address and database. Default health windows (30 s), as
+ * in production: a restart that takes seconds must not mark the host unreachable.
+ */
+describe("agent protocol across a control-plane crash and restart (design §4.2 row 14)", () => {
+  const sandbox = processSandbox("strato-protocol-restart-");
+  let lab: Lab;
+  let agent: LabAgent;
+
+  beforeAll(async () => {
+    lab = await startLab(sandbox, { STRATO_AGENT_LEASE_S: "6" });
+    agent = await lab.agent("restart-host");
+  }, 180_000);
+  afterAll(() => lab?.close());
+
+  it("loses nothing, runs nothing twice and keeps the host healthy", async () => {
+    const sleep = await lab.enqueue(agent.hostId, { op: "host.sleep", params: { ms: 3000 } });
+    await lab.until("the sleep to start", async () =>
+      agent.lines().some((l) => l.msg === "executing work item" && l.itemId === sleep.id)
+        ? true
+        : undefined,
+    );
+    const agentProcess = agent.process();
+    await lab.crashAndRestartServer();
+    const seen = new Set<string>();
+    const done = await lab.until(
+      "the result after the restart",
+      async () => {
+        seen.add(await lab.health(agent.hostId));
+        const row = await lab.item(sleep.id);
+        return row?.state === "succeeded" ? row : undefined;
+      },
+      90_000,
+    );
+    expect(done.result).toMatchObject({ outcome: "succeeded", output: { slept: 3000 } });
+    const events = await lab.events(sleep.id);
+    expect(events.filter((e) => e.kind === "claimed")).toHaveLength(1);
+    expect(events.filter((e) => e.kind === "result")).toHaveLength(1);
+
+    // The same agent process carries on with new work.
+    const next = await lab.enqueue(agent.hostId);
+    await lab.settled(next.id, ["succeeded"]);
+    seen.add(await lab.health(agent.hostId));
+    expect(agentProcess.child.exitCode).toBeNull();
+    expect(agent.process()).toBe(agentProcess);
+    expect([...seen].filter((h) => h !== "healthy" && h !== "warning")).toEqual([]);
+    expect(
+      agent.lines().filter((l) => l.msg === "executing work item" && l.itemId === sleep.id),
+    ).toHaveLength(1);
+  }, 150_000);
+});

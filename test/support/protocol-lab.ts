@@ -13,7 +13,7 @@ import { type EnqueueInput, enqueueWork } from "../../src/domain/work/enqueue";
 import { openNodeDatabase } from "../../src/node/database";
 import { AgentProxy } from "./agent-proxy";
 import { busy, until } from "./poll";
-import { freePort, type processSandbox, type Spawned, waitForOutput } from "./processes";
+import { freePort, killGroup, type processSandbox, type Spawned, waitForOutput } from "./processes";
 import { generateSigningKey, type TestSigningKey } from "./signing";
 
 const AGENT = join(import.meta.dirname, "../../agent/bin/strato-agent");
@@ -65,13 +65,17 @@ export async function startLab(sandbox: Sandbox, serverEnv: Record<string, strin
   const port = await freePort();
   const signingKey: TestSigningKey = await generateSigningKey();
   const dbUrl = `file:${join(sandbox.dataDir, "cp.db")}`;
-  const server = sandbox.spawn(TSX, ["src/entry/node.ts"], {
-    PORT: String(port),
-    DATABASE_URL: dbUrl,
-    STRATO_SIGNING_KEY: signingKey.pem,
-    ...serverEnv,
-  });
-  await waitForOutput(server, "listening on", 90_000);
+  const startServer = async () => {
+    const spawned = sandbox.spawn(TSX, ["src/entry/node.ts"], {
+      PORT: String(port),
+      DATABASE_URL: dbUrl,
+      STRATO_SIGNING_KEY: signingKey.pem,
+      ...serverEnv,
+    });
+    await waitForOutput(spawned, "listening on", 90_000);
+    return spawned;
+  };
+  let server = await startServer();
   const base = `http://127.0.0.1:${port}`;
   const deps: Deps = systemDeps(
     parseConfig({ DATABASE_URL: dbUrl, STRATO_ENV: "test" }, "node"),
@@ -133,7 +137,15 @@ export async function startLab(sandbox: Sandbox, serverEnv: Record<string, strin
 
   const lab = {
     base,
-    server,
+    get server(): Spawned {
+      return server;
+    },
+    /** Kills the control plane outright (no graceful shutdown) and starts it again. */
+    async crashAndRestartServer(): Promise<void> {
+      killGroup(server);
+      await server.exited;
+      server = await startServer();
+    },
     deps,
     orgId,
     signingKey,
