@@ -5,6 +5,7 @@ import { parseConfig } from "../../src/config";
 import { type Deps, systemDeps } from "../../src/deps";
 import { openNodeDatabase } from "../../src/node/database";
 import { consoleSession } from "../support/console-session";
+import { until } from "../support/poll";
 import {
   freePort,
   processSandbox,
@@ -19,8 +20,8 @@ const AUTHZ_SCHEMA = readFileSync(new URL("../../permify/schema.perm", import.me
 
 /**
  * The console's live updates on the Node server: the dashboard's event stream (checking every
- * 200 ms, from STRATO_LIVE_CHECK_MS) sends the cards when a quota changes, and an open stream does
- * not hold up the server's exit on SIGTERM.
+ * 200 ms, from STRATO_LIVE_CHECK_MS) sends the cards when a quota changes, ends when its client
+ * goes away, and an open stream does not hold up the server's exit on SIGTERM.
  */
 describe("live console updates on the Node server", () => {
   const sandbox = processSandbox("strato-live-node-");
@@ -78,6 +79,17 @@ describe("live console updates on the Node server", () => {
         maxDiskGb: 500,
       });
       expect((await sse.event(5000)).data).toMatch(/data-quota="VMs".*?0 of 7/s);
+
+      // A browser leaving the page: the server ends that stream at once.
+      const leaving = new AbortController();
+      const other = await fetch(`${base}${url}`, { headers, signal: leaving.signal });
+      expect(other.status).toBe(200);
+      leaving.abort();
+      await until(
+        "the stream of the client that left to end",
+        async () => (server.output().includes('"ended":"disconnected"') ? true : undefined),
+        { timeoutMs: 5000 },
+      );
 
       // SIGTERM with the stream still open: the server closes it and exits.
       const stopping = Date.now();
