@@ -3,7 +3,7 @@ import { LIVE_GONE_EVENT } from "../../../templates/components/live-region";
 import { ServiceError } from "../../domain/errors";
 import type { Ctx } from "../../http/env";
 
-/** What a live view streams (see docs/vms.md, "Live updates"). */
+/** What a live view streams (see docs/vms.md, "Live updates in the console"). */
 export type LiveSource = {
   /**
    * A cheap fingerprint of everything the view shows (one query), or null once the thing is gone.

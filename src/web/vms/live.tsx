@@ -12,8 +12,9 @@ import { projectVmsMarker, vmMarker } from "./live-markers";
 import { detailProps, listProps } from "./view-models";
 
 /**
- * The event streams of the live VM views (docs/vms.md, "Live updates"). Each is authorized like
- * its page (who may not see the VM or project gets the page's 404) before the stream starts.
+ * The event streams of the live VM views (docs/vms.md, "Live updates in the console"). Each is
+ * authorized like its page (who may not see the VM or project gets the page's 404) before the
+ * stream starts.
  */
 export function registerVmLiveStreams(app: Hono<AppEnv>): void {
   app.get("/vms/:vmId/events", async (c) => {
