@@ -275,7 +275,8 @@ export class AgentRuntime {
           failures = 0;
         } catch (error) {
           this.#fatalOr(error, "claim failed");
-          await this.#sleep(backoffMs(failures++));
+          // Back off; a ring (or the socket coming back) says the server is up again.
+          if (await wakeup.pause(backoffMs(failures++), this.#stop.signal)) rung = true;
           continue;
         }
       }

@@ -136,6 +136,11 @@ export class WakeupClient {
     return this.#longPoll(cursor, timeoutS, signal);
   }
 
+  /** Waits up to `ms`; true if a ring or the socket coming up or down cut it short. */
+  pause(ms: number, signal: AbortSignal): Promise<boolean> {
+    return this.#sleep(ms, signal);
+  }
+
   async #longPoll(cursor: number, timeoutS: number, signal: AbortSignal): Promise<boolean> {
     // The socket coming up ends the long poll: the caller claims once, then listens to the socket.
     const interrupt = new AbortController();
