@@ -1,5 +1,6 @@
 import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
+import { parseConfig } from "../../src/config";
 import { workItems } from "../../src/db/schema";
 import { applyVmResult } from "../../src/domain/vms/apply-result";
 import type { TestUser } from "../support/actors";
@@ -236,6 +237,26 @@ describe("live VM views (server-sent events)", () => {
     }
     // Someone without an organization has no live cards.
     expect(await html(await get(t.outsider, "/"))).not.toContain("hx-sse:connect");
+  });
+
+  it("takes its timings from the configuration, refusing nonsense", () => {
+    const env = { DATABASE_URL: "file:x.db" };
+    expect(parseConfig(env, "node").live).toEqual({
+      checkMs: 1000,
+      heartbeatMs: 15_000,
+      maxMs: 300_000,
+    });
+    const tuned = parseConfig(
+      { ...env, STRATO_LIVE_CHECK_MS: "2000", STRATO_LIVE_MAX_S: "30" },
+      "node",
+    );
+    expect(tuned.live).toMatchObject({ checkMs: 2000, maxMs: 30_000 });
+    expect(() => parseConfig({ ...env, STRATO_LIVE_CHECK_MS: "5" }, "node")).toThrow(
+      /STRATO_LIVE_CHECK_MS/,
+    );
+    expect(() => parseConfig({ ...env, STRATO_LIVE_MAX_S: "forever" }, "node")).toThrow(
+      /STRATO_LIVE_MAX_S/,
+    );
   });
 
   it("is authorized like its page: 404 for outsiders and unknown projects, sign-in for nobody", async () => {
