@@ -166,7 +166,8 @@ describe("agent protocol under faults (design §4.2)", () => {
     expect(executed(agent, cancelled.id)).toBe(1);
 
     // Renewals are cut off until the control plane's lease has lapsed, then allowed again.
-    const long = await lab.enqueue(agent.hostId, { op: "host.sleep", params: { ms: 10_000 } });
+    // Long enough that the lease (6 s) lapses and a renew gets through before it ends.
+    const long = await lab.enqueue(agent.hostId, { op: "host.sleep", params: { ms: 15_000 } });
     await lab.until("the sleep to start", async () =>
       executed(agent, long.id) > 0 ? true : undefined,
     );
@@ -184,7 +185,7 @@ describe("agent protocol under faults (design §4.2)", () => {
     const events = await lab.events(long.id);
     expect(events.filter((e) => e.kind === "claimed")).toHaveLength(1);
     expect(events.some((e) => e.kind === "renewed" && e.at >= lapsedAt - 1_000)).toBe(true);
-    expect(done.result).toMatchObject({ lease_epoch: 1, output: { slept: 10_000 } });
+    expect(done.result).toMatchObject({ lease_epoch: 1, output: { slept: 15_000 } });
     expect(executed(agent, long.id)).toBe(1);
   }, 120_000);
 
