@@ -63,7 +63,7 @@ const ConfigSchema = z.object({
   STRATO_MEMORY_OVERCOMMIT: z.coerce.number().min(1).max(4).default(1),
   /** Live console views (SSE): how often a stream looks for changes, and how long it lives. */
   STRATO_LIVE_CHECK_MS: z.coerce.number().int().min(100).max(60_000).default(1000),
-  STRATO_LIVE_MAX_S: z.coerce.number().int().min(10).max(3600).default(300),
+  STRATO_LIVE_MAX_S: z.coerce.number().int().min(10).max(3600).optional(),
 });
 
 /** Which entry point is running the app; reported by /api/v1/info. */
@@ -178,7 +178,8 @@ export function parseConfig(env: Record<string, unknown>, runtime: Runtime): App
     live: {
       checkMs: c.STRATO_LIVE_CHECK_MS,
       heartbeatMs: 15_000,
-      maxMs: c.STRATO_LIVE_MAX_S * 1000,
+      // On Workers each check is a subrequest (50 per request on the free plan): 40 s at 1 s fits.
+      maxMs: (c.STRATO_LIVE_MAX_S ?? (runtime === "workers" ? 40 : 300)) * 1000,
     },
   };
 }

@@ -246,9 +246,11 @@ describe("live VM views (server-sent events)", () => {
       heartbeatMs: 15_000,
       maxMs: 300_000,
     });
+    // On Workers a stream's checks are subrequests (50 on the free plan): a shorter default life.
+    expect(parseConfig(env, "workers").live.maxMs).toBe(40_000);
     const tuned = parseConfig(
       { ...env, STRATO_LIVE_CHECK_MS: "2000", STRATO_LIVE_MAX_S: "30" },
-      "node",
+      "workers",
     );
     expect(tuned.live).toMatchObject({ checkMs: 2000, maxMs: 30_000 });
     expect(() => parseConfig({ ...env, STRATO_LIVE_CHECK_MS: "5" }, "node")).toThrow(
