@@ -108,10 +108,6 @@ export class WakeupClient {
     this.#bootId = options.bootId ?? hostBootId();
   }
 
-  get mode(): WakeupMode | undefined {
-    return this.#mode;
-  }
-
   /** Keeps the doorbell socket connected (with backoff) until `signal` aborts. */
   start(signal: AbortSignal): void {
     void this.#keepConnected(signal);
@@ -167,6 +163,7 @@ export class WakeupClient {
 
   /** Sleeps up to `ms`; true if woken by an event (ring, socket up or down). */
   #sleep(ms: number, signal: AbortSignal): Promise<boolean> {
+    if (signal.aborted) return Promise.resolve(false);
     return new Promise((resolve) => {
       const done = (woken: boolean) => {
         clearTimeout(timer);
@@ -229,11 +226,13 @@ export class WakeupClient {
             : backoffMs(failures, RECONNECT_CAP_MS);
       }
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, delay);
-        signal.addEventListener("abort", () => {
+        const done = () => {
           clearTimeout(timer);
+          signal.removeEventListener("abort", done);
           resolve();
-        });
+        };
+        const timer = setTimeout(done, delay);
+        signal.addEventListener("abort", done, { once: true });
       });
     }
     await this.#dispatcher.close();
