@@ -80,16 +80,40 @@ export function killGroup(p: Spawned): void {
 }
 
 /**
+ * Stops a process group as an operator would: SIGTERM, then SIGKILL after `graceMs`. The grace
+ * matters for the dev runner, which stops wrangler's own process group on SIGTERM; a SIGKILL
+ * would leave wrangler and workerd running (and rebuilding on every source change).
+ */
+export async function stopGroup(p: Spawned, graceMs = 8_000): Promise<void> {
+  const pid = p.child.pid;
+  if (pid === undefined) return;
+  try {
+    process.kill(-pid, "SIGTERM");
+  } catch {
+    return; // Nothing left of the group.
+  }
+  try {
+    await waitForGroupExit(p, graceMs);
+  } catch {
+    try {
+      process.kill(-pid, "SIGKILL"); // even when the leader is gone and members are left
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+}
+
+/**
  * A temp data directory and a spawner for one describe block: everything spawned through it is
  * killed, and the directory removed, after the block's tests.
  */
 export function processSandbox(prefix: string) {
   const dataDir = mkdtempSync(join(tmpdir(), prefix));
   const running: Spawned[] = [];
-  afterAll(() => {
-    for (const p of running) killGroup(p);
+  afterAll(async () => {
+    await Promise.all(running.map((p) => stopGroup(p)));
     rmSync(dataDir, { recursive: true, force: true });
-  });
+  }, 30_000);
   return {
     dataDir,
     spawn(command: string, args: string[], env: Record<string, string>): Spawned {
