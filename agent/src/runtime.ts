@@ -35,6 +35,8 @@ export type RuntimeOptions = {
 type Handle = { itemId: string; idem: string; leaseEpoch: number; abort: AbortController };
 
 const TRUST_KEY = "trust";
+/** How long after a finished item the status goes out (items finishing together share one). */
+const STATUS_AFTER_CHANGE_MS = 1_000;
 /** An unknown `kid` causes at most one trust refresh per 30 s (design §2.5 step 2). */
 const UNKNOWN_KID_REFRESH_COOLDOWN_MS = 30_000;
 
@@ -55,6 +57,7 @@ export class AgentRuntime {
   readonly #inFlight = new Map<string, Handle>();
   readonly #timers: NodeJS.Timeout[] = [];
   #exitCode = 0;
+  #statusPending: NodeJS.Timeout | undefined;
   #done: Promise<void> = Promise.resolve();
 
   constructor(
@@ -90,6 +93,7 @@ export class AgentRuntime {
     this.#running = false;
     this.#stop.abort();
     for (const t of this.#timers) clearInterval(t);
+    clearTimeout(this.#statusPending);
   }
 
   async #main(): Promise<void> {
@@ -210,6 +214,19 @@ export class AgentRuntime {
     await this.#client.send("POST", "/heartbeat", {
       body: { clock_offset_ms: this.#client.offsetMs },
     });
+  }
+
+  /**
+   * Capacity, usage and the VM inventory change with the items the host runs: report them soon
+   * after one finishes (design: status "on change"), once for a burst of items.
+   */
+  #statusSoon(): void {
+    if (this.#statusPending || !this.#running) return;
+    this.#statusPending = setTimeout(() => {
+      this.#statusPending = undefined;
+      if (!this.#running) return;
+      void this.#status().catch((e) => this.#fatalOr(e, "status report failed"));
+    }, STATUS_AFTER_CHANGE_MS);
   }
 
   async #status(): Promise<void> {
@@ -468,6 +485,7 @@ export class AgentRuntime {
     };
     this.#journal.done(entry.idem, body);
     this.#log.info("work item done", { itemId: entry.itemId, outcome: outcome.outcome });
+    this.#statusSoon();
     const done = this.#journal.entry(entry.idem);
     if (done) await this.#sendResult(done);
   }

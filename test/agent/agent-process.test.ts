@@ -17,6 +17,7 @@ import {
   processSandbox,
   type Spawned,
   signalGroup,
+  stopGroup,
   waitForGroupExit,
   waitForOutput,
 } from "../support/processes";
@@ -174,6 +175,40 @@ describe("strato-agent against the Node server", () => {
     const results = await deps.db.select().from(workEvents).where(eq(workEvents.itemId, sleep.id));
     expect(results.filter((e) => e.kind === "result")).toHaveLength(1);
     expect(agent.output()).toContain("resuming journaled item");
+
+    // Status goes out on change: with the periodic report an hour away, a finished item still
+    // brings a fresh status (capacity and inventory) within seconds.
+    await stopGroup(agent);
+    const startedAt = Date.now();
+    agent = sandbox.spawn(AGENT, ["run", "--state-dir", stateDir], {
+      ...agentEnv,
+      STRATO_AGENT_STATUS_MS: "3600000",
+    });
+    await until("the status sent at start", async () => {
+      const at = (await getHost(deps, hostId))?.lastStatusAt ?? 0;
+      return at >= startedAt ? at : undefined;
+    });
+    const change = await busy(() =>
+      enqueueWork(deps, {
+        hostId,
+        op: "host.noop",
+        resource: { kind: "host", id: hostId, uid: `${hostId}-change` },
+        createdBy: "e2e",
+      }),
+    );
+    const changed = await until("noop after restart", async () => {
+      const row = await item(change.id);
+      return row?.state === "succeeded" ? row : undefined;
+    });
+    const statusAfter = await until(
+      "a status report after the item",
+      async () => {
+        const at = (await getHost(deps, hostId))?.lastStatusAt ?? 0;
+        return at >= (changed.finishedAt ?? changed.updatedAt) ? at : undefined;
+      },
+      15_000,
+    );
+    expect(statusAfter).toBeGreaterThan(startedAt);
 
     // Revocation stops the agent with a non-zero exit.
     await busy(() => decideHost(sc, hostId, "revoke"));

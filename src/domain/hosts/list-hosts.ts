@@ -16,6 +16,8 @@ export type HostView = {
   replacesHostId: string | null;
   facts: Record<string, unknown>;
   lastSeenAt: number | null;
+  /** When the host last sent its status (capacity, usage, inventory). */
+  lastStatusAt: number | null;
   clockOffsetMs: number | null;
   createdAt: number;
 };
@@ -33,6 +35,7 @@ export function hostView(deps: Deps, row: typeof hosts.$inferSelect): HostView {
     replacesHostId: row.replacesHostId,
     facts: row.facts,
     lastSeenAt: row.lastSeenAt,
+    lastStatusAt: row.lastStatusAt,
     clockOffsetMs: row.clockOffsetMs,
     createdAt: row.createdAt,
   };

@@ -78,6 +78,7 @@ const Host = z
     replacesHostId: z.string().nullable(),
     facts: z.record(z.string(), z.unknown()),
     lastSeenAt: z.number().int().nullable(),
+    lastStatusAt: z.number().int().nullable(),
     clockOffsetMs: z.number().int().nullable(),
     createdAt: z.number().int(),
   })
