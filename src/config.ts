@@ -46,6 +46,8 @@ const ConfigSchema = z.object({
   STRATO_SIGNING_KEY_PREVIOUS: z.string().min(1).optional(),
   /** Epoch seconds after which the previous key is no longer accepted. */
   STRATO_SIGNING_KEY_PREVIOUS_NOT_AFTER: z.coerce.number().int().positive().optional(),
+  /** Comma-separated kids agents must refuse at once (a stolen key); bump the trust version too. */
+  STRATO_REVOKED_KIDS: z.string().optional(),
   /** Version of the trust document listing the signing keys; bump it when the key changes. */
   STRATO_TRUST_VERSION: z.coerce.number().int().positive().default(1),
   /** `iss` of signed work items; agents pin it at enrollment. */
@@ -91,6 +93,8 @@ export type AppConfig = {
   signingKey: string | undefined;
   /** Rotation overlap: the previous key and when agents stop accepting it (epoch seconds). */
   previousSigningKey: { secret: string; notAfter: number } | undefined;
+  /** Signing-key ids published as revoked in the trust document (design §2.8, emergency). */
+  revokedKids: string[];
   agent: {
     issuer: string;
     trustVersion: number;
@@ -161,6 +165,10 @@ export function parseConfig(env: Record<string, unknown>, runtime: Runtime): App
     },
     signingKey: c.STRATO_SIGNING_KEY,
     previousSigningKey: previousSigningKey(c),
+    revokedKids: (c.STRATO_REVOKED_KIDS ?? "")
+      .split(",")
+      .map((kid) => kid.trim())
+      .filter((kid) => kid.length > 0),
     agent: {
       issuer: c.STRATO_AGENT_ISSUER,
       trustVersion: c.STRATO_TRUST_VERSION,

@@ -56,6 +56,7 @@ export async function signerFromConfig(config: AppConfig): Promise<Signer | unde
           ],
         }
       : {}),
+    revokedKids: config.revokedKids,
     trustVersion: config.agent.trustVersion,
   });
 }

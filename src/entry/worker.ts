@@ -40,6 +40,8 @@ export type Env = {
   /** A secret while rotating: the previous signing key, accepted until ..._NOT_AFTER. */
   STRATO_SIGNING_KEY_PREVIOUS?: string;
   STRATO_SIGNING_KEY_PREVIOUS_NOT_AFTER?: string;
+  /** Comma-separated signing-key ids to publish as revoked. */
+  STRATO_REVOKED_KIDS?: string;
   /** The per-host agent doorbell (wrangler.toml durable_objects). */
   HOST_DOORBELL?: DurableObjectNamespace;
 };

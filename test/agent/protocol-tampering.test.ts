@@ -20,6 +20,7 @@ import {
   serveTrustDocument,
   tamperItem,
 } from "../support/proxy-rules";
+import { generateSigningKey } from "../support/signing";
 
 /**
  * Design §4.2, the rows about what a host is sent: the real agent process talks to the real Node
@@ -295,4 +296,57 @@ describe("agent protocol against tampered work items (design §4.2)", () => {
     const row = await lab.settled(item.id, ["rejected", "succeeded"], 30_000);
     expect(row.state).toBe("rejected");
   }, 60_000);
+});
+
+/**
+ * Emergency revocation (design §2.8, §4.2 row 19): the control plane restarts with a new key, the
+ * old one still listed for the overlap but revoked. An item signed with the old (stolen) key is
+ * refused even though the key is in the trust document.
+ */
+describe("agent protocol after a signing key is revoked (design §4.2 row 19)", () => {
+  const sandbox = processSandbox("strato-protocol-revoke-");
+  let lab: Lab;
+  let agent: LabAgent;
+
+  beforeAll(async () => {
+    lab = await startLab(sandbox);
+    agent = await lab.agent("revoke-host");
+  }, 180_000);
+  afterAll(() => lab?.close());
+
+  it("refuses items under a revoked kid once the control plane publishes the revocation", async () => {
+    const stolenKey = await importPKCS8(lab.signingKey.pem, WORK_ITEM_ALG);
+    const before = await lab.enqueue(agent.hostId);
+    await lab.settled(before.id, ["succeeded"]);
+    const stolenKid = decodeProtectedHeader(
+      deliveredItem(agent.proxy.exchanges, before.id)?.token ?? "",
+    ).kid;
+    if (typeof stolenKid !== "string") throw new Error("no kid on the delivered item");
+
+    const newKey = await generateSigningKey();
+    await lab.crashAndRestartServer({
+      STRATO_SIGNING_KEY: newKey.pem,
+      STRATO_SIGNING_KEY_PREVIOUS: lab.signingKey.publicJwk,
+      STRATO_SIGNING_KEY_PREVIOUS_NOT_AFTER: String(Math.floor(Date.now() / 1000) + 86_400),
+      STRATO_REVOKED_KIDS: stolenKid,
+      STRATO_TRUST_VERSION: "2",
+    });
+    const honest = await lab.enqueue(agent.hostId);
+    await lab.settled(honest.id, ["succeeded"]);
+
+    const forged = await lab.enqueue(agent.hostId);
+    agent.proxy.use(
+      tamperItem(forged.id, (t) => resign(t, stolenKey, { header: { kid: stolenKid } })),
+    );
+    expect(await lab.settled(forged.id, ["rejected", "succeeded"])).toMatchObject({
+      state: "rejected",
+      rejectReason: "revoked_kid",
+    });
+    expect(
+      agent.lines().some((l) => l.msg === "executing work item" && l.itemId === forged.id),
+    ).toBe(false);
+    expect((await lab.audit("work_item.rejected_security")).map((a) => a.targetId)).toContain(
+      forged.id,
+    );
+  }, 120_000);
 });

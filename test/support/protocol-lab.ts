@@ -65,12 +65,12 @@ export async function startLab(sandbox: Sandbox, serverEnv: Record<string, strin
   const port = await freePort();
   const signingKey: TestSigningKey = await generateSigningKey();
   const dbUrl = `file:${join(sandbox.dataDir, "cp.db")}`;
+  let env = { STRATO_SIGNING_KEY: signingKey.pem, ...serverEnv };
   const startServer = async () => {
     const spawned = sandbox.spawn(TSX, ["src/entry/node.ts"], {
       PORT: String(port),
       DATABASE_URL: dbUrl,
-      STRATO_SIGNING_KEY: signingKey.pem,
-      ...serverEnv,
+      ...env,
     });
     await waitForOutput(spawned, "listening on", 90_000);
     return spawned;
@@ -140,8 +140,12 @@ export async function startLab(sandbox: Sandbox, serverEnv: Record<string, strin
     get server(): Spawned {
       return server;
     },
-    /** Kills the control plane outright (no graceful shutdown) and starts it again. */
-    async crashAndRestartServer(): Promise<void> {
+    /**
+     * Kills the control plane outright (no graceful shutdown) and starts it again, with `changes`
+     * to its environment (a new signing key, say).
+     */
+    async crashAndRestartServer(changes: Record<string, string> = {}): Promise<void> {
+      env = { ...env, ...changes };
       killGroup(server);
       await server.exited;
       server = await startServer();
