@@ -21,8 +21,9 @@ export function spawnRecorded(command: string, args: string[], env: NodeJS.Proce
   };
   child.stdout?.on("data", record);
   child.stderr?.on("data", record);
+  // "close", not "exit": output still in the pipes when the process ends has been read by then.
   const exited = new Promise<number | null>((resolve) =>
-    child.once("exit", (code) => resolve(code)),
+    child.once("close", (code) => resolve(code)),
   );
   return { child, output: () => text, exited };
 }
