@@ -85,6 +85,12 @@ describe("agent protocol against tampered work items (design §4.2)", () => {
       },
       { name: "row 3: ES256 key of the wrong type", reason: "alg", forge: es256 },
       {
+        // Threat 6: a key hint pointing at the attacker's keys is never followed.
+        name: "row 3: a jku header",
+        reason: "bad_header",
+        forge: (t) => resign(t, cpKey, { header: { jku: "https://attacker.example/jwks" } }),
+      },
+      {
         // Signed by the real control-plane key: only the type tells it apart.
         name: "row 4: a trust document passed off as a work item",
         reason: "typ",
@@ -99,6 +105,12 @@ describe("agent protocol against tampered work items (design §4.2)", () => {
         name: "row 5: an item signed for another host",
         reason: "wrong_audience",
         forge: (t) => resign(t, cpKey, { claims: { aud: "host_0000000000000000000000other" } }),
+      },
+      {
+        // Validly signed for this host, but for another item than the claim response names.
+        name: "row 5: an item moved under another item's claim entry",
+        reason: "wrong_item",
+        forge: (t) => resign(t, cpKey, { claims: { sub: "wi_00000000000000000000000000" } }),
       },
       {
         name: "row 25: oversized (> 256 KiB), validly signed",
