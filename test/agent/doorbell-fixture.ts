@@ -6,11 +6,10 @@ import { tokenAssertion } from "../../agent/src/identity";
 import { loadIdentity, loadKey } from "../../agent/src/state";
 import { workEvents, workItems } from "../../src/db/schema";
 import type { Deps } from "../../src/deps";
-import { commit, type ServiceContext } from "../../src/domain/context";
-import { createUserStatements } from "../../src/domain/identity/users";
 import { createOrganization } from "../../src/domain/orgs/create-organization";
 import { createProject } from "../../src/domain/projects/create-project";
 import { createToken } from "../../src/domain/tokens/create-token";
+import { operatorContext } from "../support/operator";
 import { busy } from "../support/poll";
 
 export const AUTHZ_SCHEMA = readFileSync(
@@ -24,27 +23,7 @@ export const AUTHZ_SCHEMA = readFileSync(
  * the database (as in test/e2e/vm-lifecycle.test.ts).
  */
 export async function operatorApi(deps: Deps, base: string) {
-  const userId = deps.ids.next("user");
-  const now = Date.now();
-  const system: ServiceContext = { deps, actor: { kind: "system" }, requestId: "doorbell" };
-  await busy(() =>
-    commit(
-      deps.db,
-      createUserStatements(system, {
-        id: userId,
-        email: `ops-${userId}@example.test`,
-        displayName: "Ops",
-        isPlatformAdmin: false,
-        createdAt: now,
-        updatedAt: now,
-      }),
-    ),
-  );
-  const sc: ServiceContext = {
-    deps,
-    actor: { kind: "user", userId, sessionId: null },
-    requestId: "doorbell",
-  };
+  const sc = await operatorContext(deps, "doorbell");
   const orgId = (await busy(() => createOrganization(sc, { name: "Doorbell" }))).id;
   const projectId = (await busy(() => createProject(sc, orgId, { name: "Web" }))).id;
   const { secret } = await busy(() => createToken(sc, orgId, { name: "ops", role: "admin" }));

@@ -3,14 +3,13 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config";
 import { type Deps, systemDeps } from "../../src/deps";
-import { commit, type ServiceContext } from "../../src/domain/context";
-import { createUserStatements } from "../../src/domain/identity/users";
 import { createOrganization } from "../../src/domain/orgs/create-organization";
 import { createProject } from "../../src/domain/projects/create-project";
 import { createToken } from "../../src/domain/tokens/create-token";
 import { openNodeDatabase } from "../../src/node/database";
 import { killRunDirVmms } from "../hypervisor/support";
 import { ImageServer, MiB, makeImage, vmmsOf } from "../ops/support";
+import { operatorContext } from "../support/operator";
 import { busy, until } from "../support/poll";
 import {
   freePort,
@@ -127,27 +126,7 @@ describe("VMs end to end: control plane + strato-agent + Cloud Hypervisor simula
       { authzSchema: readFileSync(join(import.meta.dirname, "../../permify/schema.perm"), "utf8") },
     );
     await deps.db.$client.execute("PRAGMA busy_timeout = 5000");
-    const userId = deps.ids.next("user");
-    const now = Date.now();
-    const system: ServiceContext = { deps, actor: { kind: "system" }, requestId: "e2e" };
-    await busy(() =>
-      commit(
-        deps.db,
-        createUserStatements(system, {
-          id: userId,
-          email: "ops@example.test",
-          displayName: "Ops",
-          isPlatformAdmin: false,
-          createdAt: now,
-          updatedAt: now,
-        }),
-      ),
-    );
-    const sc: ServiceContext = {
-      deps,
-      actor: { kind: "user", userId, sessionId: null },
-      requestId: "e2e",
-    };
+    const sc = await operatorContext(deps, "e2e");
     orgId = (await busy(() => createOrganization(sc, { name: "E2E" }))).id;
     projectId = (await busy(() => createProject(sc, orgId, { name: "Web" }))).id;
     secret = (await busy(() => createToken(sc, orgId, { name: "e2e", role: "admin" }))).secret;

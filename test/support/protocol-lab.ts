@@ -5,13 +5,12 @@ import { expect } from "vitest";
 import { parseConfig } from "../../src/config";
 import { workEvents, workItems } from "../../src/db/schema";
 import { type Deps, systemDeps } from "../../src/deps";
-import { commit, type ServiceContext } from "../../src/domain/context";
-import { createUserStatements } from "../../src/domain/identity/users";
 import { createOrganization } from "../../src/domain/orgs/create-organization";
 import { createToken } from "../../src/domain/tokens/create-token";
 import { type EnqueueInput, enqueueWork } from "../../src/domain/work/enqueue";
 import { openNodeDatabase } from "../../src/node/database";
 import { AgentProxy } from "./agent-proxy";
+import { operatorContext } from "./operator";
 import { busy, until } from "./poll";
 import { freePort, killGroup, type processSandbox, type Spawned, waitForOutput } from "./processes";
 import { generateSigningKey, type TestSigningKey } from "./signing";
@@ -83,27 +82,7 @@ export async function startLab(sandbox: Sandbox, serverEnv: Record<string, strin
     { authzSchema: readFileSync(join(import.meta.dirname, "../../permify/schema.perm"), "utf8") },
   );
   await deps.db.$client.execute("PRAGMA busy_timeout = 5000");
-  const system: ServiceContext = { deps, actor: { kind: "system" }, requestId: "lab" };
-  const userId = deps.ids.next("user");
-  const now = Date.now();
-  await busy(() =>
-    commit(
-      deps.db,
-      createUserStatements(system, {
-        id: userId,
-        email: "ops@example.test",
-        displayName: "Ops",
-        isPlatformAdmin: false,
-        createdAt: now,
-        updatedAt: now,
-      }),
-    ),
-  );
-  const admin: ServiceContext = {
-    deps,
-    actor: { kind: "user", userId, sessionId: null },
-    requestId: "lab",
-  };
+  const admin = await operatorContext(deps, "lab");
   const orgId = (await busy(() => createOrganization(admin, { name: "Lab" }))).id;
   const apiToken = (await busy(() => createToken(admin, orgId, { name: "lab", role: "admin" })))
     .secret;
