@@ -39,11 +39,12 @@ const DevEnv = z.object({
 });
 
 /**
- * The dev control plane's work-item signing key: generated once into the data directory (0600)
- * and handed to the Worker as the STRATO_SIGNING_KEY var (a secret in production).
+ * A dev control plane key, generated once into the data directory (0600) and handed to the Worker
+ * as a var (a secret in production): the work-item signing key (STRATO_SIGNING_KEY) and the trust
+ * root (STRATO_TRUST_ROOT_KEY; the dev agent pins it, so it must outlive restarts too).
  */
-async function devSigningKey(dataDir: string): Promise<string> {
-  const path = join(dataDir, "signing-key.jwk");
+async function devKey(dataDir: string, file: string): Promise<string> {
+  const path = join(dataDir, file);
   if (existsSync(path)) return readFileSync(path, "utf8").trim();
   mkdirSync(dataDir, { recursive: true });
   const { privateKey } = await generateKeyPair("EdDSA", { extractable: true });
@@ -80,7 +81,8 @@ async function main(): Promise<void> {
     vars: {
       DATABASE_URL: dbServer.url,
       STRATO_ENV: "development",
-      STRATO_SIGNING_KEY: await devSigningKey(dataDir),
+      STRATO_SIGNING_KEY: await devKey(dataDir, "signing-key.jwk"),
+      STRATO_TRUST_ROOT_KEY: await devKey(dataDir, "trust-root.jwk"),
       WEBAUTHN_RP_ID: "localhost",
       WEBAUTHN_ORIGIN: origin,
     },

@@ -48,6 +48,13 @@ const ConfigSchema = z.object({
   STRATO_SIGNING_KEY_PREVIOUS_NOT_AFTER: z.coerce.number().int().positive().optional(),
   /** Comma-separated kids agents must refuse at once (a stolen key); bump the trust version too. */
   STRATO_REVOKED_KIDS: z.string().optional(),
+  /**
+   * The trust root's private key (PKCS8 PEM or Ed25519 JWK JSON; a secret): the control plane signs
+   * the trust document itself. Protects the agent channel, not against a compromised control plane.
+   */
+  STRATO_TRUST_ROOT_KEY: z.string().min(1).optional(),
+  /** A trust bundle signed offline (`strato trust sign`): the root key never comes online. */
+  STRATO_TRUST_BUNDLE: z.string().min(1).optional(),
   /** Version of the trust document listing the signing keys; bump it when the key changes. */
   STRATO_TRUST_VERSION: z.coerce.number().int().positive().default(1),
   /** `iss` of signed work items; agents pin it at enrollment. */
@@ -95,6 +102,8 @@ export type AppConfig = {
   previousSigningKey: { secret: string; notAfter: number } | undefined;
   /** Signing-key ids published as revoked in the trust document (design §2.8, emergency). */
   revokedKids: string[];
+  /** Who signs the trust document; absent → agents cannot enroll or claim (503). */
+  trust: { rootKey: string } | { bundle: string } | undefined;
   agent: {
     issuer: string;
     trustVersion: number;
@@ -169,6 +178,7 @@ export function parseConfig(env: Record<string, unknown>, runtime: Runtime): App
       .split(",")
       .map((kid) => kid.trim())
       .filter((kid) => kid.length > 0),
+    trust: trustConfig(c, env),
     agent: {
       issuer: c.STRATO_AGENT_ISSUER,
       trustVersion: c.STRATO_TRUST_VERSION,
@@ -190,6 +200,29 @@ export function parseConfig(env: Record<string, unknown>, runtime: Runtime): App
       maxMs: (c.STRATO_LIVE_MAX_S ?? (runtime === "workers" ? 40 : 300)) * 1000,
     },
   };
+}
+
+/** One way to sign the trust document; an offline bundle already says what the other variables would. */
+function trustConfig(
+  c: z.infer<typeof ConfigSchema>,
+  env: Record<string, unknown>,
+): AppConfig["trust"] {
+  const bad = (message: string) => new ConfigError(`Invalid configuration:\n  ${message}`);
+  if (c.STRATO_TRUST_BUNDLE !== undefined) {
+    if (c.STRATO_TRUST_ROOT_KEY !== undefined) {
+      throw bad("STRATO_TRUST_BUNDLE: set it or STRATO_TRUST_ROOT_KEY, not both");
+    }
+    const listed = [
+      "STRATO_SIGNING_KEY_PREVIOUS",
+      "STRATO_REVOKED_KIDS",
+      "STRATO_TRUST_VERSION",
+    ].filter((name) => env[name] !== undefined && env[name] !== "");
+    if (listed.length > 0) {
+      throw bad(`${listed.join(", ")}: the trust bundle lists keys, revocations and its version`);
+    }
+    return { bundle: c.STRATO_TRUST_BUNDLE };
+  }
+  return c.STRATO_TRUST_ROOT_KEY === undefined ? undefined : { rootKey: c.STRATO_TRUST_ROOT_KEY };
 }
 
 function authzConfig(c: z.infer<typeof ConfigSchema>): AppConfig["authz"] {

@@ -9,7 +9,7 @@ import { createIds, type Ids } from "./lib/ids";
 import { consoleSink, createJsonLogger, type Logger } from "./lib/logger";
 import { cryptoRandom, type Random } from "./lib/random";
 import { createLocalSigner } from "./signing/local";
-import type { Signer } from "./signing/signer";
+import { type Signer, TrustNotReadyError } from "./signing/signer";
 import { createInProcessWakeup } from "./wakeup/in-process";
 import type { Wakeup } from "./wakeup/wakeup";
 
@@ -39,12 +39,43 @@ export type Deps = {
   wakeup?: Wakeup;
 };
 
-/** The local signer from `config.signingKey`, or undefined when no key is configured. */
-export async function signerFromConfig(config: AppConfig): Promise<Signer | undefined> {
+/**
+ * The local signer from `config.signingKey` and `config.trust`, or undefined (agents get 503
+ * not_ready) when either is missing or the trust bundle does not serve the signing key; `log` says
+ * which. Malformed keys or bundles throw.
+ */
+export async function signerFromConfig(
+  config: AppConfig,
+  log: Logger,
+): Promise<Signer | undefined> {
   if (config.signingKey === undefined) return undefined;
+  if (config.trust === undefined) {
+    log.error(
+      "agents are refused: STRATO_SIGNING_KEY needs STRATO_TRUST_ROOT_KEY or STRATO_TRUST_BUNDLE",
+      {},
+    );
+    return undefined;
+  }
+  try {
+    return await localSigner(config, config.signingKey, config.trust);
+  } catch (error) {
+    if (!(error instanceof TrustNotReadyError)) throw error;
+    log.error("agents are refused: the trust bundle does not serve the signing key", {
+      detail: error.message,
+    });
+    return undefined;
+  }
+}
+
+function localSigner(
+  config: AppConfig,
+  signingKey: string,
+  trust: NonNullable<AppConfig["trust"]>,
+): Promise<Signer> {
   return createLocalSigner({
+    trust,
     // The window is the trust document's; rotation with overlap needs `previous` keys (not wired yet).
-    active: { secret: config.signingKey, notBefore: 0, notAfter: 4_102_444_800 },
+    active: { secret: signingKey, notBefore: 0, notAfter: 4_102_444_800 },
     ...(config.previousSigningKey
       ? {
           previous: [

@@ -21,6 +21,11 @@ export const agentSettingsSchema = z
     token: z.string().min(1).optional(),
     state_dir: z.string().min(1).optional(),
     machine_id: z.string().min(1).optional(),
+    /**
+     * The trust root's public JWK (JSON, or a file holding it), given out of band: enrollment then
+     * fails unless the control plane names the same root. Unset: the enrollment answer is pinned.
+     */
+    trust_root: z.string().min(1).optional(),
     ch_binary: z.string().min(1).optional(),
     /**
      * Without a real Cloud Hypervisor and KVM the agent runs VMs in the bundled simulator:
@@ -58,6 +63,7 @@ const FLAG_KEYS: Partial<Record<string, Key>> = {
   token: "token",
   "state-dir": "state_dir",
   "machine-id": "machine_id",
+  "trust-root": "trust_root",
   "ch-binary": "ch_binary",
   "test-ops": "test_ops",
 };

@@ -1,6 +1,7 @@
 import { freemem, loadavg } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import type { PublicJwk } from "../../src/protocol/trust";
 import { ControlPlaneClient, ControlPlaneError } from "./client";
 import {
   type AgentSettings,
@@ -17,11 +18,12 @@ import { jsonLog } from "./log";
 import { executorHandlers, VM_OP_NAMES, vmOpHandlers } from "./ops";
 import { AgentRuntime } from "./runtime";
 import { ensureStateDir, JOURNAL_FILE, loadIdentity, loadKey, newKey, saveIdentity } from "./state";
+import { readTrustRoot, rootKid, sameRoot, TrustRootError } from "./trust";
 import { openVmHost } from "./vm-host";
 
 const USAGE = `strato-agent — the Strato host agent
 
-  strato-agent enroll --url URL --token TOKEN --state-dir DIR [--machine-id ID] [--ch-binary PATH] [--force]
+  strato-agent enroll --url URL --token TOKEN --state-dir DIR [--trust-root JWK|FILE] [--machine-id ID] [--ch-binary PATH] [--force]
   strato-agent run --state-dir DIR [--test-ops]
   strato-agent config            print the effective settings and where each comes from
 
@@ -31,6 +33,7 @@ exists): a YAML mapping of the settings below. Flags win over the environment, w
   setting (file key)   environment                     default
   url, token           STRATO_AGENT_URL, _TOKEN        (enroll only)
   state_dir            STRATO_AGENT_STATE_DIR          —
+  trust_root           STRATO_AGENT_TRUST_ROOT         the control plane's answer at enrollment (pinned)
   machine_id           STRATO_AGENT_MACHINE_ID         /etc/machine-id
   ch_binary            CLOUD_HYPERVISOR_BIN            cloud-hypervisor on PATH with /dev/kvm, else the simulator
   simulator            STRATO_AGENT_SIMULATOR          fallback (a warning); expected: not a problem (development)
@@ -64,6 +67,8 @@ async function enroll(
     throw new UsageError(
       "enroll needs a url, a token and a state directory (--url, --token, --state-dir)",
     );
+  // Read before any request, so a bad setting fails before an enrollment token is used.
+  const configuredRoot = settings.trust_root ? readTrustRoot(settings.trust_root) : undefined;
   const dir = resolve(stateDir);
   ensureStateDir(dir);
   if (loadIdentity(dir) && values.force !== true) {
@@ -84,16 +89,30 @@ async function enroll(
     await client.send("GET", "/enrollment", { auth: false }).catch(() => undefined);
     const proof = await enrollmentProof(key, token, client.now());
     const res = await client.enroll({ token, public_jwk: key.publicJwk, facts, proof });
+    // A root configured out of band is the stronger source: the answer must name the same key.
+    if (configuredRoot && !sameRoot(configuredRoot, res.trust_root)) {
+      log.error(
+        "enrollment failed: the control plane's trust root is not the configured trust_root; not enrolled (an operator should reject the pending host)",
+        {
+          hostId: res.host_id,
+          configured: await rootKid(configuredRoot),
+          offered: await rootKid(res.trust_root),
+        },
+      );
+      return 4;
+    }
     saveIdentity(dir, {
       url,
       host_id: res.host_id,
       issuer: res.issuer,
       enrolled_at: new Date().toISOString(),
+      trust_root: res.trust_root,
     });
     log.info("enrolled; waiting for an operator to approve this host", {
       hostId: res.host_id,
       replacesHostId: res.replaces_host_id,
       thumbprint: key.thumbprint,
+      trustRoot: await rootKid(res.trust_root),
     });
     return 0;
   } catch (error) {
@@ -111,6 +130,16 @@ async function run(settings: AgentSettings): Promise<number> {
   const identity = loadIdentity(dir);
   if (!identity) {
     log.error("not enrolled: run `strato-agent enroll` first", { stateDir: dir });
+    return 2;
+  }
+  const trustRoot = pinnedRoot(identity.trust_root, settings.trust_root);
+  if (!trustRoot) {
+    log.error(
+      "no trust root pinned (enrolled by an older agent): enroll again, or set trust_root",
+      {
+        stateDir: dir,
+      },
+    );
     return 2;
   }
   const key = await loadKey(dir);
@@ -155,6 +184,7 @@ async function run(settings: AgentSettings): Promise<number> {
   const runtime = new AgentRuntime(client, journal, executor, log, {
     hostId: identity.host_id,
     issuer: identity.issuer,
+    trustRoot,
     heartbeatMs: settings.heartbeat_ms,
     statusMs: settings.status_ms,
     claimMs: settings.claim_ms,
@@ -191,6 +221,23 @@ async function run(settings: AgentSettings): Promise<number> {
   return runtime.exitCode;
 }
 
+/**
+ * The root pinned at enrollment; a configured `trust_root` only stands in for state written before
+ * pinning. A pinned root never changes without a new enrollment, so a different setting is an error.
+ */
+function pinnedRoot(
+  pinned: PublicJwk | undefined,
+  setting: string | undefined,
+): PublicJwk | undefined {
+  const configured = setting ? readTrustRoot(setting) : undefined;
+  if (pinned && configured && !sameRoot(pinned, configured)) {
+    throw new TrustRootError(
+      "trust_root differs from the root pinned at enrollment; a pinned root changes only by enrolling again (--force)",
+    );
+  }
+  return pinned ?? configured;
+}
+
 /** The simulator's switches (`CH_SIM_*`, docs/hypervisor.md) from the agent's environment. */
 function simulatorEnv(env: NodeJS.ProcessEnv): Record<string, string> {
   const picked: Record<string, string> = {};
@@ -213,6 +260,7 @@ async function main(argv: string[]): Promise<number> {
       "state-dir": { type: "string" },
       "machine-id": { type: "string" },
       "ch-binary": { type: "string" },
+      "trust-root": { type: "string" },
       force: { type: "boolean" },
       "test-ops": { type: "boolean" },
       config: { type: "string" },
@@ -237,7 +285,7 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
-    if (error instanceof ConfigError) {
+    if (error instanceof ConfigError || error instanceof TrustRootError) {
       process.stderr.write(`${error.message}\n`);
       process.exit(2);
     }

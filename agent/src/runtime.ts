@@ -3,20 +3,24 @@ import {
   type ClaimResponse,
   claimResponseSchema,
   enrollmentStatusSchema,
+  trustResponseSchema,
 } from "../../src/protocol/agent-api";
 import type { RejectionReason } from "../../src/protocol/rejections";
-import { type TrustDocument, trustDocumentSchema } from "../../src/protocol/trust";
+import type { PublicJwk, TrustDocument } from "../../src/protocol/trust";
 import type { WorkItemClaims } from "../../src/protocol/work-item";
 import { backoffMs, type ControlPlaneClient, ControlPlaneError, jitter } from "./client";
 import type { ExecutionOutcome, Executor } from "./executor";
 import type { FileJournal, JournalEntry } from "./journal-file";
 import type { AgentLog } from "./log";
+import { verifyTrustBundle } from "./trust-bundle";
 import { verifyWorkItem } from "./verify";
 import { WakeupClient } from "./wakeup-client";
 
 export type RuntimeOptions = {
   hostId: string;
   issuer: string;
+  /** The pinned trust root: the only key a trust bundle may be signed with. */
+  trustRoot: PublicJwk;
   heartbeatMs: number;
   statusMs: number;
   /** Safety claim period, whatever the wake-up path says (design §2.13: 60 s). */
@@ -34,7 +38,8 @@ export type RuntimeOptions = {
 
 type Handle = { itemId: string; idem: string; leaseEpoch: number; abort: AbortController };
 
-const TRUST_KEY = "trust";
+/** The last accepted trust bundle (the JWS, verified again on start). */
+const TRUST_KEY = "trust_bundle";
 /** How long after a finished item the status goes out (items finishing together share one). */
 const STATUS_AFTER_CHANGE_MS = 1_000;
 /** An unknown `kid` causes at most one trust refresh per 30 s (design §2.5 step 2). */
@@ -72,8 +77,6 @@ export class AgentRuntime {
     this.#executor = executor;
     this.#log = log;
     this.#o = options;
-    const stored = journal.getValue(TRUST_KEY);
-    if (stored) this.#trust = trustDocumentSchema.parse(JSON.parse(stored));
   }
 
   get exitCode(): number {
@@ -98,6 +101,8 @@ export class AgentRuntime {
 
   async #main(): Promise<void> {
     try {
+      const stored = this.#journal.getValue(TRUST_KEY);
+      if (stored) await this.#acceptTrust(stored);
       await this.#awaitApproval();
       if (!this.#running) return;
       this.#every(this.#o.heartbeatMs, () => this.#heartbeat());
@@ -151,11 +156,17 @@ export class AgentRuntime {
       try {
         const reply = await this.#client.send("GET", "/enrollment");
         const status = enrollmentStatusSchema.parse(reply.body);
-        this.#acceptTrust(status.trust);
+        await this.#acceptTrust(status.trust);
+        const trust = this.#trust;
+        // Nothing can be verified without a trust document: ask again (the refusal is logged).
+        if (!trust) {
+          await this.#sleep(backoffMs(attempt++));
+          continue;
+        }
         this.#renewMs = Math.max(1_000, Math.floor((status.intervals.lease_s * 1000) / 3));
         this.#log.info("host approved", {
           hostId: this.#o.hostId,
-          trustVersion: status.trust.version,
+          trustVersion: trust.version,
         });
         return;
       } catch (error) {
@@ -179,28 +190,43 @@ export class AgentRuntime {
     }
   }
 
-  /** Never roll back to an older trust document (design §2.8); keep it across restarts. */
-  #acceptTrust(doc: TrustDocument): boolean {
+  /**
+   * Only a bundle signed by the pinned root (design §2.2), never older than the one held (design
+   * §2.8); kept across restarts and verified again when read back.
+   */
+  async #acceptTrust(bundle: string): Promise<TrustDocument | undefined> {
+    const checked = await verifyTrustBundle(bundle, this.#o.trustRoot);
+    if (!checked.ok) {
+      this.#log.error("security: trust bundle refused", { problem: checked.problem });
+      return undefined;
+    }
+    const { root: _root, iat: _iat, ...doc } = checked.payload;
     if (this.#trust && doc.version < this.#trust.version) {
       this.#log.warn("refusing an older trust document", {
         have: this.#trust.version,
         got: doc.version,
       });
-      return false;
+      return undefined;
     }
     this.#trust = doc;
-    this.#journal.setValue(TRUST_KEY, JSON.stringify(doc));
-    return true;
+    this.#journal.setValue(TRUST_KEY, bundle);
+    return doc;
   }
 
   async #refreshTrust(): Promise<TrustDocument | undefined> {
+    let body: unknown;
     try {
-      const reply = await this.#client.send("GET", "/trust");
-      const doc = trustDocumentSchema.parse(reply.body);
-      return this.#acceptTrust(doc) ? doc : undefined;
-    } catch {
+      body = (await this.#client.send("GET", "/trust")).body;
+    } catch (error) {
+      this.#log.warn("trust refresh failed", { error: String(error) });
       return undefined;
     }
+    const parsed = trustResponseSchema.safeParse(body);
+    if (!parsed.success) {
+      this.#log.error("security: trust bundle refused", { problem: "malformed" });
+      return undefined;
+    }
+    return this.#acceptTrust(parsed.data.trust);
   }
 
   /** A flood of items under unknown kids must not become a flood of trust fetches. */

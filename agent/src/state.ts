@@ -1,6 +1,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
+import { publicJwkSchema } from "../../src/protocol/trust";
 import { type AgentKey, agentKeyFromPem, generateAgentKey } from "./identity";
 
 /** What `enroll` leaves in the state directory for `run`. */
@@ -9,6 +10,11 @@ const identitySchema = z.object({
   host_id: z.string(),
   issuer: z.string(),
   enrolled_at: z.string(),
+  /**
+   * The trust root pinned at enrollment: trust bundles must verify under it. Changes only with a
+   * new enrollment. Absent in state written before trust bundles were signed.
+   */
+  trust_root: publicJwkSchema.optional(),
 });
 export type Identity = z.infer<typeof identitySchema>;
 

@@ -76,10 +76,12 @@ export async function startControlPlane(
   options: { websockets?: boolean } = {},
 ): Promise<ControlPlane> {
   const { privateKey } = await generateKeyPair("EdDSA", { extractable: true });
+  const root = await generateKeyPair("EdDSA", { extractable: true });
   const config = parseConfig(
     {
       DATABASE_URL: `file:${join(dir, "cp.db")}`,
       STRATO_SIGNING_KEY: await exportPKCS8(privateKey),
+      STRATO_TRUST_ROOT_KEY: await exportPKCS8(root.privateKey),
       ...env,
     },
     "node",
@@ -98,7 +100,7 @@ export async function startControlPlane(
     log: quiet.log,
   };
   await prepareAuthorizer(deps, AUTHZ_SCHEMA);
-  const signer = await signerFromConfig(config);
+  const signer = await signerFromConfig(config, deps.log);
   if (signer) deps.signer = signer;
   const periodic = setInterval(() => void runPeriodicJobs(deps), PERIODIC_INTERVAL_MS);
   periodic.unref();

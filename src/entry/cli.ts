@@ -3,12 +3,14 @@
  *   strato authz validate FILE.yaml…   run Permify validation files against the embedded engine
  *   strato db migrate                  apply pending migrations to DATABASE_URL
  *   strato setup-code                  issue the one-time set-up code of a fresh installation
+ *   strato trust root-key | sign …     make the trust root and sign trust bundles offline
  */
 import { ConfigError, parseConfig } from "../config";
 import { ensureSetupCode } from "../domain/identity/setup-code";
 import { systemClock } from "../lib/clock";
 import { cryptoRandom } from "../lib/random";
 import { authzValidate } from "../node/cli/authz-validate";
+import { trustCommand } from "../node/cli/trust";
 import { openNodeDatabase } from "../node/database";
 import { applyMigrations } from "../node/migrate";
 
@@ -16,6 +18,8 @@ const USAGE = `usage:
   strato authz validate [--expect-error ID]... FILE.yaml [FILE...]
   strato db migrate
   strato setup-code
+  strato trust root-key [--out FILE]
+  strato trust sign --root-key FILE --version N --key FILE[@NOT_AFTER]... [--revoke KID]...
 Environment: DATABASE_URL (default file:.data/strato.db), DATABASE_AUTH_TOKEN.`;
 
 function database() {
@@ -26,6 +30,7 @@ function database() {
 async function main(argv: string[]): Promise<number> {
   const [group, command, ...rest] = argv;
   if (group === "authz" && command === "validate") return authzValidate(rest);
+  if (group === "trust") return trustCommand(argv.slice(1));
   if (group === "db" && command === "migrate") {
     const { config, db } = database();
     await applyMigrations(db);

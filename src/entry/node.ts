@@ -80,8 +80,8 @@ async function main(): Promise<void> {
     ...(authz ? { authz } : {}),
   });
   await prepareAuthorizer(deps, authzSchema);
-  // Work-item signing key from STRATO_SIGNING_KEY (a secret); without it agents cannot claim.
-  const signer = await signerFromConfig(config);
+  // Work-item signing key and trust root (secrets); without them agents cannot enroll or claim.
+  const signer = await signerFromConfig(config, deps.log);
   if (signer) deps.signer = signer;
   // The authz outbox and the VM reconciler (the Worker runs them from its cron trigger).
   const periodic = setInterval(() => void runPeriodicJobs(deps), PERIODIC_INTERVAL_MS);

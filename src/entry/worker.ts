@@ -32,6 +32,10 @@ export type Env = {
   /** A secret: the work-item signing key (PKCS8 PEM or Ed25519 JWK JSON). */
   STRATO_SIGNING_KEY?: string;
   STRATO_TRUST_VERSION?: string;
+  /** A secret: the trust root's private key, so the Worker signs the trust document itself. */
+  STRATO_TRUST_ROOT_KEY?: string;
+  /** Or a trust bundle signed offline with `strato trust sign` (the root key stays offline). */
+  STRATO_TRUST_BUNDLE?: string;
   STRATO_AGENT_ISSUER?: string;
   STRATO_HOST_UNREACHABLE_S?: string;
   STRATO_HOST_OFFLINE_S?: string;
@@ -84,7 +88,7 @@ function instanceFor(env: Env): Instance {
     });
     // Once per isolate: our schema to an external Permify, outbox on (or off when embedded).
     // …and the work-item signing key from the STRATO_SIGNING_KEY secret.
-    const signing = signerFromConfig(config).then((signer) => {
+    const signing = signerFromConfig(config, deps.log).then((signer) => {
       if (signer) deps.signer = signer;
     });
     const ready = Promise.all([prepareAuthorizer(deps, authzSchema), signing])

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { publicJwkSchema, trustDocumentSchema } from "./trust";
+import { publicJwkSchema } from "./trust";
 
 /**
  * Request and response bodies of the agent endpoints (`/api/v1/agent/*`), shared by the control
@@ -56,6 +56,8 @@ export const enrollResponseSchema = z.object({
   status: z.literal("pending"),
   issuer: z.string(),
   replaces_host_id: z.string().nullable(),
+  /** The trust root's public key: the agent pins it and accepts only trust bundles it signed. */
+  trust_root: publicJwkSchema,
   server_time_ms: z.number().int(),
 });
 export type EnrollResponse = z.infer<typeof enrollResponseSchema>;
@@ -88,11 +90,15 @@ export const intervalsSchema = z.object({
 export const enrollmentStatusSchema = z.object({
   status: z.literal("approved"),
   host_id: z.string(),
-  trust: trustDocumentSchema,
+  /** The trust bundle: a compact JWS by the trust root (`typ` strato-trust+jwt). */
+  trust: z.string(),
   intervals: intervalsSchema,
   server_time_ms: z.number().int(),
 });
 export type EnrollmentStatus = z.infer<typeof enrollmentStatusSchema>;
+
+/** `GET /trust`: the current trust bundle, as in the enrollment answer. */
+export const trustResponseSchema = z.object({ trust: z.string() });
 
 export const claimRequestSchema = z
   .object({

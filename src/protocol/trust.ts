@@ -32,3 +32,14 @@ export const trustDocumentSchema = z.object({
   revoked_kids: z.array(z.string().min(1)).max(256),
 });
 export type TrustDocument = z.infer<typeof trustDocumentSchema>;
+
+/**
+ * What the trust root signs (`typ` strato-trust+jwt): the trust document plus the root's own public
+ * key, so a control plane given only the offline-signed bundle can tell agents which root to pin.
+ * Agents verify against the root they pinned, never against this member.
+ */
+export const trustBundlePayloadSchema = trustDocumentSchema.extend({
+  root: publicJwkSchema,
+  iat: z.number().int().nonnegative(),
+});
+export type TrustBundlePayload = z.infer<typeof trustBundlePayloadSchema>;

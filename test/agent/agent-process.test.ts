@@ -21,7 +21,7 @@ import {
   waitForGroupExit,
   waitForOutput,
 } from "../support/processes";
-import { generateSigningKey } from "../support/signing";
+import { generateSigningKey, signingEnv } from "../support/signing";
 
 const AGENT = join(import.meta.dirname, "../../agent/bin/strato-agent");
 const TSX = join(import.meta.dirname, "../../node_modules/.bin/tsx");
@@ -58,11 +58,10 @@ describe("strato-agent against the Node server", () => {
 
   beforeAll(async () => {
     const port = await freePort();
-    const key = await generateSigningKey();
     server = sandbox.spawn(TSX, ["src/entry/node.ts"], {
       PORT: String(port),
       DATABASE_URL: dbUrl,
-      STRATO_SIGNING_KEY: key.pem,
+      ...(await signingEnv()),
       STRATO_AGENT_LEASE_S: "6",
     });
     await waitForOutput(server, "listening on", 60_000);
@@ -230,10 +229,13 @@ describe("strato-agent across a signing-key rotation", () => {
   it("keeps executing after the control plane switches keys", async () => {
     const port = await freePort();
     const [oldKey, newKey] = [await generateSigningKey(), await generateSigningKey()];
+    // The same trust root signs both trust documents: that is what spares the re-enrollment.
+    const { STRATO_TRUST_ROOT_KEY } = await signingEnv();
     const start = (env: Record<string, string>) =>
       sandbox.spawn(TSX, ["src/entry/node.ts"], {
         PORT: String(port),
         DATABASE_URL: dbUrl,
+        STRATO_TRUST_ROOT_KEY,
         ...env,
       });
     let server = start({ STRATO_SIGNING_KEY: oldKey.pem });
@@ -310,5 +312,7 @@ describe("strato-agent across a signing-key rotation", () => {
     const kids = new Set(claims.map((e) => String(e.detail.kid)));
     expect(kids.size).toBe(2);
     expect(agent.output()).not.toContain("security: work item rejected");
+    // The new trust document came signed by the root pinned at enrollment.
+    expect(agent.output()).not.toContain("security: trust bundle refused");
   }, 120_000);
 });

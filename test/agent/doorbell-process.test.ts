@@ -13,7 +13,7 @@ import {
   waitForGroupExit,
   waitForOutput,
 } from "../support/processes";
-import { generateSigningKey } from "../support/signing";
+import { signingEnv } from "../support/signing";
 import { startUpgradeProxy } from "../support/upgrade-proxy";
 import {
   AUTHZ_SCHEMA,
@@ -66,12 +66,12 @@ describe("doorbell: strato-agent against the Node server", () => {
 
   beforeAll(async () => {
     const port = await freePort();
-    const signingKey = (await generateSigningKey()).pem;
+    const signing = await signingEnv();
     startServer = async () => {
       server = sandbox.spawn(TSX, ["src/entry/node.ts"], {
         PORT: String(port),
         DATABASE_URL: dbUrl,
-        STRATO_SIGNING_KEY: signingKey,
+        ...signing,
       });
       await waitForOutput(server, "listening on", 60_000);
     };

@@ -1,6 +1,7 @@
 import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { enrollmentProof, generateAgentKey, tokenAssertion } from "../../agent/src/identity";
+import { verifyTrustBundle } from "../../agent/src/trust-bundle";
 import { auditEvents, enrollmentTokens, hosts } from "../../src/db/schema";
 import { createEnrollmentToken } from "../../src/domain/hosts/create-enrollment-token";
 import { listEnrollmentTokens } from "../../src/domain/hosts/list-enrollment-tokens";
@@ -75,7 +76,14 @@ describe("enrollment", () => {
     const { res, key } = await enrollHost(h, secret);
     expect(res.status).toBe(201);
     const body = (await res.json()) as { host_id: string; status: string; issuer: string };
-    expect(body).toMatchObject({ status: "pending", issuer: "strato" });
+    const signer = h.deps.signer;
+    if (!signer) throw new Error("no signer");
+    // The root the agent pins: trust bundles must verify under it.
+    expect(body).toMatchObject({
+      status: "pending",
+      issuer: "strato",
+      trust_root: signer.trustRoot,
+    });
     const [row] = await h.deps.db.select().from(hosts).where(eq(hosts.id, body.host_id));
     expect(row).toMatchObject({ state: "pending", orgId, name: "hv-01", scope: "site-a" });
     expect(row?.publicJwk).toEqual(key.publicJwk);
@@ -90,8 +98,26 @@ describe("enrollment", () => {
     await decideHost(system(h), body.host_id, "approve");
     const approved = await call(h, "/enrollment", { token });
     expect(approved.status).toBe(200);
-    expect(await approved.json()).toMatchObject({ status: "approved", trust: { version: 1 } });
+    const { trust } = (await approved.json()) as { status: string; trust: string };
+    expect(await verifyTrustBundle(trust, signer.trustRoot)).toMatchObject({
+      ok: true,
+      payload: { version: 1, keys: [{ kid: signer.keyId }] },
+    });
+    const refreshed = await call(h, "/trust", { token });
+    expect(await refreshed.json()).toEqual({ trust });
     expect((await call(h, "/claim", { token, body: { cursor: 0 } })).status).toBe(200);
+  });
+
+  it("without a signing key and trust root, enrollment is refused (503) before the token is used", async () => {
+    const h = await createHarness();
+    const signer = h.deps.signer;
+    if (!signer) throw new Error("no signer");
+    delete h.deps.signer;
+    const orgId = await createOrg(h);
+    const secret = await mintToken(h, orgId);
+    await problem((await enrollHost(h, secret)).res, 503, "not_ready");
+    h.deps.signer = signer;
+    expect((await enrollHost(h, secret)).res.status).toBe(201);
   });
 
   it("a rejected host is refused with host_rejected", async () => {

@@ -5,10 +5,11 @@ import {
   decodeProtectedHeader,
   exportJWK,
   generateKeyPair,
+  importJWK,
   importPKCS8,
 } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { WORK_ITEM_ALG } from "../../src/protocol/limits";
+import { TRUST_TYP, WORK_ITEM_ALG } from "../../src/protocol/limits";
 import { algNone, es256, flipBit, hs256WithPublicKey, resign, sign } from "../support/forge-token";
 import { processSandbox } from "../support/processes";
 import { type Lab, type LabAgent, startLab } from "../support/protocol-lab";
@@ -17,7 +18,7 @@ import {
   CLAIM_PATH,
   deliveredItem,
   replayInNextClaim,
-  serveTrustDocument,
+  serveTrustBundle,
   tamperItem,
 } from "../support/proxy-rules";
 import { generateSigningKey } from "../support/signing";
@@ -56,10 +57,23 @@ describe("agent protocol against tampered work items (design §4.2)", () => {
     (await lab.events(itemId)).filter((e) => e.kind === "claimed").length;
 
   it("refuses forged, mis-typed, misaddressed and malformed items, and they are never offered again (rows 1, 3, 4, 5, 25)", async () => {
-    const trustDocument = (kid: unknown) => ({
+    const rootJwk = JSON.parse(lab.trustRoot.publicJwk);
+    const rootKey = await importJWK(JSON.parse(lab.trustRoot.jwk), WORK_ITEM_ALG);
+    /** A trust bundle's payload (design §2.2) listing the control plane's key. */
+    const trustPayload = (kid: unknown) => ({
       version: 1,
-      keys: [{ kid, alg: WORK_ITEM_ALG, jwk: JSON.parse(lab.signingKey.publicJwk) }],
+      keys: [
+        {
+          kid,
+          alg: WORK_ITEM_ALG,
+          jwk: JSON.parse(lab.signingKey.publicJwk),
+          not_before: 0,
+          not_after: nowS() + 86_400,
+        },
+      ],
       revoked_kids: [],
+      root: rootJwk,
+      iat: nowS(),
     });
     const cases: { name: string; reason: string; forge: (token: string) => Promise<string> }[] = [
       {
@@ -96,9 +110,20 @@ describe("agent protocol against tampered work items (design §4.2)", () => {
         reason: "typ",
         forge: (t) =>
           sign(
-            { ...decodeProtectedHeader(t), typ: "strato-trust+jwt" },
-            trustDocument(decodeProtectedHeader(t).kid),
+            { ...decodeProtectedHeader(t), typ: TRUST_TYP },
+            trustPayload(decodeProtectedHeader(t).kid),
             cpKey,
+          ),
+      },
+      {
+        // A genuine bundle, signed by the trust root, under its own header.
+        name: "row 4: a root-signed trust bundle passed off as a work item",
+        reason: "typ",
+        forge: async (t) =>
+          sign(
+            { alg: WORK_ITEM_ALG, typ: TRUST_TYP, kid: await calculateJwkThumbprint(rootJwk) },
+            trustPayload(decodeProtectedHeader(t).kid),
+            rootKey,
           ),
       },
       {
@@ -250,8 +275,15 @@ describe("agent protocol against tampered work items (design §4.2)", () => {
 
   it("refuses an older trust document offered as new (row 19)", async () => {
     const item = await lab.enqueue(agent.hostId);
-    // The claim announces trust version 2; the trust answer is a document older than the agent's.
-    agent.proxy.use(serveTrustDocument({ version: 0, keys: [], revoked_kids: [] }));
+    // The claim announces trust version 2; the trust answer is a genuine root-signed bundle, but
+    // older than the agent's (a replayed old bundle).
+    const rootKey = await importJWK(JSON.parse(lab.trustRoot.jwk), WORK_ITEM_ALG);
+    const old = await sign(
+      { alg: WORK_ITEM_ALG, typ: TRUST_TYP },
+      { version: 0, keys: [], revoked_kids: [], root: JSON.parse(lab.trustRoot.publicJwk), iat: 0 },
+      rootKey,
+    );
+    agent.proxy.use(serveTrustBundle(old));
     agent.proxy.use(announceTrustVersion(item.id, 2));
     await lab.settled(item.id, ["succeeded"]);
     expect(agent.lines().find((l) => l.msg === "refusing an older trust document")).toMatchObject({
@@ -280,34 +312,55 @@ describe("agent protocol against tampered work items (design §4.2)", () => {
     expect(await res.json()).toMatchObject({ code: "payload_too_large" });
   }, 60_000);
 
-  // Known gap (docs/agent-protocol.md): the trust document is not root-signed yet, so whoever
-  // can answer `GET /trust` (a TLS-intercepting proxy) can add its own key and have its items run.
-  // Remove `.fails` once the root-signed trust bundle exists.
-  it.fails("refuses items under a signing key a proxy slipped into the trust document", async () => {
+  // Whoever can answer `GET /trust` (a TLS-intercepting proxy) announces a higher version and
+  // serves a document listing its own key: signed by its own root, or not signed at all. The
+  // agent accepts only bundles signed by the root it pinned at enrollment.
+  it("refuses a trust document signed by another root, or unsigned, and items under the key it adds", async () => {
     const { privateKey, publicKey } = await generateKeyPair("EdDSA", { extractable: true });
     const jwk = await exportJWK(publicKey);
     const kid = await calculateJwkThumbprint(jwk);
-    const item = await lab.enqueue(agent.hostId);
-    agent.proxy.use(
-      serveTrustDocument({
-        version: 2,
-        keys: [
-          {
-            kid,
-            alg: WORK_ITEM_ALG,
-            jwk: { kty: jwk.kty, crv: jwk.crv, x: jwk.x },
-            not_before: 0,
-            not_after: nowS() + 86_400,
-          },
-        ],
-        revoked_kids: [],
-      }),
+    const attackerRoot = await generateKeyPair("EdDSA", { extractable: true });
+    const attackerRootJwk = await exportJWK(attackerRoot.publicKey);
+    const document = {
+      version: 2,
+      keys: [
+        {
+          kid,
+          alg: WORK_ITEM_ALG,
+          jwk: { kty: jwk.kty, crv: jwk.crv, x: jwk.x },
+          not_before: 0,
+          not_after: nowS() + 86_400,
+        },
+      ],
+      revoked_kids: [],
+    };
+    const forgedBundle = await sign(
+      { alg: WORK_ITEM_ALG, typ: TRUST_TYP, kid: await calculateJwkThumbprint(attackerRootJwk) },
+      { ...document, root: attackerRootJwk, iat: nowS() },
+      attackerRoot.privateKey,
     );
-    agent.proxy.use(announceTrustVersion(item.id, 2));
-    agent.proxy.use(tamperItem(item.id, (t) => resign(t, privateKey, { header: { kid } })));
-    const row = await lab.settled(item.id, ["rejected", "succeeded"], 30_000);
-    expect(row.state).toBe("rejected");
-  }, 60_000);
+    const refusals = () => agent.lines().filter((l) => l.msg === "security: trust bundle refused");
+    for (const [served, problem] of [
+      [forgedBundle, "bad_signature"],
+      [document, "malformed"],
+    ] as const) {
+      const before = refusals().length;
+      const item = await lab.enqueue(agent.hostId);
+      agent.proxy.use(serveTrustBundle(served));
+      agent.proxy.use(announceTrustVersion(item.id, 2));
+      agent.proxy.use(tamperItem(item.id, (t) => resign(t, privateKey, { header: { kid } })));
+      const row = await lab.settled(item.id, ["rejected", "succeeded"], 30_000);
+      expect(row).toMatchObject({ state: "rejected", rejectReason: "unknown_kid" });
+      expect(executed(item.id)).toBe(0);
+      expect(refusals().slice(before)[0]).toMatchObject({ level: "error", problem });
+      expect(agentReason(item.id)).toBe("unknown_kid");
+    }
+    // The agent still holds the control plane's document and runs its items.
+    const honest = await lab.enqueue(agent.hostId);
+    expect(await lab.settled(honest.id, ["succeeded", "rejected"])).toMatchObject({
+      state: "succeeded",
+    });
+  }, 90_000);
 });
 
 /**

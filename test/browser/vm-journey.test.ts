@@ -5,7 +5,7 @@ import { killRunDirVmms } from "../hypervisor/support";
 import { ImageServer, MiB, makeImage } from "../ops/support";
 import { launchChromium } from "../support/browser";
 import { freePort, processSandbox, type Spawned, waitForOutput } from "../support/processes";
-import { generateSigningKey } from "../support/signing";
+import { signingEnv } from "../support/signing";
 
 const AGENT = join(import.meta.dirname, "../../agent/bin/strato-agent");
 const TSX = join(import.meta.dirname, "../../node_modules/.bin/tsx");
@@ -59,7 +59,7 @@ describe("from a fresh install to a running VM, in chromium", () => {
     server = sandbox.spawn(TSX, ["src/entry/node.ts"], {
       PORT: String(port),
       DATABASE_URL: `file:${join(sandbox.dataDir, "cp.db")}`,
-      STRATO_SIGNING_KEY: (await generateSigningKey()).pem,
+      ...(await signingEnv()),
       WEBAUTHN_RP_ID: "localhost",
       WEBAUTHN_ORIGIN: origin,
     });

@@ -1,10 +1,12 @@
-import { SignJWT } from "jose";
+import { calculateJwkThumbprint, decodeProtectedHeader, SignJWT } from "jose";
 import { beforeEach, describe, expect, it } from "vitest";
+import { verifyTrustBundle } from "../../agent/src/trust-bundle";
 import { verifyWorkItem } from "../../agent/src/verify";
 import { MAX_TOKEN_BYTES, TRUST_TYP, WORK_ITEM_TYP } from "../../src/protocol/limits";
 import type { WorkItemClaims } from "../../src/protocol/work-item";
 import { createLocalSigner } from "../../src/signing/local";
-import type { Signer } from "../../src/signing/signer";
+import { type Signer, SigningKeyError, TrustNotReadyError } from "../../src/signing/signer";
+import { signTrustBundle } from "../../src/signing/trust-bundle";
 import {
   generateSigningKey,
   T0,
@@ -17,18 +19,44 @@ import {
 const DAY = 86_400;
 
 /** Every Signer implementation; the separate signer Worker joins this list when it exists. */
-const SIGNERS: Record<string, (key: TestSigningKey) => Promise<Signer>> = {
-  "local signer (PKCS8 PEM secret)": (key) =>
+const SIGNERS: Record<string, (key: TestSigningKey, root: TestSigningKey) => Promise<Signer>> = {
+  "local signer (PKCS8 PEM secret)": (key, root) =>
     createLocalSigner({
       active: { secret: key.pem, notBefore: T0 - DAY, notAfter: T0 + 90 * DAY },
       trustVersion: 1,
+      trust: { rootKey: root.pem },
     }),
-  "local signer (JWK secret)": (key) =>
+  "local signer (JWK secret)": (key, root) =>
     createLocalSigner({
       active: { secret: key.jwk, notBefore: T0 - DAY, notAfter: T0 + 90 * DAY },
       trustVersion: 1,
+      trust: { rootKey: root.jwk },
+    }),
+  "local signer (trust bundle signed offline)": async (key, root) =>
+    createLocalSigner({
+      active: { secret: key.pem, notBefore: 0, notAfter: 0 },
+      trustVersion: 0,
+      trust: { bundle: await offlineBundle(root, [key]) },
     }),
 };
+
+/** What `strato trust sign` makes: a bundle listing `keys`, signed by `root`. */
+async function offlineBundle(root: TestSigningKey, keys: TestSigningKey[], version = 1) {
+  const listed = await Promise.all(
+    keys.map(async (k) => ({
+      kid: await calculateJwkThumbprint(JSON.parse(k.publicJwk), "sha256"),
+      alg: "EdDSA" as const,
+      jwk: JSON.parse(k.publicJwk),
+      not_before: T0 - DAY,
+      not_after: T0 + 90 * DAY,
+    })),
+  );
+  return signTrustBundle(
+    { version, keys: listed, revoked_kids: [] },
+    { privateKey: root.privateKey, publicJwk: JSON.parse(root.publicJwk) },
+    T0,
+  );
+}
 
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
 const parts = (token: string) => token.split(".") as [string, string, string];
@@ -41,13 +69,69 @@ function flip(segment: string): string {
 
 describe.each(Object.entries(SIGNERS))("%s", (_name, make) => {
   let key: TestSigningKey;
+  let root: TestSigningKey;
   let signer: Signer;
   let setup: ReturnType<typeof verifyContext>;
 
   beforeEach(async () => {
     key = await generateSigningKey();
-    signer = await make(key);
+    root = await generateSigningKey();
+    signer = await make(key, root);
     setup = verifyContext(signer.trustDocument());
+  });
+
+  it("serves a trust bundle that verifies under its root and carries its trust document", async () => {
+    expect(signer.trustRoot).toEqual(JSON.parse(root.publicJwk));
+    const bundle = signer.trustBundle();
+    expect(decodeProtectedHeader(bundle)).toEqual({
+      alg: "EdDSA",
+      typ: TRUST_TYP,
+      kid: await calculateJwkThumbprint(signer.trustRoot, "sha256"),
+    });
+    const checked = await verifyTrustBundle(bundle, signer.trustRoot);
+    expect(checked).toMatchObject({ ok: true, payload: signer.trustDocument() });
+    expect(signer.trustDocument().keys.map((k) => k.kid)).toContain(signer.keyId);
+  });
+
+  it("its trust bundle is refused under another root, and when altered", async () => {
+    const stranger = JSON.parse((await generateSigningKey()).publicJwk);
+    expect(await verifyTrustBundle(signer.trustBundle(), stranger)).toEqual({
+      ok: false,
+      problem: "bad_signature",
+    });
+    const [h, p, sig] = parts(signer.trustBundle());
+    const payload = JSON.parse(Buffer.from(p, "base64url").toString());
+    const grown = b64({ ...payload, version: payload.version + 1 });
+    expect(await verifyTrustBundle(`${h}.${grown}.${sig}`, signer.trustRoot)).toMatchObject({
+      ok: false,
+      problem: "bad_signature",
+    });
+    // A document signed by the signing key (not the root) is no trust bundle.
+    const bySigningKey = await new SignJWT(payload)
+      .setProtectedHeader({ alg: "EdDSA", typ: TRUST_TYP })
+      .sign(key.privateKey);
+    expect(await verifyTrustBundle(bySigningKey, signer.trustRoot)).toMatchObject({
+      problem: "bad_signature",
+    });
+    const header = JSON.parse(Buffer.from(h, "base64url").toString());
+    expect(
+      await verifyTrustBundle(`${b64({ ...header, alg: "none" })}.${p}.`, signer.trustRoot),
+    ).toMatchObject({ problem: "alg" });
+    expect(
+      await verifyTrustBundle(
+        `${b64({ ...header, typ: WORK_ITEM_TYP })}.${p}.${sig}`,
+        signer.trustRoot,
+      ),
+    ).toMatchObject({ problem: "typ" });
+    expect(
+      await verifyTrustBundle(
+        `${b64({ ...header, jku: "https://evil.test" })}.${p}.${sig}`,
+        signer.trustRoot,
+      ),
+    ).toMatchObject({ problem: "bad_header" });
+    expect(await verifyTrustBundle("not-a-jws", signer.trustRoot)).toMatchObject({
+      problem: "malformed",
+    });
   });
 
   /** Signs arbitrary claims and headers with this signer's key, bypassing its checks. */
@@ -189,5 +273,65 @@ describe.each(Object.entries(SIGNERS))("%s", (_name, make) => {
     await expectReason(await forge({ ...workClaims(), admin: true }), "schema");
     const { jti: _jti, ...noJti } = workClaims();
     await expectReason(await forge(noJti), "schema");
+  });
+});
+
+describe("local signer with a trust bundle signed offline", () => {
+  it("refuses a bundle that does not list the active key, or revokes it, as not ready", async () => {
+    const [key, other, root] = [
+      await generateSigningKey(),
+      await generateSigningKey(),
+      await generateSigningKey(),
+    ];
+    const make = (bundle: string) =>
+      createLocalSigner({
+        active: { secret: key.pem, notBefore: 0, notAfter: 0 },
+        trustVersion: 0,
+        trust: { bundle },
+      });
+    await expect(make(await offlineBundle(root, [other]))).rejects.toThrow(TrustNotReadyError);
+    await expect(make(await offlineBundle(root, [other]))).rejects.toThrow(
+      /does not list the active signing key/,
+    );
+    const kid = await calculateJwkThumbprint(JSON.parse(key.publicJwk), "sha256");
+    const [h, p] = parts(await offlineBundle(root, [key]));
+    const revoked = await new SignJWT({
+      ...JSON.parse(Buffer.from(p, "base64url").toString()),
+      revoked_kids: [kid],
+    })
+      .setProtectedHeader(JSON.parse(Buffer.from(h, "base64url").toString()))
+      .sign(root.privateKey);
+    await expect(make(revoked)).rejects.toThrow(TrustNotReadyError);
+  });
+
+  it("refuses a bundle that is not intact as a key error", async () => {
+    const [key, root] = [await generateSigningKey(), await generateSigningKey()];
+    const [h, p, s] = parts(await offlineBundle(root, [key]));
+    const attempt = createLocalSigner({
+      active: { secret: key.pem, notBefore: 0, notAfter: 0 },
+      trustVersion: 0,
+      trust: { bundle: `${h}.${flip(p)}.${s}` },
+    });
+    await expect(attempt).rejects.toThrow(SigningKeyError);
+    await expect(attempt).rejects.not.toThrow(TrustNotReadyError);
+    await expect(
+      createLocalSigner({
+        active: { secret: key.pem, notBefore: 0, notAfter: 0 },
+        trustVersion: 0,
+        trust: { bundle: "garbage" },
+      }),
+    ).rejects.toThrow(/trust bundle: not a compact JWS/);
+  });
+
+  it("refuses a trust root that is the signing key, or holds no private key", async () => {
+    const key = await generateSigningKey();
+    const make = (rootKey: string) =>
+      createLocalSigner({
+        active: { secret: key.pem, notBefore: T0, notAfter: T0 + DAY },
+        trustVersion: 1,
+        trust: { rootKey },
+      });
+    await expect(make(key.jwk)).rejects.toThrow(/must not be the signing key/);
+    await expect(make((await generateSigningKey()).publicJwk)).rejects.toThrow(/no private key/);
   });
 });

@@ -6,6 +6,8 @@ import { SigningKeyError } from "../../src/signing/signer";
 import { generateSigningKey, T0, testClock, verifyContext, workClaims } from "../support/signing";
 
 const DAY = 86_400;
+/** One trust root for every signer here: rotation never changes it. */
+const ROOT = { rootKey: (await generateSigningKey()).jwk };
 
 describe("local signer key secrets", () => {
   it("loads the same key from a PEM and a JWK secret, with an RFC 7638 kid", async () => {
@@ -14,14 +16,17 @@ describe("local signer key secrets", () => {
     const fromPem = await createLocalSigner({
       active: { secret: key.pem, ...window },
       trustVersion: 1,
+      trust: ROOT,
     });
     const fromJwk = await createLocalSigner({
       active: { secret: key.jwk, ...window },
       trustVersion: 1,
+      trust: ROOT,
     });
     const { d: _d, ...pub } = JSON.parse(key.jwk);
     expect(fromPem.keyId).toBe(await calculateJwkThumbprint(pub, "sha256"));
     expect(fromJwk.keyId).toBe(fromPem.keyId);
+    expect(fromPem.trustRoot).toEqual(fromJwk.trustRoot);
     expect(fromPem.trustDocument()).toEqual({
       version: 1,
       keys: [{ kid: fromPem.keyId, alg: "EdDSA", jwk: pub, not_before: T0, not_after: T0 + DAY }],
@@ -52,6 +57,7 @@ describe("local signer key secrets", () => {
       const attempt = createLocalSigner({
         active: { secret, notBefore: T0, notAfter: T0 + DAY },
         trustVersion: 1,
+        trust: ROOT,
       });
       await expect(attempt).rejects.toThrow(SigningKeyError);
       await expect(attempt).rejects.toThrow(message);
@@ -71,12 +77,14 @@ describe("key rotation with overlap (design §2.8)", () => {
       active: { secret: oldKey.pem, ...oldWindow },
       previous: [],
       trustVersion: 1,
+      trust: ROOT,
     });
     const after = await createLocalSigner({
       active: { secret: newKey.jwk, ...newWindow },
       // Only the public half of the retired key is still configured.
       previous: [{ secret: oldKey.publicJwk, ...oldWindow }],
       trustVersion: 2,
+      trust: ROOT,
     });
     expect(after.keyId).not.toBe(before.keyId);
     expect(after.trustDocument().keys.map((k) => k.kid)).toEqual([after.keyId, before.keyId]);
@@ -92,12 +100,14 @@ describe("key rotation with overlap (design §2.8)", () => {
     const removed = await createLocalSigner({
       active: { secret: newKey.pem, ...newWindow },
       trustVersion: 3,
+      trust: ROOT,
     });
     const revoked = await createLocalSigner({
       active: { secret: newKey.pem, ...newWindow },
       previous: [{ secret: oldKey.publicJwk, ...oldWindow }],
       revokedKids: [before.keyId],
       trustVersion: 3,
+      trust: ROOT,
     });
     const again = await before.sign(workClaims({ jti: "old-2" }));
     ctx.trust = removed.trustDocument();
@@ -121,11 +131,13 @@ describe("key rotation with overlap (design §2.8)", () => {
     const v1 = await createLocalSigner({
       active: { secret: oldKey.pem, ...window },
       trustVersion: 1,
+      trust: ROOT,
     });
     const v2 = await createLocalSigner({
       active: { secret: newKey.pem, ...window },
       previous: [{ secret: oldKey.publicJwk, ...window }],
       trustVersion: 2,
+      trust: ROOT,
     });
     const { ctx } = verifyContext(v1.trustDocument());
     let refreshes = 0;
@@ -140,6 +152,7 @@ describe("key rotation with overlap (design §2.8)", () => {
     const stranger = await createLocalSigner({
       active: { secret: (await generateSigningKey()).pem, ...window },
       trustVersion: 1,
+      trust: ROOT,
     });
     rollback.refreshTrust = async () => stranger.trustDocument();
     expect(await verifyWorkItem(await stranger.sign(workClaims()), rollback)).toMatchObject({

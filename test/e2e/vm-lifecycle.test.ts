@@ -19,7 +19,7 @@ import {
   signalGroup,
   waitForOutput,
 } from "../support/processes";
-import { generateSigningKey } from "../support/signing";
+import { signingEnv } from "../support/signing";
 
 const AGENT = join(import.meta.dirname, "../../agent/bin/strato-agent");
 const TSX = join(import.meta.dirname, "../../node_modules/.bin/tsx");
@@ -108,11 +108,10 @@ describe("VMs end to end: control plane + strato-agent + Cloud Hypervisor simula
     await images.start();
     const image = await makeImage(images, sandbox.dataDir, "debian.qcow2", "qcow2", 64 * MiB);
     const port = await freePort();
-    const key = await generateSigningKey();
     server = sandbox.spawn(TSX, ["src/entry/node.ts"], {
       PORT: String(port),
       DATABASE_URL: dbUrl,
-      STRATO_SIGNING_KEY: key.pem,
+      ...(await signingEnv()),
       STRATO_AGENT_LEASE_S: "6",
       STRATO_HOST_UNREACHABLE_S: "4",
     });

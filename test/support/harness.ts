@@ -76,6 +76,7 @@ export async function createHarness(options: HarnessOptions = {}): Promise<Harne
     signer: await createLocalSigner({
       active: { secret: (await generateSigningKey()).pem, notBefore: 0, notAfter: 4_102_444_800 },
       trustVersion: 1,
+      trust: { rootKey: (await generateSigningKey()).jwk },
     }),
     wakeup: createInProcessWakeup(),
     // app.request has no socket: tests name the peer address in a header of their own.

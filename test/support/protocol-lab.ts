@@ -13,7 +13,7 @@ import { AgentProxy } from "./agent-proxy";
 import { operatorContext } from "./operator";
 import { busy, until } from "./poll";
 import { freePort, killGroup, type processSandbox, type Spawned, waitForOutput } from "./processes";
-import { generateSigningKey, type TestSigningKey } from "./signing";
+import { generateSigningKey, signingEnv, type TestSigningKey } from "./signing";
 
 const AGENT = join(import.meta.dirname, "../../agent/bin/strato-agent");
 const TSX = join(import.meta.dirname, "../../node_modules/.bin/tsx");
@@ -56,15 +56,27 @@ export type LabAgent = {
 };
 
 /**
- * The Node control plane on loopback (its own database file and signing key), an organization with
+ * The Node control plane on loopback (its own database file, signing key and trust root), an organization with
  * an admin API token for the REST API, and agents enrolled through an `AgentProxy`. The test holds
  * the control plane's signing key, so it can forge items the control plane would never issue.
  */
-export async function startLab(sandbox: Sandbox, serverEnv: Record<string, string> = {}) {
+export async function startLab(
+  sandbox: Sandbox,
+  serverEnv: Record<string, string> = {},
+  /** A signing key made beforehand, e.g. for a trust bundle signed offline that lists it. */
+  options: { signingKey?: TestSigningKey } = {},
+) {
   const port = await freePort();
-  const signingKey: TestSigningKey = await generateSigningKey();
+  const signingKey: TestSigningKey = options.signingKey ?? (await generateSigningKey());
+  // The agents pin this root at enrollment; restarts keep it (a new root needs re-enrollment).
+  const trustRoot: TestSigningKey = await generateSigningKey();
   const dbUrl = `file:${join(sandbox.dataDir, "cp.db")}`;
-  let env = { STRATO_SIGNING_KEY: signingKey.pem, ...serverEnv };
+  let env: Record<string, string> = {
+    ...(await signingEnv(signingKey, trustRoot)),
+    ...serverEnv,
+  };
+  // An offline-signed bundle replaces the root key (the control plane refuses both).
+  if (serverEnv.STRATO_TRUST_BUNDLE !== undefined) delete env.STRATO_TRUST_ROOT_KEY;
   const startServer = async () => {
     const spawned = sandbox.spawn(TSX, ["src/entry/node.ts"], {
       PORT: String(port),
@@ -132,6 +144,7 @@ export async function startLab(sandbox: Sandbox, serverEnv: Record<string, strin
     deps,
     orgId,
     signingKey,
+    trustRoot,
     api,
     context,
     /** Polls with the lab's process output on timeout. */

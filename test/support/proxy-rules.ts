@@ -96,8 +96,11 @@ export function announceTrustVersion(itemId: string, version: number): Rule {
   };
 }
 
-/** Answers the next `GET /trust` with `document` instead of the control plane's. */
-export function serveTrustDocument(document: unknown): Rule {
+/**
+ * Answers the next `GET /trust` with `bundle` (a compact JWS, or anything else a proxy may send)
+ * instead of the control plane's.
+ */
+export function serveTrustBundle(bundle: unknown): Rule {
   let done = false;
   return async (request, next) => {
     if (done || request.method !== "GET" || !request.path.startsWith(TRUST_PATH)) {
@@ -107,7 +110,7 @@ export function serveTrustDocument(document: unknown): Rule {
     return {
       status: 200,
       headers: { "content-type": "application/json" },
-      body: JSON.stringify(document),
+      body: JSON.stringify({ trust: bundle }),
     };
   };
 }

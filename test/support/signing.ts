@@ -27,6 +27,20 @@ export async function generateSigningKey(): Promise<TestSigningKey> {
   };
 }
 
+/**
+ * What a test control plane needs to serve agents: a work-item signing key and a trust root that
+ * signs the trust document (STRATO_TRUST_ROOT_KEY). Keep `root` across restarts: agents pin it.
+ */
+export async function signingEnv(
+  key?: TestSigningKey,
+  root?: TestSigningKey,
+): Promise<{ STRATO_SIGNING_KEY: string; STRATO_TRUST_ROOT_KEY: string }> {
+  return {
+    STRATO_SIGNING_KEY: (key ?? (await generateSigningKey())).pem,
+    STRATO_TRUST_ROOT_KEY: (root ?? (await generateSigningKey())).jwk,
+  };
+}
+
 export const TEST_ISSUER = "https://cp.test";
 export const TEST_HOST = "host_01jd7x0000aaaaaaaaaaaaaaaa";
 /** 2026-01-01T00:00:00Z: tests run on a fixed clock. */

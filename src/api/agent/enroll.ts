@@ -24,6 +24,7 @@ const enrollRoute = createRoute({
       "clock_skew",
       "conflict",
       "validation_failed",
+      "not_ready",
     ),
   },
 });

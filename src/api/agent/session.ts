@@ -1,4 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
+import type { Deps } from "../../deps";
 import { recordHeartbeat, recordStatus } from "../../domain/hosts/record-liveness";
 import { applyInventory, inventoryEntries } from "../../domain/vms/inventory";
 import { withoutTelemetry } from "../../domain/vms/telemetry-report";
@@ -10,9 +11,10 @@ import {
   livenessResponseSchema,
   MAX_WAIT_S,
   statusRequestSchema,
+  trustResponseSchema,
   waitResponseSchema,
 } from "../../protocol/agent-api";
-import { trustDocumentSchema } from "../../protocol/trust";
+import type { Signer } from "../../signing/signer";
 import type { Router } from "../router";
 import { AGENT_BASE, AUTH_PROBLEMS, agentHost, bearer, json, problems, TAG } from "./common";
 
@@ -24,7 +26,7 @@ const enrollmentRoute = createRoute({
   summary: "Wait for approval: 200 once approved (with trust document and intervals)",
   responses: {
     200: json(enrollmentStatusSchema, "Approved"),
-    ...problems(...AUTH_PROBLEMS),
+    ...problems(...AUTH_PROBLEMS, "not_ready"),
   },
 });
 
@@ -33,9 +35,9 @@ const trustRoute = createRoute({
   path: `${AGENT_BASE}/trust`,
   tags: TAG,
   security: bearer,
-  summary: "The trust document: the control plane's work-item signing keys",
+  summary: "The trust bundle: the control plane's work-item signing keys, signed by the trust root",
   responses: {
-    200: json(trustDocumentSchema, "Current trust document"),
+    200: json(trustResponseSchema, "Current trust bundle (compact JWS)"),
     304: { description: "Unchanged (If-None-Match)" },
     ...problems(...AUTH_PROBLEMS, "not_ready"),
   },
@@ -86,12 +88,12 @@ export function registerAgentSession(app: Router): void {
   app.openapi(enrollmentRoute, async (c) => {
     const { deps } = c.var;
     const host = await agentHost(c);
-    if (!deps.signer) throw new ProblemError({ code: "not_ready", detail: "No signing key." });
+    const signer = readySigner(deps);
     return c.json(
       {
         status: "approved" as const,
         host_id: host.id,
-        trust: deps.signer.trustDocument(),
+        trust: signer.trustBundle(),
         intervals: { ...INTERVALS, lease_s: deps.config.agent.leaseMs / 1000 },
         server_time_ms: deps.clock.now(),
       },
@@ -102,12 +104,11 @@ export function registerAgentSession(app: Router): void {
   app.openapi(trustRoute, async (c) => {
     const { deps } = c.var;
     await agentHost(c, true);
-    if (!deps.signer) throw new ProblemError({ code: "not_ready", detail: "No signing key." });
-    const trust = deps.signer.trustDocument();
-    const etag = `"trust-${trust.version}"`;
+    const signer = readySigner(deps);
+    const etag = `"trust-${signer.trustDocument().version}"`;
     c.header("ETag", etag);
     if (c.req.header("if-none-match") === etag) return c.body(null, 304);
-    return c.json(trust, 200);
+    return c.json({ trust: signer.trustBundle() }, 200);
   });
 
   app.openapi(heartbeatRoute, async (c) => {
@@ -143,6 +144,17 @@ export function registerAgentSession(app: Router): void {
     if (seq !== undefined) return c.json({ ring: true as const, latest_seq: seq }, 200);
     return c.body(null, 204);
   });
+}
+
+/** The signer, or 503: without a signing key and trust root there is nothing to trust or run. */
+export function readySigner(deps: Deps): Signer {
+  if (!deps.signer) {
+    throw new ProblemError({
+      code: "not_ready",
+      detail: "Work-item signing is not configured; the operator can find the reason in the logs.",
+    });
+  }
+  return deps.signer;
 }
 
 function liveness(deps: {

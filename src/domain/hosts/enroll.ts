@@ -31,6 +31,14 @@ export async function enroll(
   input: EnrollRequest,
   requestId: string,
 ): Promise<EnrollResponse> {
+  // Without a trust root the agent would have nothing to pin: refuse before a token is used up.
+  const trustRoot = deps.signer?.trustRoot;
+  if (trustRoot === undefined) {
+    throw new ProblemError({
+      code: "not_ready",
+      detail: "Work-item signing is not configured; the operator can find the reason in the logs.",
+    });
+  }
   const now = deps.clock.now();
   const tokenHash = await sha256Hex(input.token);
   const thumbprint = await calculateJwkThumbprint(input.public_jwk, "sha256");
@@ -125,6 +133,7 @@ export async function enroll(
     status: "pending",
     issuer: deps.config.agent.issuer,
     replaces_host_id: replaces,
+    trust_root: trustRoot,
     server_time_ms: now,
   };
 }

@@ -73,7 +73,8 @@ export async function startLocalAgent(options: LocalAgentOptions): Promise<Local
     });
     const enrolling = spawnAgent(
       options.env,
-      ["enroll", "--url", options.url, "--token", secret, "--state-dir", stateDir],
+      // --force: state from before trust roots were pinned is enrolled again.
+      ["enroll", "--url", options.url, "--token", secret, "--state-dir", stateDir, "--force"],
       "pipe",
     );
     let out = "";
@@ -91,7 +92,7 @@ export async function startLocalAgent(options: LocalAgentOptions): Promise<Local
 
   void (async () => {
     try {
-      if (!existsSync(join(stateDir, "identity.json"))) {
+      if (!pinnedIdentity(stateDir)) {
         options.log("local agent: waiting for the first organization (finish the set-up first)");
         await enroll();
       }
@@ -115,6 +116,17 @@ export async function startLocalAgent(options: LocalAgentOptions): Promise<Local
       await new Promise<void>((r) => imageServer.server.close(() => r()));
     },
   };
+}
+
+/** An enrollment that pinned a trust root (older state has none and cannot run). */
+function pinnedIdentity(stateDir: string): boolean {
+  const path = join(stateDir, "identity.json");
+  if (!existsSync(path)) return false;
+  try {
+    return "trust_root" in JSON.parse(readFileSync(path, "utf8"));
+  } catch {
+    return false;
+  }
 }
 
 function spawnAgent(
