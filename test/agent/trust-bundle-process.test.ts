@@ -62,7 +62,7 @@ describe("a trust bundle signed offline with `strato trust sign`", () => {
     expect(agent.lines().some((l) => l.msg === "security: trust bundle refused")).toBe(false);
   }, 90_000);
 
-  it("an agent configured with another trust root refuses to enroll, and says why", async () => {
+  it("an agent configured with another trust root refuses to enroll (or to run), and says why", async () => {
     const other = await generateSigningKey();
     const stateDir = join(sandbox.dataDir, "mismatch");
     const enroll = lab.agentCommand(
@@ -85,6 +85,13 @@ describe("a trust bundle signed offline with `strato trust sign`", () => {
       "enrollment failed: the control plane's trust root is not the configured trust_root",
     );
     expect(existsSync(join(stateDir, "identity.json"))).toBe(false);
+
+    // A pinned root changes only by enrolling again: `run` refuses a different setting.
+    const run = lab.agentCommand(["run", "--state-dir", agent.stateDir], {
+      STRATO_AGENT_TRUST_ROOT: other.publicJwk,
+    });
+    expect(await run.exited, run.output()).toBe(2);
+    expect(run.output()).toContain("trust_root differs from the root pinned at enrollment");
   }, 60_000);
 
   it("a control plane whose signing key the bundle does not list refuses agents (503)", async () => {
