@@ -1,4 +1,4 @@
-import { SignJWT } from "jose";
+import { calculateJwkThumbprint, SignJWT } from "jose";
 import { MAX_TOKEN_BYTES, WORK_ITEM_ALG, WORK_ITEM_TYP } from "../protocol/limits";
 import type { PublicJwk, TrustDocument, TrustKey } from "../protocol/trust";
 import { type WorkItemClaims, workItemClaimsSchema } from "../protocol/work-item";
@@ -86,6 +86,9 @@ async function trustFor(options: LocalSignerOptions, active: LoadedKey): Promise
   const activeKid = active.kid;
   if ("bundle" in options.trust) {
     const { document, root } = await openTrustBundle(options.trust.bundle);
+    if ((await calculateJwkThumbprint(root, "sha256")) === activeKid) {
+      throw new SigningKeyError("trust bundle: signed by the signing key, not by a separate root");
+    }
     if (
       !document.keys.some((k) => k.kid === activeKid) ||
       document.revoked_kids.includes(activeKid)

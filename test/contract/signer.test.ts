@@ -332,6 +332,12 @@ describe("local signer with a trust bundle signed offline", () => {
         trust: { rootKey },
       });
     await expect(make(key.jwk)).rejects.toThrow(/must not be the signing key/);
+    const selfSigned = createLocalSigner({
+      active: { secret: key.pem, notBefore: 0, notAfter: 0 },
+      trustVersion: 0,
+      trust: { bundle: await offlineBundle(key, [key]) },
+    });
+    await expect(selfSigned).rejects.toThrow(/signed by the signing key/);
     await expect(make((await generateSigningKey()).publicJwk)).rejects.toThrow(/no private key/);
   });
 });
