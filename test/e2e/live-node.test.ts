@@ -5,6 +5,7 @@ import { parseConfig } from "../../src/config";
 import { type Deps, systemDeps } from "../../src/deps";
 import { openNodeDatabase } from "../../src/node/database";
 import { consoleSession } from "../support/console-session";
+import { liveDashboard } from "../support/live-dashboard";
 import { until } from "../support/poll";
 import {
   freePort,
@@ -49,22 +50,7 @@ describe("live console updates on the Node server", () => {
     );
     deps = d;
     const headers = await consoleSession(d, origin);
-    const api = async (path: string, method: string, json: unknown) => {
-      const res = await fetch(`${base}${path}`, {
-        method,
-        headers: { ...headers, "content-type": "application/json" },
-        body: JSON.stringify(json),
-      });
-      const text = await res.text();
-      expect(res.ok, `${method} ${path}: ${text}`).toBe(true);
-      return JSON.parse(text) as { id: string };
-    };
-    const org = await api("/api/v1/organizations", "POST", { name: "Live" });
-    const project = await api(`/api/v1/organizations/${org.id}/projects`, "POST", { name: "Web" });
-
-    const page = await (await fetch(`${base}/`, { headers })).text();
-    const url = /hx-sse:connect="([^"]+)"/.exec(page)?.[1]?.replaceAll("&amp;", "&");
-    expect(url).toMatch(/^\/dashboard\/events\?v=/);
+    const { api, projectId, eventsUrl: url } = await liveDashboard(base, headers);
     const res = await fetch(`${base}${url}`, {
       headers: { ...headers, accept: "text/event-stream", "hx-request": "true" },
     });
@@ -72,7 +58,7 @@ describe("live console updates on the Node server", () => {
     const sse = new SseReader(res);
     try {
       expect(await sse.next(600)).toBe("timeout");
-      await api(`/api/v1/projects/${project.id}/quota`, "PUT", {
+      await api(`/api/v1/projects/${projectId}/quota`, "PUT", {
         maxVms: 7,
         maxVcpus: 16,
         maxMemoryMb: 32768,

@@ -5,6 +5,7 @@ import { parseConfig } from "../../src/config";
 import { type Deps, systemDeps } from "../../src/deps";
 import { openNodeDatabase } from "../../src/node/database";
 import { consoleSession } from "../support/console-session";
+import { liveDashboard } from "../support/live-dashboard";
 import {
   freePort,
   processSandbox,
@@ -45,22 +46,7 @@ describe("live console updates on the Worker (npm run dev)", () => {
     deps = d;
 
     const headers = await consoleSession(d, origin);
-    const api = async (path: string, method: string, json: unknown) => {
-      const res = await fetch(`${base}${path}`, {
-        method,
-        headers: { ...headers, "content-type": "application/json" },
-        body: JSON.stringify(json),
-      });
-      const text = await res.text();
-      expect(res.ok, `${method} ${path}: ${text}`).toBe(true);
-      return JSON.parse(text) as { id: string };
-    };
-    const org = await api("/api/v1/organizations", "POST", { name: "Live" });
-    const project = await api(`/api/v1/organizations/${org.id}/projects`, "POST", { name: "Web" });
-
-    const page = await (await fetch(`${base}/`, { headers })).text();
-    const url = /hx-sse:connect="([^"]+)"/.exec(page)?.[1]?.replaceAll("&amp;", "&");
-    expect(url).toMatch(/^\/dashboard\/events\?v=/);
+    const { api, projectId, eventsUrl: url } = await liveDashboard(base, headers);
     const controller = new AbortController();
     const res = await fetch(`${base}${url}`, {
       headers: { ...headers, accept: "text/event-stream", "hx-request": "true" },
@@ -72,7 +58,7 @@ describe("live console updates on the Worker (npm run dev)", () => {
     try {
       // Nothing changed since the page: nothing is sent (the stream checks every second).
       expect(await sse.next(2500)).toBe("timeout");
-      await api(`/api/v1/projects/${project.id}/quota`, "PUT", {
+      await api(`/api/v1/projects/${projectId}/quota`, "PUT", {
         maxVms: 7,
         maxVcpus: 16,
         maxMemoryMb: 32768,

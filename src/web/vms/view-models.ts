@@ -1,7 +1,7 @@
 import type { VmDetailProps } from "../../../templates/pages/vms/detail";
 import type { VmListProps } from "../../../templates/pages/vms/list";
 import type { VmTelemetryView } from "../../../templates/pages/vms/telemetry";
-import { OBSERVED_STATES, type ObservedState } from "../../db/schema";
+import { OBSERVED_STATES } from "../../db/schema";
 import { getHost } from "../../domain/hosts/list-hosts";
 import { loadImage } from "../../domain/images/images";
 import { orgRef, projectRef } from "../../domain/orgs/shared";
@@ -33,8 +33,9 @@ const ACTION_LABEL: Record<VmAction, string> = {
   delete: "Delete…",
 };
 
-function isObservedState(value: string): value is ObservedState {
-  return (OBSERVED_STATES as readonly string[]).includes(value);
+/** Narrows a query parameter to one of a fixed set of values. */
+function oneOf<T extends string>(values: readonly T[], value: string): value is T {
+  return (values as readonly string[]).includes(value);
 }
 
 type ListQuery = { state: string; q: string; sort?: VmSort; limit: number; cursor?: string };
@@ -45,10 +46,6 @@ const SORT_LABEL: Record<VmSort, string> = {
   name_asc: "Name A–Z",
   name_desc: "Name Z–A",
 };
-
-function isVmSort(value: string): value is VmSort {
-  return (VM_SORTS as readonly string[]).includes(value);
-}
 
 /** A URL of the list (or of its event stream) with these filters and page. */
 export function listHref(projectId: string, query: ListQuery, path = "vms") {
@@ -67,10 +64,10 @@ export async function listProps(c: Ctx, projectId: string): Promise<VmListProps>
   const sc = serviceContext(c);
   const project = await getProject(sc, projectId);
   const rawState = c.req.query("state") ?? "";
-  const state = isObservedState(rawState) ? rawState : "";
+  const state = oneOf(OBSERVED_STATES, rawState) ? rawState : "";
   const q = (c.req.query("q") ?? "").trim().slice(0, 63);
   const rawSort = c.req.query("sort") ?? "";
-  const sort: VmSort = isVmSort(rawSort) ? rawSort : "created_desc";
+  const sort: VmSort = oneOf(VM_SORTS, rawSort) ? rawSort : "created_desc";
   const cursor = c.req.query("cursor") || undefined;
   const asked = Number(c.req.query("limit") ?? PAGE_SIZE);
   const limit = Number.isInteger(asked) && asked >= 1 && asked <= 100 ? asked : PAGE_SIZE;
