@@ -1,11 +1,13 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { and, eq } from "drizzle-orm";
 import { afterAll, describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config";
+import { workEvents, workItems } from "../../src/db/schema";
 import { type Deps, systemDeps } from "../../src/deps";
 import { openNodeDatabase } from "../../src/node/database";
 import { until } from "../support/poll";
-import { freePort, processSandbox, waitForOutput } from "../support/processes";
+import { freePort, processSandbox, stopGroup, waitForOutput } from "../support/processes";
 import {
   AUTHZ_SCHEMA,
   ackDelayMs,
@@ -35,13 +37,14 @@ describe("strato-agent against the Worker (npm run dev)", () => {
     timeout: 300_000,
   }, async () => {
     const [port, dbPort, inspectorPort] = [await freePort(), await freePort(), await freePort()];
-    const dev = sandbox.spawn("npm", ["run", "-s", "dev"], {
+    const devEnv = {
       STRATO_PORT: String(port),
       STRATO_DB_PORT: String(dbPort),
       STRATO_INSPECTOR_PORT: String(inspectorPort),
       STRATO_DATA_DIR: join(sandbox.dataDir, "cp"),
       STRATO_DEV_AGENT: "0",
-    });
+    };
+    let dev = sandbox.spawn("npm", ["run", "-s", "dev"], devEnv);
     await waitForOutput(dev, "Strato is ready", 90_000);
     const base = `http://127.0.0.1:${port}`;
     const dbUrl = `http://127.0.0.1:${dbPort}`;
@@ -117,5 +120,37 @@ describe("strato-agent against the Worker (npm run dev)", () => {
       body: { code: "unauthenticated" },
     });
     expect(agent.output()).not.toContain("long poll failed");
+
+    // Design §4.2 row 14: the control plane restarts (a deploy: Durable Objects reset, sockets
+    // closed). The agent falls back and reconnects; work queued afterwards is rung through the new
+    // socket, nothing runs twice and the host is never marked Unreachable.
+    const beforeRestart = agent.output().length;
+    await stopGroup(dev);
+    dev = sandbox.spawn("npm", ["run", "-s", "dev"], devEnv);
+    await waitForOutput(dev, "Strato is ready", 90_000);
+    await until(
+      "the doorbell socket to be back",
+      async () =>
+        agent.output().slice(beforeRestart).includes('"mode":"websocket"') ? true : undefined,
+      { timeoutMs: 60_000, context: output },
+    );
+    const afterRestart = await ops.createVm("after-restart");
+    const delayAfter = await until("the item to be acked", () => ackDelayMs(d, afterRestart), {
+      timeoutMs: 70_000,
+      context: output,
+    });
+    expect(delayAfter, output()).toBeLessThan(2_500);
+    await until("the item's result", () => settled(d, afterRestart), { context: output });
+    // Each item ran once: one result event apiece, across the restart.
+    for (const op of [operationId, afterRestart]) {
+      const results = await d.db
+        .select({ kind: workEvents.kind })
+        .from(workEvents)
+        .innerJoin(workItems, eq(workItems.id, workEvents.itemId))
+        .where(and(eq(workItems.idem, op), eq(workEvents.kind, "result")));
+      expect(results, output()).toHaveLength(1);
+    }
+    const host = await ops.request(`/api/v1/hosts/${hostId}`);
+    expect(["healthy", "warning"], output()).toContain(String(host.health));
   });
 });
