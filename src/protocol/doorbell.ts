@@ -25,6 +25,8 @@ export const DOORBELL_CLOSE = {
   replaced: 4000,
   /** A socket from another boot took over a session that had gone quiet. */
   superseded: 4001,
+  /** The host may no longer work (rejected, disabled or revoked): its next request says why. */
+  hungUp: 4003,
 } as const;
 
 /** `boot_id` query parameter: one per boot of the host, so a reconnect replaces its old socket. */

@@ -86,6 +86,20 @@ export class HostDoorbell {
     if (request.method === "GET" && url.pathname === "/connect") {
       return this.#connect(request, url);
     }
+    if (request.method === "POST" && url.pathname === "/hang-up") {
+      // A ring first: the agent claims on it and hears the refusal at once, even where a proxy
+      // (wrangler's, for one) holds the connection open after the close frame.
+      const message = ringMessage(await this.#latestSeq());
+      for (const ws of this.#state.getWebSockets()) {
+        try {
+          ws.send(message);
+          ws.close(DOORBELL_CLOSE.hungUp, "host may no longer work");
+        } catch {
+          // Already closing.
+        }
+      }
+      return new Response(null, { status: 204 });
+    }
     return new Response(null, { status: 404 });
   }
 
@@ -220,6 +234,10 @@ export function createDurableObjectWakeup<Id>(ns: DoorbellNamespace<Id>): Wakeup
       );
       const body = (await res.json()) as { seq?: unknown };
       return typeof body.seq === "number" ? body.seq : undefined;
+    },
+    async hangUp(hostId) {
+      const res = await stub(hostId).fetch("https://doorbell/hang-up", { method: "POST" });
+      await res.body?.cancel();
     },
     async connect(request, hostId, bootId): Promise<ConnectResult> {
       // The upgrade headers (Upgrade, Sec-WebSocket-*) go to the object, which accepts the socket.

@@ -78,6 +78,18 @@ export function createInProcessWakeup(acceptUpgrade?: AcceptUpgrade): Wakeup {
   };
   if (!acceptUpgrade) return wakeup;
 
+  wakeup.hangUp = async (hostId) => {
+    const session = sessions.get(hostId);
+    sessions.delete(hostId);
+    try {
+      // A ring first, as the Durable Object does: the agent claims on it and hears the refusal.
+      session?.socket?.send(ringMessage(latest.get(hostId) ?? 0));
+      session?.socket?.close(DOORBELL_CLOSE.hungUp, "host may no longer work");
+    } catch {
+      // Already closing.
+    }
+  };
+
   // Same session rules as the HostDoorbell Durable Object (design §2.13).
   wakeup.connect = async (request, hostId, bootId) => {
     const now = Date.now();

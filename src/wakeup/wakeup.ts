@@ -22,6 +22,12 @@ export interface Wakeup {
    * agents long-poll instead.
    */
   connect?(request: Request, hostId: string, bootId: string): Promise<ConnectResult>;
+  /**
+   * Rings the host's doorbell socket once more and closes it: the host may no longer work
+   * (rejected, disabled, revoked). The agent claims on the ring (and whenever its socket drops), so
+   * the refusal reaches it now, not at its next timer. Best effort, like `ring`.
+   */
+  hangUp?(hostId: string): Promise<void>;
 }
 
 /**

@@ -68,7 +68,7 @@ describe("strato-agent against the Worker (npm run dev)", () => {
     );
     expect(await enroll.exited, enroll.output()).toBe(0);
     const hostId = /"hostId":"(host_[0-9a-z]+)"/.exec(enroll.output())?.[1] ?? "";
-    const agent = sandbox.spawn(AGENT, ["run", "--state-dir", stateDir], env);
+    let agent = sandbox.spawn(AGENT, ["run", "--state-dir", stateDir], env);
     const output = () => `agent:\n${agent.output()}\ndev:\n${dev.output().slice(-3000)}`;
     await waitForOutput(agent, "waiting for approval", 30_000);
 
@@ -152,5 +152,22 @@ describe("strato-agent against the Worker (npm run dev)", () => {
     }
     const host = await ops.request(`/api/v1/hosts/${hostId}`);
     expect(["healthy", "warning"], output()).toContain(String(host.health));
+
+    // Revoking hangs up the Durable Object's socket: with every timer an hour away, the agent
+    // still learns at once and exits 3.
+    await stopGroup(agent);
+    agent = sandbox.spawn(AGENT, ["run", "--state-dir", stateDir], {
+      ...env,
+      STRATO_AGENT_HEARTBEAT_MS: "3600000",
+      STRATO_AGENT_STATUS_MS: "3600000",
+      STRATO_AGENT_CLAIM_MS: "3600000",
+    });
+    await waitForOutput(agent, '"mode":"websocket"', 30_000);
+    const revokedAt = Date.now();
+    await ops.request(`/api/v1/hosts/${hostId}/revoke`, "POST");
+    expect(await agent.exited, output()).toBe(3);
+    expect(Date.now() - revokedAt, output()).toBeLessThan(10_000);
+    // The hang-up rings once, then closes the socket with 4003: either makes the agent claim.
+    expect(agent.output()).toMatch(/doorbell rang|closed 4003/);
   });
 });

@@ -10,6 +10,7 @@ import {
   processSandbox,
   type Spawned,
   signalGroup,
+  stopGroup,
   waitForGroupExit,
   waitForOutput,
 } from "../support/processes";
@@ -48,6 +49,7 @@ describe("doorbell: strato-agent against the Node server", () => {
   let proxy: Awaited<ReturnType<typeof startUpgradeProxy>>;
   let ops: Awaited<ReturnType<typeof operatorApi>>;
   let hostId = "";
+  let agentEnv: Record<string, string> = {};
   const output = () =>
     `agent:\n${agent?.output().slice(-5000)}\nserver:\n${server?.output().slice(-2000)}`;
 
@@ -87,6 +89,7 @@ describe("doorbell: strato-agent against the Node server", () => {
 
     const env = {
       STRATO_AGENT_APPROVAL_POLL_MS: "300",
+      // Status every second keeps the host fresh; the hang-up test below turns it off.
       STRATO_AGENT_STATUS_MS: "1000",
       STRATO_AGENT_MACHINE_ID: "d00b0000000000000000000000000001",
       // The simulator boots anything; vm.create fails earlier anyway (unreachable image).
@@ -108,6 +111,7 @@ describe("doorbell: strato-agent against the Node server", () => {
     expect(await enroll.exited, enroll.output()).toBe(0);
     hostId = /"hostId":"(host_[0-9a-z]+)"/.exec(enroll.output())?.[1] ?? "";
     await ops.request(`/api/v1/hosts/${hostId}/approve`, "POST");
+    agentEnv = env;
     agent = sandbox.spawn(AGENT, ["run", "--state-dir", stateDir], env);
     await until(
       "the host to report its status",
@@ -204,21 +208,35 @@ describe("doorbell: strato-agent against the Node server", () => {
     clone.socket.close();
   }, 90_000);
 
-  it("refuses upgrades without a token (401) and from a revoked host (403), as problem+json", async () => {
+  it("revoking hangs up the doorbell: the agent learns at once and exits 3; upgrades get 401 without a token, 403 when revoked", async () => {
     expect(await openDoorbell(base, "anon")).toMatchObject({
       opened: false,
       status: 401,
       contentType: "application/problem+json",
       body: { code: "unauthenticated" },
     });
+    // With its heartbeat, status and safety claim an hour away, only the doorbell can tell the
+    // agent now: revoking hangs up its socket, it claims at once, is refused and exits 3.
+    await stopGroup(agent);
+    agent = sandbox.spawn(AGENT, ["run", "--state-dir", stateDir], {
+      ...agentEnv,
+      STRATO_AGENT_HEARTBEAT_MS: "3600000",
+      STRATO_AGENT_STATUS_MS: "3600000",
+      STRATO_AGENT_CLAIM_MS: "3600000",
+    });
+    await waitForOutput(agent, '"mode":"websocket"', 30_000);
     const token = await agentAccessToken(base, stateDir);
+    const revokedAt = Date.now();
     await ops.request(`/api/v1/hosts/${hostId}/revoke`, "POST");
+    expect(await agent.exited, output()).toBe(3);
+    expect(Date.now() - revokedAt, output()).toBeLessThan(10_000);
+    // The hang-up rings once, then closes the socket with 4003: either makes the agent claim.
+    expect(agent.output()).toMatch(/doorbell rang|closed 4003/);
     expect(await openDoorbell(base, BOOT_ID, token)).toMatchObject({
       opened: false,
       status: 403,
       contentType: "application/problem+json",
       body: { code: "host_revoked" },
     });
-    expect(await agent.exited, output()).toBe(3);
-  }, 60_000);
+  }, 90_000);
 });

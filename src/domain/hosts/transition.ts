@@ -84,7 +84,22 @@ export async function decideHost(
     );
   }
   await commit(db, statements);
+  // A host that may no longer work hears it now: its agent claims when the socket drops.
+  const shutOutHosts = [
+    ...(to === "rejected" || to === "disabled" || to === "revoked" ? [hostId] : []),
+    ...(decision === "approve" && host.replacesHostId !== null ? [host.replacesHostId] : []),
+  ];
+  for (const id of shutOutHosts) await hangUp(sc, id);
   return { id: hostId, state: to };
+}
+
+async function hangUp(sc: ServiceContext, hostId: string): Promise<void> {
+  try {
+    await sc.deps.wakeup?.hangUp?.(hostId);
+  } catch (error) {
+    // Best effort: the agent's next heartbeat or claim is refused anyway.
+    sc.deps.log.warn("doorbell hang-up failed", { hostId, error: String(error) });
+  }
 }
 
 function shutOut(sc: ServiceContext, hostId: string, now: number): Statement[] {
