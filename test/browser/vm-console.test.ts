@@ -1,22 +1,11 @@
-import { eq } from "drizzle-orm";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { workItems } from "../../src/db/schema";
-import { applyVmResult } from "../../src/domain/vms/apply-result";
 import { launchChromium } from "../support/browser";
-import { approvedHost } from "../support/fleet";
-import { createHarness, type Harness } from "../support/harness";
+import { approvedHost, hostReports } from "../support/fleet";
+import { createHarness } from "../support/harness";
 import { listen } from "../support/http-server";
 import { freePort } from "../support/processes";
 import { okJson, team } from "../tenancy/fixtures";
-
-/** Plays the host: the latest work item of the VM succeeded. */
-async function hostReports(h: Harness, vmId: string) {
-  const items = await h.deps.db.select().from(workItems).where(eq(workItems.resourceId, vmId));
-  const item = items.sort((a, b) => b.seq - a.seq)[0];
-  if (!item) throw new Error(`no work item for ${vmId}`);
-  await applyVmResult(h.deps, item, { lease_epoch: 1, attempt: 1, outcome: "succeeded" });
-}
 
 /**
  * The VM console in a real browser, signed in by a session cookie: create a VM with the form, see

@@ -1,22 +1,16 @@
-import { eq } from "drizzle-orm";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { workItems } from "../../src/db/schema";
-import { applyVmResult } from "../../src/domain/vms/apply-result";
 import { launchChromium } from "../support/browser";
-import { vmFleet } from "../support/fleet";
+import { hostReports as hostReportsNow, vmFleet } from "../support/fleet";
 import type { Harness } from "../support/harness";
 import { listen } from "../support/http-server";
 import { freePort } from "../support/processes";
 import { okJson, type Team } from "../tenancy/fixtures";
 
 /** Plays the host: the latest work item of the VM succeeded (a second later). */
-async function hostReports(h: Harness, vmId: string) {
+async function hostReportsLater(h: Harness, vmId: string) {
   h.clock.advance(1000);
-  const items = await h.deps.db.select().from(workItems).where(eq(workItems.resourceId, vmId));
-  const item = items.sort((a, b) => b.seq - a.seq)[0];
-  if (!item) throw new Error(`no work item for ${vmId}`);
-  await applyVmResult(h.deps, item, { lease_epoch: 1, attempt: 1, outcome: "succeeded" });
+  await hostReportsNow(h, vmId);
 }
 
 async function stopThroughApi(h: Harness, t: Team, vmId: string) {
@@ -63,7 +57,7 @@ describe("live VM page in chromium", () => {
       json: { name: "web-1", imageId, vcpus: 1, memoryMb: 1024, diskGb: 10 },
     });
     const vmId = (await okJson<{ vm: { id: string } }>(created, 202)).vm.id;
-    await hostReports(h, vmId);
+    await hostReportsLater(h, vmId);
 
     const context = await browser.newContext();
     try {
@@ -97,7 +91,7 @@ describe("live VM page in chromium", () => {
       expect(await timeUntilState(page, "stopping", 5000)).toBeLessThan(3000);
       // While the stop runs the fallback would poll every 3 s; the stream holds it back.
       await page.waitForTimeout(3500);
-      await hostReports(h, vmId);
+      await hostReportsLater(h, vmId);
       await timeUntilState(page, "stopped", 3000);
       await page.getByRole("button", { name: "Start" }).waitFor();
       // One GET of the page itself, no polls.
@@ -120,7 +114,7 @@ describe("live VM page in chromium", () => {
       await page.reload();
       await page.locator("#vm-live[data-poll-fallback]").waitFor();
       const before = polls();
-      await hostReports(h, vmId);
+      await hostReportsLater(h, vmId);
       await timeUntilState(page, "running", 5000);
       expect(polls()).toBeGreaterThan(before);
       await expect(page.locator("#vm-live-stream").getAttribute("data-live-stream")).resolves.toBe(

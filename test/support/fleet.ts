@@ -1,4 +1,6 @@
-import { hosts } from "../../src/db/schema";
+import { eq } from "drizzle-orm";
+import { hosts, workItems } from "../../src/db/schema";
+import { applyVmResult } from "../../src/domain/vms/apply-result";
 import { okJson, team } from "../tenancy/fixtures";
 import { createHarness, type Harness } from "./harness";
 
@@ -62,4 +64,27 @@ export async function vmFleet(options?: Parameters<typeof createHarness>[0]) {
     201,
   );
   return { h, t, hostId, imageId: image.id };
+}
+
+/**
+ * Plays the host's part: the agent reports the outcome of the VM's latest work item, as
+ * `POST /api/v1/agent/items/{id}/result` applies it. Returns that item.
+ */
+export async function hostReports(
+  h: Harness,
+  vmId: string,
+  outcome: "succeeded" | "failed" = "succeeded",
+) {
+  const items = await h.deps.db.select().from(workItems).where(eq(workItems.resourceId, vmId));
+  const item = items.sort((a, b) => b.seq - a.seq)[0];
+  if (!item) throw new Error(`no work item for ${vmId}`);
+  await applyVmResult(h.deps, item, {
+    lease_epoch: 1,
+    attempt: 1,
+    outcome,
+    ...(outcome === "failed"
+      ? { error: { code: "boot_failed", message: "the guest did not boot", retryable: false } }
+      : {}),
+  });
+  return item;
 }

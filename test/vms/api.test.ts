@@ -1,9 +1,7 @@
-import { and, eq } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { workItems } from "../../src/db/schema";
-import { applyVmResult } from "../../src/domain/vms/apply-result";
-import { approvedHost, vmFleet as fleet } from "../support/fleet";
-import type { Harness } from "../support/harness";
+import { approvedHost, vmFleet as fleet, hostReports } from "../support/fleet";
 import { createHarness } from "../support/harness";
 import { expectInvalid, expectProblem, okJson, type Team, team } from "../tenancy/fixtures";
 
@@ -34,29 +32,6 @@ async function createVm(
     json: vmBody(imageId, over),
     ...(key ? { headers: { "idempotency-key": key } } : {}),
   });
-}
-
-/** Plays the host's part: the agent reports the outcome of the VM's latest work item. */
-async function hostReports(
-  h: Harness,
-  vmId: string,
-  outcome: "succeeded" | "failed" = "succeeded",
-) {
-  const items = await h.deps.db
-    .select()
-    .from(workItems)
-    .where(and(eq(workItems.resourceId, vmId)));
-  const item = items.sort((a, b) => b.seq - a.seq)[0];
-  if (!item) throw new Error(`no work item for ${vmId}`);
-  await applyVmResult(h.deps, item, {
-    lease_epoch: 1,
-    attempt: 1,
-    outcome,
-    ...(outcome === "failed"
-      ? { error: { code: "boot_failed", message: "the guest did not boot", retryable: false } }
-      : {}),
-  });
-  return item;
 }
 
 describe("VM API", () => {

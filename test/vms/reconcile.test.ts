@@ -1,35 +1,20 @@
 import { and, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { auditEvents, hosts, operations, vms, workItems } from "../../src/db/schema";
-import { applyVmResult } from "../../src/domain/vms/apply-result";
 import { applyInventory } from "../../src/domain/vms/inventory";
 import { reconcile } from "../../src/domain/vms/reconcile";
-import { approvedHost } from "../support/fleet";
-import { createHarness, type Harness } from "../support/harness";
-import { okJson, team } from "../tenancy/fixtures";
+import { hostReports, vmFleet } from "../support/fleet";
+import type { Harness } from "../support/harness";
+import { okJson } from "../tenancy/fixtures";
 
 type Accepted = { vm: { id: string }; operation: { id: string } };
 
 async function runningVm() {
-  const h = await createHarness();
-  const t = await team(h);
-  const hostId = await approvedHost(h, t.org.id);
-  const image = await okJson<{ id: string }>(
-    await t.admin.request(`/api/v1/organizations/${t.org.id}/images`, {
-      method: "POST",
-      json: {
-        name: "img",
-        url: "https://images.example/i.raw",
-        sha256: "b".repeat(64),
-        format: "raw",
-      },
-    }),
-    201,
-  );
+  const { h, t, hostId, imageId } = await vmFleet();
   const created = await okJson<Accepted>(
     await t.member.request(`/api/v1/projects/${t.project.id}/vms`, {
       method: "POST",
-      json: { name: "db-1", imageId: image.id, vcpus: 1, memoryMb: 1024, diskGb: 5 },
+      json: { name: "db-1", imageId, vcpus: 1, memoryMb: 1024, diskGb: 5 },
     }),
     202,
   );
@@ -38,12 +23,6 @@ async function runningVm() {
 
 const vmState = async (h: Harness, id: string) =>
   (await h.deps.db.select().from(vms).where(eq(vms.id, id)))[0]?.observedState;
-
-async function finish(h: Harness, vmId: string) {
-  const [item] = await h.deps.db.select().from(workItems).where(eq(workItems.resourceId, vmId));
-  if (!item) throw new Error("no item");
-  await applyVmResult(h.deps, item, { lease_epoch: 1, attempt: 1, outcome: "succeeded" });
-}
 
 describe("VM reconciler", () => {
   it("dispatches an operation whose work item never got queued", async () => {
@@ -71,7 +50,7 @@ describe("VM reconciler", () => {
 
   it("marks VMs unknown while their host is unreachable, never moving them, and restores them", async () => {
     const { h, hostId, vmId } = await runningVm();
-    await finish(h, vmId);
+    await hostReports(h, vmId);
     expect(await vmState(h, vmId)).toBe("running");
     h.clock.advance(31_000);
     expect(await reconcile(h.deps)).toMatchObject({ markedUnknown: 1 });
@@ -84,7 +63,7 @@ describe("VM reconciler", () => {
 
   it("applies a host's inventory: state changes with reasons, unknown VMs reported, lost VMs flagged", async () => {
     const { h, hostId, vmId } = await runningVm();
-    await finish(h, vmId);
+    await hostReports(h, vmId);
     await applyInventory(h.deps, hostId, [
       { id: vmId, state: "stopped", reason: "VMM exited: guest panic" },
       { id: "vm_stranger", state: "running" },

@@ -1,12 +1,11 @@
 import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { hosts, vms, workItems } from "../../src/db/schema";
+import { hosts, vms } from "../../src/db/schema";
 import type { Deps } from "../../src/deps";
 import { ensureHostGrace } from "../../src/domain/hosts/grace";
 import { listHosts } from "../../src/domain/hosts/list-hosts";
-import { applyVmResult } from "../../src/domain/vms/apply-result";
 import { reconcile } from "../../src/domain/vms/reconcile";
-import { approvedHost } from "../support/fleet";
+import { approvedHost, hostReports } from "../support/fleet";
 import { createHarness, type Harness } from "../support/harness";
 import { okJson, team } from "../tenancy/fixtures";
 
@@ -38,9 +37,7 @@ async function runningVm(h: Harness, projectOwner: Awaited<ReturnType<typeof tea
     }),
     202,
   );
-  const [item] = await h.deps.db.select().from(workItems).where(eq(workItems.resourceId, vm.id));
-  if (!item) throw new Error("no work item");
-  await applyVmResult(h.deps, item, { lease_epoch: 1, attempt: 1, outcome: "succeeded" });
+  await hostReports(h, vm.id);
   return vm.id;
 }
 

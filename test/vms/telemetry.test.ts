@@ -7,7 +7,7 @@ import { applyVmResult } from "../../src/domain/vms/apply-result";
 import { vmTelemetry } from "../../src/domain/vms/telemetry";
 import { accessToken, call, enrollHost, mintToken, system } from "../agent/support";
 import type { TestUser } from "../support/actors";
-import { approvedHost } from "../support/fleet";
+import { approvedHost, hostReports } from "../support/fleet";
 import { createHarness, type Harness } from "../support/harness";
 import { expectProblem, okJson, type Team, team } from "../tenancy/fixtures";
 
@@ -51,12 +51,7 @@ async function createVm(h: Harness, t: Team): Promise<string> {
     }),
     202,
   );
-  const [item] = await h.deps.db
-    .select()
-    .from(workItems)
-    .where(eq(workItems.resourceId, created.vm.id));
-  if (!item) throw new Error("no work item");
-  await applyVmResult(h.deps, item, { lease_epoch: 1, attempt: 1, outcome: "succeeded" });
+  await hostReports(h, created.vm.id);
   return created.vm.id;
 }
 

@@ -1,10 +1,7 @@
-import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config";
-import { workItems } from "../../src/db/schema";
-import { applyVmResult } from "../../src/domain/vms/apply-result";
 import type { TestUser } from "../support/actors";
-import { vmFleet } from "../support/fleet";
+import { hostReports as hostReportsNow, vmFleet } from "../support/fleet";
 import type { Harness } from "../support/harness";
 import { get, html, partial } from "../support/pages";
 import { until } from "../support/poll";
@@ -27,10 +24,7 @@ async function createThroughApi(t: Team, imageId: string, name = "web-1") {
 /** Plays the host: the latest work item of the VM succeeded (a second later, unless `now`). */
 async function hostReports(h: Harness, vmId: string, when: "later" | "now" = "later") {
   if (when === "later") h.clock.advance(1000);
-  const items = await h.deps.db.select().from(workItems).where(eq(workItems.resourceId, vmId));
-  const item = items.sort((a, b) => b.seq - a.seq)[0];
-  if (!item) throw new Error(`no work item for ${vmId}`);
-  await applyVmResult(h.deps, item, { lease_epoch: 1, attempt: 1, outcome: "succeeded" });
+  await hostReportsNow(h, vmId);
 }
 
 /** The stream URL a page connects to (`hx-sse:connect`). */

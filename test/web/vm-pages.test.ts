@@ -1,9 +1,7 @@
 import { and, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { auditEvents, operations, workItems } from "../../src/db/schema";
-import { applyVmResult } from "../../src/domain/vms/apply-result";
-import { vmFleet as fleet } from "../support/fleet";
-import type { Harness } from "../support/harness";
+import { auditEvents, operations } from "../../src/db/schema";
+import { vmFleet as fleet, hostReports } from "../support/fleet";
 import { follow, get, html, partial, post } from "../support/pages";
 import { okJson, type Team } from "../tenancy/fixtures";
 
@@ -13,14 +11,6 @@ async function createThroughApi(t: Team, imageId: string, name = "web-1") {
     json: { name, imageId, vcpus: 1, memoryMb: 1024, diskGb: 10 },
   });
   return (await okJson<{ vm: { id: string } }>(res, 202)).vm.id;
-}
-
-/** Plays the host: the latest work item of the VM succeeded. */
-async function hostReports(h: Harness, vmId: string) {
-  const items = await h.deps.db.select().from(workItems).where(eq(workItems.resourceId, vmId));
-  const item = items.sort((a, b) => b.seq - a.seq)[0];
-  if (!item) throw new Error(`no work item for ${vmId}`);
-  await applyVmResult(h.deps, item, { lease_epoch: 1, attempt: 1, outcome: "succeeded" });
 }
 
 describe("VM pages", () => {

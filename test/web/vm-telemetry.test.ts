@@ -1,40 +1,20 @@
-import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { workItems } from "../../src/db/schema";
-import { applyVmResult } from "../../src/domain/vms/apply-result";
 import { applyInventory, inventoryEntries } from "../../src/domain/vms/inventory";
 import { formatRate } from "../../src/web/vms/telemetry";
-import { approvedHost } from "../support/fleet";
-import { createHarness } from "../support/harness";
+import { hostReports, vmFleet } from "../support/fleet";
 import { get, html } from "../support/pages";
-import { okJson, team } from "../tenancy/fixtures";
+import { okJson } from "../tenancy/fixtures";
 
 async function runningVm() {
-  const h = await createHarness();
-  const t = await team(h);
-  const hostId = await approvedHost(h, t.org.id);
-  const image = await okJson<{ id: string }>(
-    await t.admin.request(`/api/v1/organizations/${t.org.id}/images`, {
-      method: "POST",
-      json: {
-        name: "img",
-        url: "https://images.example/i.raw",
-        sha256: "c".repeat(64),
-        format: "raw",
-      },
-    }),
-    201,
-  );
+  const { h, t, hostId, imageId } = await vmFleet();
   const { vm } = await okJson<{ vm: { id: string } }>(
     await t.member.request(`/api/v1/projects/${t.project.id}/vms`, {
       method: "POST",
-      json: { name: "web-1", imageId: image.id, vcpus: 1, memoryMb: 1024, diskGb: 5 },
+      json: { name: "web-1", imageId, vcpus: 1, memoryMb: 1024, diskGb: 5 },
     }),
     202,
   );
-  const [item] = await h.deps.db.select().from(workItems).where(eq(workItems.resourceId, vm.id));
-  if (!item) throw new Error("no work item");
-  await applyVmResult(h.deps, item, { lease_epoch: 1, attempt: 1, outcome: "succeeded" });
+  await hostReports(h, vm.id);
   /** The host's status report, as POST /api/v1/agent/status applies it. */
   const report = (extra: Record<string, unknown>) =>
     applyInventory(h.deps, hostId, inventoryEntries([{ id: vm.id, state: "running", ...extra }]));
