@@ -1,5 +1,6 @@
 import { and, asc, desc, eq, gt, like, lt, or } from "drizzle-orm";
 import { z } from "zod";
+import type { Database } from "../../db/database";
 import type { ObservedState } from "../../db/schema";
 import { operations, vms } from "../../db/schema";
 import { authorizeActor } from "../authorize";
@@ -83,10 +84,23 @@ export async function listVms(
   // pinned by test/contract/authz-strato.test.ts), so the project check filters the whole list:
   // no per-VM lookup whose size (and SQL variable count) grows with the fleet.
   await authorizeActor(sc, projectRef(projectId), "view");
+  return vmPage(sc.deps.db, projectId, query);
+}
+
+/**
+ * One page of the project's VMs, unauthorized: for `listVms` after its check, and for the live
+ * list's change marker (its stream checked access when it opened). An indexed keyset query, so
+ * its cost does not grow with the project.
+ */
+export async function vmPage(
+  db: Database,
+  projectId: string,
+  query: VmListQuery,
+): Promise<{ items: VmRow[]; next: string | null }> {
   const sort = query.sort ?? "created_desc";
   const after = query.cursor ? decodeCursor(query.cursor, sort) : null;
   const { order, where } = ordering(sort, after);
-  const rows = await sc.deps.db
+  const rows = await db
     .select()
     .from(vms)
     .where(

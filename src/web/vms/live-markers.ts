@@ -1,11 +1,5 @@
-import { count, eq, max, sql } from "drizzle-orm";
-import {
-  DESIRED_STATES,
-  OBSERVED_STATES,
-  operations,
-  vms,
-  vmTelemetrySamples,
-} from "../../db/schema";
+import { eq, sql } from "drizzle-orm";
+import { operations, vms, vmTelemetrySamples } from "../../db/schema";
 import type { Deps } from "../../deps";
 
 /**
@@ -41,30 +35,4 @@ export async function vmMarker(deps: Pick<Deps, "db">, vmId: string): Promise<st
     .limit(1);
   if (!row || row.observed === "deleted") return null;
   return JSON.stringify(row);
-}
-
-/** Each state's position in one string: a number per state, for the list marker's sum. */
-const STATE_CODES = `|${[...OBSERVED_STATES, ...DESIRED_STATES].join("|")}|`;
-
-/**
- * The project's VMs, in aggregate (the list re-renders its page on any change): a VM created or
- * removed changes the count; any change of a VM (state, name, size) moves its `updated_at` and so
- * the sum (the max alone would miss a write stamped by an isolate whose clock is behind); and the
- * states themselves, as codes weighted by row, change it even when two writes share a millisecond.
- */
-export async function projectVmsMarker(deps: Pick<Deps, "db">, projectId: string): Promise<string> {
-  const code = (column: typeof vms.observedState | typeof vms.desiredState) =>
-    sql`instr(${STATE_CODES}, '|' || ${column} || '|')`;
-  const [row] = await deps.db
-    .select({
-      vms: count(),
-      latest: max(vms.updatedAt),
-      stamps: sql<number | null>`total(${vms.updatedAt})`,
-      states: sql<
-        number | null
-      >`total(${vms}.rowid * (${code(vms.observedState)} * 256 + ${code(vms.desiredState)}))`,
-    })
-    .from(vms)
-    .where(eq(vms.projectId, projectId));
-  return JSON.stringify(row ?? null);
 }

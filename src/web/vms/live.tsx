@@ -8,8 +8,8 @@ import type { AppEnv } from "../../http/env";
 import { pageSession, toSignIn } from "../console";
 import { liveStream } from "../live/stream";
 import { markup } from "../render";
-import { projectVmsMarker, vmMarker } from "./live-markers";
-import { detailProps, listProps } from "./view-models";
+import { vmMarker } from "./live-markers";
+import { detailProps, listMarker, listProps } from "./view-models";
 
 /**
  * The event streams of the live VM views (docs/vms.md, "Live updates in the console"). Each is
@@ -38,7 +38,7 @@ export function registerVmLiveStreams(app: Hono<AppEnv>): void {
     // The same filters and page as the list that opened the stream (its query string).
     const first = await listProps(c, project.id);
     return liveStream(c, {
-      marker: () => projectVmsMarker(c.var.deps, project.id),
+      marker: () => listMarker(c, project.id),
       render: async () => markup(<VmRows {...(await listProps(c, project.id))} />),
       gone: async () => markup(<VmRowsGone pollHref={first.pollHref} />),
     });

@@ -36,9 +36,9 @@ import { eventsUrl } from "../live/stream";
 import { renderFragment, renderPage } from "../render";
 import { parseVmForm, quotaView, sizeFromForm } from "./form";
 import { registerVmLiveStreams } from "./live";
-import { projectVmsMarker, vmMarker } from "./live-markers";
+import { vmMarker } from "./live-markers";
 import { isVmAction, may } from "./shared";
-import { detailProps, listProps } from "./view-models";
+import { detailProps, listMarker, listProps } from "./view-models";
 
 const ACTION_DONE: Record<VmAction, string> = {
   start: "Starting",
@@ -126,7 +126,7 @@ export function registerVmPages(app: Hono<AppEnv>): void {
     if (!active) return toSignIn(c);
     const projectId = c.req.param("projectId");
     // Read before the rows, so a change in between is sent by the stream rather than lost.
-    const marker = isPartialRequest(c) ? null : await projectVmsMarker(c.var.deps, projectId);
+    const marker = isPartialRequest(c) ? null : await listMarker(c, projectId);
     const props = await listProps(c, projectId);
     // The rows alone for htmx (the fallback poll); the whole page otherwise.
     if (isPartialRequest(c)) return renderFragment(c, <VmRows {...props} />);

@@ -8,7 +8,15 @@ import { orgRef, projectRef } from "../../domain/orgs/shared";
 import { getProject } from "../../domain/projects/get-project";
 import type { VmAction } from "../../domain/vms/change-state";
 import type { OperationRow } from "../../domain/vms/operations";
-import { getVm, listVmOperations, listVms, VM_SORTS, type VmSort } from "../../domain/vms/queries";
+import {
+  getVm,
+  listVmOperations,
+  listVms,
+  VM_SORTS,
+  type VmListQuery,
+  type VmSort,
+  vmPage,
+} from "../../domain/vms/queries";
 import { vmRef } from "../../domain/vms/shared";
 import { vmActivity, vmTelemetry } from "../../domain/vms/telemetry";
 import { serviceContext } from "../../http/auth";
@@ -60,9 +68,8 @@ export function listHref(projectId: string, query: ListQuery, path = "vms") {
 }
 
 /** The list page's data: the domain's page of VMs plus the links around it. */
-export async function listProps(c: Ctx, projectId: string): Promise<VmListProps> {
-  const sc = serviceContext(c);
-  const project = await getProject(sc, projectId);
+/** The list's filters, order and page from the request's query string (unknown values ignored). */
+function listQuery(c: Ctx) {
   const rawState = c.req.query("state") ?? "";
   const state = oneOf(OBSERVED_STATES, rawState) ? rawState : "";
   const q = (c.req.query("q") ?? "").trim().slice(0, 63);
@@ -71,13 +78,42 @@ export async function listProps(c: Ctx, projectId: string): Promise<VmListProps>
   const cursor = c.req.query("cursor") || undefined;
   const asked = Number(c.req.query("limit") ?? PAGE_SIZE);
   const limit = Number.isInteger(asked) && asked >= 1 && asked <= 100 ? asked : PAGE_SIZE;
-  const page = await listVms(sc, projectId, {
+  const domain: VmListQuery = {
     state: state || undefined,
     q: q || undefined,
     sort,
     limit,
     cursor,
-  });
+  };
+  return { state, q, sort, limit, cursor, domain };
+}
+
+/**
+ * The live list's change marker: the page it shows (rows and whether a next page exists), read
+ * with the same filters and order. An indexed page query, so it costs the same at any fleet size.
+ */
+export async function listMarker(c: Ctx, projectId: string): Promise<string> {
+  const page = await vmPage(c.var.deps.db, projectId, listQuery(c).domain);
+  return JSON.stringify([
+    page.next !== null,
+    page.items.map((vm) => [
+      vm.id,
+      vm.updatedAt,
+      vm.name,
+      vm.observedState,
+      vm.desiredState,
+      vm.vcpus,
+      vm.memoryMb,
+      vm.diskGb,
+    ]),
+  ]);
+}
+
+export async function listProps(c: Ctx, projectId: string): Promise<VmListProps> {
+  const sc = serviceContext(c);
+  const project = await getProject(sc, projectId);
+  const { state, q, sort, limit, cursor, domain } = listQuery(c);
+  const page = await listVms(sc, projectId, domain);
   const here = { state, q, sort, limit, ...(cursor ? { cursor } : {}) };
   return {
     project: { id: project.id, name: project.name },
