@@ -6,10 +6,12 @@ import { z } from "zod";
 export const DEFAULT_CONFIG_FILE = "/etc/strato-agent/config.yaml";
 
 const ms = (fallback: number) => z.coerce.number().int().positive().default(fallback);
-const flag = z
-  .union([z.boolean(), z.enum(["0", "1", "true", "false"])])
-  .transform((v) => v === true || v === "1" || v === "true")
-  .default(false);
+/** A switch: YAML booleans, or "1"/"0"/"true"/"false" from the environment. */
+const flag = (fallback: boolean) =>
+  z
+    .union([z.boolean(), z.enum(["0", "1", "true", "false"])])
+    .transform((v) => v === true || v === "1" || v === "true")
+    .default(fallback);
 
 /**
  * Every agent setting, by its config-file key. The environment variable is `STRATO_AGENT_` + the
@@ -45,11 +47,8 @@ export const agentSettingsSchema = z
     approval_poll_ms: ms(30_000),
     wait_s: z.coerce.number().int().min(0).max(25).default(25),
     /** The doorbell WebSocket; false: long poll (or polling) only, e.g. behind a proxy that breaks it. */
-    websocket: z
-      .union([z.boolean(), z.enum(["0", "1", "true", "false"])])
-      .transform((v) => v === true || v === "1" || v === "true")
-      .default(true),
-    test_ops: flag,
+    websocket: flag(true),
+    test_ops: flag(false),
   })
   .strict();
 
