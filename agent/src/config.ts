@@ -46,6 +46,9 @@ export const agentSettingsSchema = z
     poll_ms: ms(5_000),
     approval_poll_ms: ms(30_000),
     wait_s: z.coerce.number().int().min(0).max(25).default(25),
+    /** 409 session_conflict: retry the doorbell this often, and exit after this long (design §2.11). */
+    session_conflict_retry_ms: ms(30_000),
+    session_conflict_exit_ms: ms(4 * 60_000),
     /** The doorbell WebSocket; false: long poll (or polling) only, e.g. behind a proxy that breaks it. */
     websocket: flag(true),
     test_ops: flag(false),

@@ -192,6 +192,10 @@ async function run(settings: AgentSettings): Promise<number> {
     waitS: settings.wait_s,
     websocket: settings.websocket,
     approvalPollMs: settings.approval_poll_ms,
+    sessionConflict: {
+      retryMs: settings.session_conflict_retry_ms,
+      exitMs: settings.session_conflict_exit_ms,
+    },
     status: async () => ({
       health: problems.length === 0 ? "healthy" : "warning",
       problems,

@@ -33,6 +33,8 @@ export type RuntimeOptions = {
   websocket: boolean;
   /** Approval polling period (30 s ± 20 %). */
   approvalPollMs: number;
+  /** 409 session_conflict on the doorbell: retry period and how long until the agent exits. */
+  sessionConflict: { retryMs: number; exitMs: number };
   status: () => Promise<Record<string, unknown>>;
 };
 
@@ -300,6 +302,8 @@ export class AgentRuntime {
     const wakeup = new WakeupClient(this.#client, this.#log, {
       waitS: this.#o.waitS,
       pollMs: this.#o.pollMs,
+      conflictRetryMs: this.#o.sessionConflict.retryMs,
+      conflictExitMs: this.#o.sessionConflict.exitMs,
       onError: (error, message) => this.#fatalOr(error, message),
       onSessionConflict: () => {
         this.#log.error("another boot of this host keeps the doorbell; stopping (cloned host?)");

@@ -21,8 +21,12 @@ export type WakeupOptions = {
   pollMs: number;
   /** Errors of the long poll go here (the runtime stops on revocation, logs the rest). */
   onError: (error: unknown, message: string) => void;
-  /** Another boot of this host kept the socket for 4 minutes (a cloned host): the agent exits. */
+  /** Another boot of this host kept the socket for `conflictExitMs` (a cloned host): the agent exits. */
   onSessionConflict: () => void;
+  /** 409 session_conflict (design §2.11): retry this often (30 s) … */
+  conflictRetryMs?: number;
+  /** … and give up after this long (4 minutes). */
+  conflictExitMs?: number;
   /** This boot of the host: a reconnect with it replaces the old socket (design §2.13). */
   bootId?: string;
 };
@@ -35,7 +39,7 @@ const RECONNECT_CAP_MS = 64_000;
 const SILENCE_MS = 3 * DOORBELL_PING_INTERVAL_MS;
 /** 409 session_conflict (design §2.11): retry every 30 s for at most 4 minutes, then give up. */
 const CONFLICT_RETRY_MS = 30_000;
-const CONFLICT_GIVE_UP_MS = 4 * 60_000;
+const CONFLICT_EXIT_MS = 4 * 60_000;
 
 /** How one socket attempt ended. */
 type Attempt = "was-open" | "refused" | "session-conflict";
@@ -212,11 +216,11 @@ export class WakeupClient {
             alert: true,
           },
         );
-        if (Date.now() - conflictSince >= CONFLICT_GIVE_UP_MS) {
+        if (Date.now() - conflictSince >= (this.#o.conflictExitMs ?? CONFLICT_EXIT_MS)) {
           this.#o.onSessionConflict();
           break;
         }
-        delay = CONFLICT_RETRY_MS;
+        delay = this.#o.conflictRetryMs ?? CONFLICT_RETRY_MS;
       } else {
         conflictSince = undefined;
         failures = attempt === "was-open" ? 0 : failures + 1;

@@ -190,7 +190,7 @@ describe("doorbell: strato-agent against the Node server", () => {
     });
   }, 90_000);
 
-  it("another boot holds the socket: the agent gets 409, raises the alarm and keeps working by long poll (row 21)", async () => {
+  it("another boot holds the socket: the agent gets 409, raises the alarm, keeps working by long poll, and exits 1 when the conflict outlasts its deadline (row 21)", async () => {
     // The agent has no socket now (the proxy refuses them); a clone of this host connects first.
     const clone = await openDoorbell(base, "cloned-image", await agentAccessToken(base, stateDir));
     if (!clone.opened) throw new Error(`refused: ${JSON.stringify(clone)}`);
@@ -205,7 +205,23 @@ describe("doorbell: strato-agent against the Node server", () => {
     const delay = await pickUp("beside-a-clone");
     expect(delay, output()).toBeLessThan(RING_BUDGET_MS);
     expect(agent.output().slice(before)).not.toContain('"mode":"websocket"');
+
+    // While the clone keeps the socket, the agent retries and then gives up: exit 1. Its retry
+    // period and deadline (30 s, 4 min in production) are shortened here.
+    await stopGroup(agent);
+    const startedAt = Date.now();
+    agent = sandbox.spawn(AGENT, ["run", "--state-dir", stateDir], {
+      ...agentEnv,
+      STRATO_AGENT_SESSION_CONFLICT_RETRY_MS: "500",
+      STRATO_AGENT_SESSION_CONFLICT_EXIT_MS: "3000",
+    });
+    expect(await agent.exited, output()).toBe(1);
+    expect(Date.now() - startedAt).toBeGreaterThanOrEqual(3_000);
+    const conflicts = agent.output().match(/doorbell session conflict/g) ?? [];
+    expect(conflicts.length, output()).toBeGreaterThanOrEqual(3);
+    expect(agent.output()).toContain("another boot of this host keeps the doorbell; stopping");
     clone.socket.close();
+    agent = sandbox.spawn(AGENT, ["run", "--state-dir", stateDir], agentEnv);
   }, 90_000);
 
   it("revoking hangs up the doorbell: the agent learns at once and exits 3; upgrades get 401 without a token, 403 when revoked", async () => {
