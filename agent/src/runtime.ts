@@ -39,6 +39,20 @@ export type RuntimeOptions = {
 };
 
 type Handle = { itemId: string; idem: string; leaseEpoch: number; abort: AbortController };
+type ClaimedItem = ClaimResponse["items"][number];
+
+/**
+ * An item verified up to its `after` list, waiting for those items to finish (design §2.7): not
+ * journaled, its lease renewed, verified again in full before it runs. `busy` while the dispatch
+ * loop or a cancellation is working on it, so the two never handle it at once.
+ */
+type Held = {
+  claimed: ClaimedItem;
+  claims: WorkItemClaims;
+  cursor: number;
+  trustVersion: number;
+  busy: boolean;
+};
 
 /** The last accepted trust bundle (the JWS, verified again on start). */
 const TRUST_KEY = "trust_bundle";
@@ -62,6 +76,7 @@ export class AgentRuntime {
   #running = false;
   #stop = new AbortController();
   readonly #inFlight = new Map<string, Handle>();
+  readonly #held = new Map<string, Held>();
   readonly #timers: NodeJS.Timeout[] = [];
   #exitCode = 0;
   #statusPending: NodeJS.Timeout | undefined;
@@ -264,6 +279,10 @@ export class AgentRuntime {
         ...extra,
         clock_offset_ms: this.#client.offsetMs,
         journal_backlog: this.#journal.pending().length,
+        blocked: [...this.#held.values()].map((h) => ({
+          item_id: h.claimed.id,
+          after: h.claims.after,
+        })),
       },
     });
   }
@@ -350,17 +369,17 @@ export class AgentRuntime {
       if (this.#trust && claim.trust_version > this.#trust.version) await this.#refreshTrust();
       for (const item of claim.items) {
         if (!this.#running) return;
-        await this.#handle(item, claim, cursor);
+        await this.#admit(item, claim.trust_version, cursor);
+        await this.#releaseHeld();
       }
-      if (claim.items.length < 10) return;
+      if (claim.items.length < 10) break;
     }
+    // Held items are checked at least once per claim: one may have passed its deadline.
+    await this.#releaseHeld();
   }
 
-  async #handle(
-    claimed: ClaimResponse["items"][number],
-    claim: ClaimResponse,
-    cursor: number,
-  ): Promise<void> {
+  /** Verifies a claimed item (design §2.5), then holds, refuses, or journals, acks and runs it. */
+  async #admit(claimed: ClaimedItem, trustVersion: number, cursor: number): Promise<void> {
     const trust = this.#trust;
     if (!trust) throw new Error("no trust document");
     const result = await verifyWorkItem(claimed.token, {
@@ -373,11 +392,16 @@ export class AgentRuntime {
       state: this.#journal,
       claim: {
         cursor,
-        trustVersion: claim.trust_version,
+        trustVersion,
         leaseEpoch: claimed.lease_epoch,
         itemId: claimed.id,
       },
     });
+    if (!result.ok && result.reason === "blocked") {
+      await this.#hold(claimed, trustVersion, cursor);
+      return;
+    }
+    this.#held.delete(claimed.id);
     if (!result.ok) {
       await this.#rejected(claimed, result.reason, result.retry, result.security);
       return;
@@ -389,7 +413,13 @@ export class AgentRuntime {
       await this.#rejected(claimed, "unsupported_op", false, true);
       return;
     }
-    const entry = {
+    const journaled = await this.#accept(item, claimed.token);
+    if (journaled) await this.#execute(journaled, item);
+  }
+
+  /** Step 7: journal (fsync'd) before the ack; the caller executes only what this returns. */
+  async #accept(item: WorkItemClaims, token: string): Promise<JournalEntry | undefined> {
+    this.#journal.accept({
       idem: item.idem,
       itemId: item.sub,
       seq: item.seq,
@@ -398,10 +428,8 @@ export class AgentRuntime {
       attempt: item.attempt,
       resourceUid: item.resource.uid,
       gen: item.gen,
-      token: claimed.token,
-    };
-    // Step 7: journal (fsync'd) before the ack; only then execute.
-    this.#journal.accept(entry);
+      token,
+    });
     try {
       await this.#retrying(() =>
         this.#client.send("POST", `/items/${item.sub}/ack`, {
@@ -413,14 +441,96 @@ export class AgentRuntime {
         itemId: item.sub,
         error: String(error),
       });
-      return;
+      return undefined;
     }
-    const journaled = this.#journal.entry(item.idem);
-    if (journaled) await this.#execute(journaled, item);
+    return this.#journal.entry(item.idem);
+  }
+
+  /**
+   * Design §2.7 `after`: the item waits (its lease renewed) until the items it names have
+   * finished here. The first renewal goes out at once, as the ack window is shorter than a lease.
+   */
+  async #hold(claimed: ClaimedItem, trustVersion: number, cursor: number): Promise<void> {
+    const existing = this.#held.get(claimed.id);
+    if (existing) return;
+    // The signature was verified before the order checks, so the payload is the CP's.
+    const claims = decodeJwt(claimed.token) as WorkItemClaims;
+    const held: Held = { claimed, claims, cursor, trustVersion, busy: false };
+    this.#held.set(claimed.id, held);
+    this.#log.info("work item held until the items it runs after finish", {
+      itemId: claimed.id,
+      after: claims.after,
+    });
+    this.#statusSoon();
+    await this.#renewHeld(held);
+  }
+
+  /**
+   * Verifies held items again, oldest first, until none moves: each that runs may unblock the
+   * next. Items past their deadline or token expiry are refused here as usual.
+   */
+  async #releaseHeld(): Promise<void> {
+    for (let moved = true; moved && this.#running; ) {
+      moved = false;
+      const waiting = [...this.#held.values()].sort((a, b) => a.claimed.seq - b.claimed.seq);
+      for (const held of waiting) {
+        if (!this.#running) return;
+        if (held.busy || this.#held.get(held.claimed.id) !== held) continue;
+        held.busy = true;
+        try {
+          await this.#admit(held.claimed, held.trustVersion, held.cursor);
+        } finally {
+          held.busy = false;
+        }
+        if (!this.#held.has(held.claimed.id)) {
+          moved = true;
+          this.#statusSoon();
+        }
+      }
+    }
+  }
+
+  async #renewHeld(held: Held): Promise<void> {
+    const { claimed } = held;
+    let cancel = false;
+    try {
+      const reply = await this.#client.send("POST", `/items/${claimed.id}/renew`, {
+        body: { lease_epoch: claimed.lease_epoch, step: "blocked" },
+      });
+      cancel = (reply.body as { cancel?: unknown } | null)?.cancel === true;
+    } catch (error) {
+      if (error instanceof ControlPlaneError && error.status === 409) {
+        // A newer lease exists (or the item ended): the next claim says what is left to do.
+        this.#held.delete(claimed.id);
+        return;
+      }
+      if (error instanceof ControlPlaneError && error.code === "item_cancelled") cancel = true;
+      else this.#fatalOr(error, "renew failed");
+    }
+    if (cancel && !held.busy && this.#held.get(claimed.id) === held) {
+      held.busy = true;
+      this.#held.delete(claimed.id);
+      await this.#cancelHeld(held);
+    }
+  }
+
+  /** A held item cancelled before it could run: reported `cancelled`, never executed. */
+  async #cancelHeld(held: Held): Promise<void> {
+    const entry = await this.#accept(held.claims, held.claimed.token);
+    if (!entry) return;
+    this.#journal.done(entry.idem, {
+      lease_epoch: entry.leaseEpoch,
+      attempt: entry.attempt,
+      outcome: "cancelled",
+    });
+    this.#log.info("work item done", { itemId: entry.itemId, outcome: "cancelled" });
+    this.#statusSoon();
+    const done = this.#journal.entry(entry.idem);
+    if (done) await this.#sendResult(done);
   }
 
   async #rejected(
-    claimed: ClaimResponse["items"][number],
+    claimed: ClaimedItem,
     reason: RejectionReason,
     retry: boolean,
     security: boolean,
@@ -540,6 +650,7 @@ export class AgentRuntime {
   }
 
   async #renewAll(): Promise<void> {
+    for (const held of [...this.#held.values()]) await this.#renewHeld(held);
     for (const handle of [...this.#inFlight.values()]) {
       try {
         const reply = await this.#client.send("POST", `/items/${handle.itemId}/renew`, {

@@ -134,8 +134,9 @@ async function checkOrder(
   if (item.seq <= ctx.claim.cursor) return "out_of_order";
   const applied = await ctx.state.appliedGeneration(item.resource.uid);
   if (applied !== undefined && item.gen <= applied) return "superseded";
-  for (const dep of item.after) if (!(await ctx.state.isFinished(dep))) return "blocked";
+  // Deadline before `after`: a held item whose start_by passes must end, not wait forever.
   if (ctx.clock.now() / 1000 - CLOCK_SKEW_TOLERANCE_S > item.start_by) return "deadline";
+  for (const dep of item.after) if (!(await ctx.state.isFinished(dep))) return "blocked";
   return undefined;
 }
 

@@ -206,6 +206,15 @@ export const statusRequestSchema = z
     inventory: z.array(z.record(z.string(), z.unknown())).max(10_000).default([]),
     versions: z.record(z.string(), z.string()).optional(),
     journal_backlog: z.number().int().nonnegative().default(0),
+    /** Items held until the items in their `after` list finish (design §2.7). */
+    blocked: z
+      .array(
+        z
+          .object({ item_id: z.string().max(64), after: z.array(z.string().max(64)).max(64) })
+          .strict(),
+      )
+      .max(1_000)
+      .default([]),
   })
   .strict();
 export const livenessResponseSchema = z.object({

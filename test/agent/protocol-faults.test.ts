@@ -38,6 +38,15 @@ describe("agent protocol under faults (design §4.2)", () => {
     a.lines().filter((l) => l.msg === "executing work item" && l.itemId === itemId).length;
   const results = async (itemId: string) =>
     (await lab.events(itemId)).filter((e) => e.kind === "result");
+  /** The next claim response carrying the item is lost on the way; returns once it was. */
+  const loseClaimResponse = async (itemId: string) => {
+    const drops = () => agent.proxy.seen("POST", CLAIM_PATH).filter((e) => e.outcome === DROP);
+    const before = drops().length;
+    agent.proxy.use(loseClaimResponseWith(itemId));
+    await lab.until("the claim response to be lost", async () =>
+      drops().length > before ? true : undefined,
+    );
+  };
   const healthy = (hostId: string) =>
     lab.until(`host ${hostId} healthy`, async () => {
       const health = await lab.health(hostId);
@@ -57,15 +66,67 @@ describe("agent protocol under faults (design §4.2)", () => {
 
   it("an item whose claim response was lost is still delivered after newer work moved the cursor past it (row 11)", async () => {
     const lost = await lab.enqueue(agent.hostId);
-    agent.proxy.use(loseClaimResponseWith(lost.id));
-    await lab.until("the claim response to be lost", async () =>
-      agent.proxy.seen("POST", CLAIM_PATH).some((e) => e.outcome === DROP) ? true : undefined,
-    );
+    await loseClaimResponse(lost.id);
     // Claimed while `lost` is still leased: the agent's cursor moves past it.
     const newer = await lab.enqueue(agent.hostId);
     await lab.settled(newer.id, ["succeeded"]);
     await lab.settled(lost.id, ["succeeded"], 45_000);
     expect(executed(agent, lost.id)).toBe(1);
+  }, 90_000);
+
+  it("an item that runs after another arriving first is held, its lease renewed, until that one has run (row 10)", async () => {
+    const first = await lab.enqueue(agent.hostId);
+    await loseClaimResponse(first.id);
+    // Delivered while `first` is lost on the way: the agent must hold it, not run it.
+    const then = await lab.enqueue(agent.hostId, { after: [first.id] });
+    await lab.until("the host to report the held item", async () => {
+      const host = await lab.deps.db.query.hosts.findFirst({
+        where: (h, { eq }) => eq(h.id, agent.hostId),
+      });
+      const blocked = (host?.status as { blocked?: { item_id: string }[] } | null)?.blocked;
+      return blocked?.some((b) => b.item_id === then.id) ? true : undefined;
+    });
+    await lab.settled(first.id, ["succeeded"], 45_000);
+    const row = await lab.settled(then.id, ["succeeded"], 30_000);
+
+    const log = agent.lines();
+    expect(
+      log.find((l) => l.msg?.startsWith("work item held") && l.itemId === then.id),
+    ).toMatchObject({ after: [first.id] });
+    const order = log.filter((l) => l.msg === "executing work item").map((l) => l.itemId);
+    expect(order.indexOf(first.id)).toBeGreaterThanOrEqual(0);
+    expect(order.indexOf(then.id)).toBeGreaterThan(order.indexOf(first.id));
+    expect(executed(agent, then.id)).toBe(1);
+    // One lease all along: renewed while held (longer than the 3 s ack window), never lapsed.
+    const events = await lab.events(then.id);
+    expect(events.filter((e) => e.kind === "claimed")).toHaveLength(1);
+    expect(events.some((e) => e.kind === "renewed" && e.detail.step === "blocked")).toBe(true);
+    expect(row.result).toMatchObject({ lease_epoch: 1, outcome: "succeeded" });
+  }, 90_000);
+
+  it("a held item is cancelled without running, and one whose start_by passes while held ends as expired (row 10)", async () => {
+    // Their dependency never runs on this host.
+    const never = "wi_neverqueued";
+    const cancelled = await lab.enqueue(agent.hostId, { after: [never] });
+    const late = await lab.enqueue(agent.hostId, {
+      after: [never],
+      startByMs: Date.now() + 2_000,
+    });
+    for (const id of [cancelled.id, late.id]) {
+      await lab.until("the item to be held", async () =>
+        agent.lines().some((l) => l.msg?.startsWith("work item held") && l.itemId === id)
+          ? true
+          : undefined,
+      );
+    }
+    await busy(() => cancelWork(lab.deps, cancelled.id));
+    const stopped = await lab.settled(cancelled.id, ["cancelled", "succeeded"], 30_000);
+    expect(stopped.result).toMatchObject({ outcome: "cancelled" });
+    // start_by is checked with the agent's 30 s clock tolerance.
+    const expired = await lab.settled(late.id, ["expired", "succeeded"], 60_000);
+    expect(expired.rejectReason).toBe("deadline");
+    expect(executed(agent, cancelled.id)).toBe(0);
+    expect(executed(agent, late.id)).toBe(0);
   }, 90_000);
 
   it("a done item re-issued with a new jti is answered from the journal, not run again (row 9)", async () => {

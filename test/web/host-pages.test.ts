@@ -136,6 +136,19 @@ describe("host pages", () => {
     expect(item).toBeDefined();
     expect(detail).toContain(`data-key="${item?.id}"`);
     expect(detail).toContain(item?.op ?? "?");
+
+    // Leased, and held by the agent until the item it runs after finishes: shown as blocked.
+    if (!item) return;
+    await h.deps.db.update(workItems).set({ state: "leased" }).where(eq(workItems.id, item.id));
+    const status = { ...(await hostRow(h, live)).status };
+    await h.deps.db
+      .update(hosts)
+      .set({ status: { ...status, blocked: [{ item_id: item.id, after: ["wi_0other"] }] } })
+      .where(eq(hosts.id, live));
+    const held = await html(await get(t.member, `/hosts/${live}`));
+    const row = held.slice(held.indexOf(`data-key="${item.id}"`));
+    expect(row).toContain('data-work-state="blocked"');
+    expect(row.indexOf('data-work-state="blocked"')).toBeLessThan(row.indexOf("</tr>"));
   });
 
   it("approves a pending host through the page", async () => {

@@ -9,6 +9,8 @@ export type HostReport = {
   problems: string[];
   lastStatusAt: number | null;
   journalBacklog: number | null;
+  /** Work items the agent holds until the items they run after have finished. */
+  blockedItemIds: string[];
 };
 
 /** The parts of a host's last status report people look at (`HostView` leaves `status` out). */
@@ -24,9 +26,15 @@ export async function hostReport(sc: ServiceContext, hostId: string): Promise<Ho
     ? status.problems.filter((p): p is string => typeof p === "string")
     : [];
   const backlog = status.journal_backlog;
+  const blocked = Array.isArray(status.blocked) ? status.blocked : [];
   return {
     problems,
     lastStatusAt: row.lastStatusAt,
     journalBacklog: typeof backlog === "number" ? backlog : null,
+    blockedItemIds: blocked.flatMap((b: unknown) =>
+      typeof b === "object" && b !== null && "item_id" in b && typeof b.item_id === "string"
+        ? [b.item_id]
+        : [],
+    ),
   };
 }

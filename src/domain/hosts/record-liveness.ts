@@ -33,6 +33,7 @@ export type StatusReport = {
   inventory: Record<string, unknown>[];
   versions?: Record<string, string> | undefined;
   journal_backlog: number;
+  blocked: { item_id: string; after: string[] }[];
 };
 
 /** Clock offsets beyond this degrade the host to Warning (design §2.10). */

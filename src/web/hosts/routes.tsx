@@ -195,7 +195,9 @@ export function registerHostPages(app: Hono<AppEnv>): void {
             id: w.id,
             op: w.op,
             resource: `${w.resourceKind} ${w.resourceId}`,
-            state: w.state,
+            // The agent holds it (design §2.7 `after`); the queue only knows it is leased.
+            state:
+              w.state === "leased" && report.blockedItemIds.includes(w.id) ? "blocked" : w.state,
             outcome: w.outcome,
             created: formatTime(w.createdAt),
             finished: w.finishedAt === null ? "—" : formatTime(w.finishedAt),

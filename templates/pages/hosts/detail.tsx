@@ -54,6 +54,7 @@ const WORK_TONE: Record<string, "green" | "red" | "blue" | "gray"> = {
   leased: "blue",
   accepted: "blue",
   running: "blue",
+  blocked: "gray",
 };
 
 /** The buttons this viewer may use in this state (the routes check again). */
