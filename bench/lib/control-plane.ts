@@ -21,7 +21,7 @@ import { runPeriodicJobs } from "../../src/domain/periodic";
 import { createProject } from "../../src/domain/projects/create-project";
 import { createToken } from "../../src/domain/tokens/create-token";
 import type { Logger } from "../../src/lib/logger";
-import { openNodeDatabase } from "../../src/node/database";
+import { openNodeDatabase, useWriteAheadLog } from "../../src/node/database";
 import { applyMigrations } from "../../src/node/migrate";
 import { createNodeUpgrades } from "../../src/node/websocket-upgrade";
 import { createInProcessWakeup } from "../../src/wakeup/in-process";
@@ -87,6 +87,7 @@ export async function startControlPlane(
     "node",
   );
   const db = openNodeDatabase(config.databaseUrl);
+  await useWriteAheadLog(db, config.databaseUrl);
   await applyMigrations(db);
   const quiet = quietLogger();
   // Agents' doorbell WebSockets, as src/entry/node.ts wires them.
@@ -210,8 +211,10 @@ export async function expectJson<T>(res: Response, status = 200): Promise<T> {
  * settings as the control plane's): most control-plane steps cost one or more of these.
  */
 export async function commitP50Ms(dir: string, n = 30): Promise<number> {
-  const db = openNodeDatabase(`file:${join(dir, "commit-probe.db")}`);
+  const url = `file:${join(dir, "commit-probe.db")}`;
+  const db = openNodeDatabase(url);
   try {
+    await useWriteAheadLog(db, url);
     await db.$client.execute("CREATE TABLE probe (id INTEGER PRIMARY KEY, at INTEGER NOT NULL)");
     const samples: number[] = [];
     for (let i = 0; i < n; i++) {

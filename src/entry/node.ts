@@ -14,7 +14,7 @@ import { signerFromConfig, systemDeps } from "../deps";
 import { ensureSetupCode } from "../domain/identity/setup-code";
 import { runPeriodicJobs } from "../domain/periodic";
 import { PermifyGrpcAuthorizer } from "../node/authz/permify-grpc";
-import { openNodeDatabase } from "../node/database";
+import { openNodeDatabase, useWriteAheadLog } from "../node/database";
 import { applyMigrations } from "../node/migrate";
 import { setupBanner } from "../node/setup-banner";
 import { createNodeUpgrades } from "../node/websocket-upgrade";
@@ -66,6 +66,7 @@ async function main(): Promise<void> {
   const { HOST: hostname, PORT: port, STRATO_AUTO_MIGRATE } = parseEnv(ServerEnv, env);
 
   const db = openNodeDatabase(config.databaseUrl, config.databaseAuthToken);
+  await useWriteAheadLog(db, config.databaseUrl);
   if (STRATO_AUTO_MIGRATE === "true") await applyMigrations(db);
 
   const authzSchema = readFileSync(new URL("../../permify/schema.perm", import.meta.url), "utf8");

@@ -26,3 +26,13 @@ export function openNodeDatabase(url: string, authToken?: string): Database {
     }),
   );
 }
+
+/**
+ * A local database file runs in WAL mode, as sqld runs its own: a commit appends to the log and
+ * syncs it once instead of a rollback journal's several syncs, and readers do not wait for the
+ * writer. The mode is kept in the file, so every later connection (the CLI, tests) uses it too.
+ */
+export async function useWriteAheadLog(db: Database, url: string): Promise<void> {
+  if (!url.startsWith("file:") || url.includes(":memory:") || url === "file:") return;
+  await db.$client.execute("PRAGMA journal_mode = WAL");
+}
