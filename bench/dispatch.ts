@@ -10,11 +10,15 @@
  * Also: a bare loopback round trip (GET /healthz) in the same run, idle requests per agent per
  * minute in both modes (every request the server sees, counted per access token over --idle-s),
  * and the agents' RSS (VmRSS).
- * Flags: --agents N (1; each agent is a Node process of ~120 MB, so 10 is a reasonable many-agent
- * run on 2 cores and 100 takes minutes to start), --items N (250 wake-up items, about 1 min: each
- * costs several fsync'd commits; the issue's 1000 take about 4 min), --poll-items N (60),
- * --poll-rate N (2 per second: an agent runs its items one after another, so a faster rate
- * measures queueing behind each 5 s claim), --idle-s N (20).
+ * Agents run as `strato-agent` processes (--agent-mode process, the default up to 10 agents: each
+ * is a Node process of ~120 MB) or as simulated agents (--agent-mode swarm, the default above 10):
+ * the real agent code, one runtime per host, all in one Node process (bench/lib/agent-swarm.ts),
+ * so 100 hosts on 2 cores measure the protocol, not 100 event loops fighting for the CPU.
+ * Flags: --agents N (1), --agent-mode process|swarm, --items N (1000 wake-up items), --rate N
+ * (wake-up items per second across all agents, arriving on a fixed schedule; default: closed loop,
+ * one item per agent at a time, which with many agents measures saturation rather than latency),
+ * --poll-items N (60), --poll-rate N (2 per second: an agent runs its items one after another, so
+ * a faster rate measures queueing behind each 5 s claim), --idle-s N (20).
  * Targets (issue): wake-up p99 <= 100 ms and <= 5x the bare round trip.
  */
 import { mkdtempSync, rmSync } from "node:fs";
@@ -23,7 +27,7 @@ import { join } from "node:path";
 import { and, inArray } from "drizzle-orm";
 import { workEvents } from "../src/db/schema";
 import { enqueueWork } from "../src/domain/work/enqueue";
-import { type BenchAgent, enrollAgents, startAgents, stopAgents } from "./lib/agents";
+import { type BenchAgent, enrollAgents, startAgents, startSwarm, stopAgents } from "./lib/agents";
 import { benchArgs, intFlag } from "./lib/args";
 import { type ControlPlane, commitP50Ms, seedTenant, startControlPlane } from "./lib/control-plane";
 import { rssMiB, sleep } from "./lib/processes";
@@ -36,9 +40,18 @@ const flags = benchArgs("dispatch", {
   "poll-rate": { type: "string" },
   "idle-s": { type: "string" },
   wakeup: { type: "string" },
+  "agent-mode": { type: "string" },
+  rate: { type: "string" },
 });
 const AGENTS = intFlag(flags.agents, 1, "agents");
-const ITEMS = intFlag(flags.items, 250, "items");
+const ITEMS = intFlag(flags.items, 1000, "items");
+const RATE = flags.rate === undefined ? undefined : intFlag(flags.rate, 1, "rate");
+const AGENT_MODE = flags["agent-mode"] ?? (AGENTS > 10 ? "swarm" : "process");
+if (AGENT_MODE !== "process" && AGENT_MODE !== "swarm") {
+  throw new Error("--agent-mode is process or swarm");
+}
+const start = (agents: BenchAgent[], env: Record<string, string> = {}) =>
+  AGENT_MODE === "swarm" ? startSwarm(agents, env) : startAgents(agents, env);
 const POLL_ITEMS = intFlag(flags["poll-items"], 60, "poll-items");
 const POLL_RATE = intFlag(flags["poll-rate"], 2, "poll-rate");
 const IDLE_S = intFlag(flags["idle-s"], 20, "idle-s");
@@ -166,8 +179,12 @@ async function idleRequests(traffic: AgentTraffic, agents: number) {
   return { mean: perMin(total / agents), max: perMin(Math.max(0, ...counts)) };
 }
 
+/** RSS per agent: each process's, or the swarm's shared among its agents. */
 function rssOf(agents: BenchAgent[]) {
-  const values = agents.map((a) => rssMiB(a.proc?.child.pid)).filter((v) => !Number.isNaN(v));
+  const share = AGENT_MODE === "swarm" ? agents.length : 1;
+  const values = agents
+    .map((a) => rssMiB(a.proc?.child.pid) / share)
+    .filter((v) => !Number.isNaN(v));
   const mean = values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);
   return { mean: Math.round(mean * 10) / 10, max: Math.max(0, ...values) };
 }
@@ -183,9 +200,9 @@ try {
   traffic.attach(plane);
   const tenant = await seedTenant(plane.deps);
   agents = await enrollAgents(plane, tenant, { count: AGENTS, dir, env: AGENT_ENV });
-  await startAgents(agents);
+  await start(agents);
   console.log(
-    `dispatch: ${AGENTS} agent(s) enrolled and running in ` +
+    `dispatch: ${AGENTS} agent(s) (${AGENT_MODE}) enrolled and running in ` +
       `${((performance.now() - setupStart) / 1000).toFixed(1)} s (control plane ${plane.base})`,
   );
 
@@ -209,21 +226,34 @@ try {
   await sleep(1000);
   const wakeIds: string[] = [];
   let wallStart = performance.now();
-  await Promise.all(
-    agents.map(async (agent, k) => {
-      for (let i = 0; i < perAgent; i++) {
-        const id = await noop(plane, agent.hostId, `wake-${k}-${i}`);
-        wakeIds.push(id);
-        const answered = await traffic.result(id, 30_000);
-        // Back waiting: a new long poll arrives, or (socket) the agent is idle again at once.
-        if (WAKEUP === "long-poll") await traffic.longPollAfter(answered.token, answered.at, 1_000);
-        else await sleep(2);
-      }
-    }),
-  );
+  if (RATE === undefined) {
+    await Promise.all(
+      agents.map(async (agent, k) => {
+        for (let i = 0; i < perAgent; i++) {
+          const id = await noop(plane, agent.hostId, `wake-${k}-${i}`);
+          wakeIds.push(id);
+          const answered = await traffic.result(id, 30_000);
+          // Back waiting: a new long poll arrives, or (socket) the agent is idle again at once.
+          if (WAKEUP === "long-poll") {
+            await traffic.longPollAfter(answered.token, answered.at, 1_000);
+          } else await sleep(2);
+        }
+      }),
+    );
+  } else {
+    // Open loop: items arrive on a fixed schedule, round robin over the agents.
+    const gap = 1000 / RATE;
+    for (let i = 0; i < ITEMS; i++) {
+      const due = wallStart + i * gap;
+      if (due > performance.now()) await sleep(due - performance.now());
+      const agent = agents[i % AGENTS];
+      if (agent) wakeIds.push(await noop(plane, agent.hostId, `wake-${i}`));
+    }
+    for (const id of wakeIds) await traffic.result(id, 60_000);
+  }
   const { accepted: wake, claimed: wakeClaimed } = await acceptLatencies(plane, wakeIds);
   console.log(
-    `  wake-up (${WAKEUP}): enqueue → accepted p50 ${wake.p50} ms, p99 ${wake.p99} ms, max ${wake.max} ms ` +
+    `  wake-up (${WAKEUP}, ${RATE === undefined ? "closed loop" : `${RATE}/s`}): enqueue → accepted p50 ${wake.p50} ms, p99 ${wake.p99} ms, max ${wake.max} ms ` +
       `(${wakeIds.length} items in ${((performance.now() - wallStart) / 1000).toFixed(1)} s; ` +
       `work_events times are whole ms); of which enqueue → claimed p50 ${wakeClaimed.p50} ms, ` +
       `p99 ${wakeClaimed.p99} ms`,
@@ -237,7 +267,7 @@ try {
 
   // Polling only: restart the agents without the long poll.
   await stopAgents(agents);
-  await startAgents(agents, POLLING_ENV);
+  await start(agents, POLLING_ENV);
   const pollIds: string[] = [];
   const gapMs = 1000 / POLL_RATE;
   wallStart = performance.now();
@@ -271,6 +301,8 @@ try {
   console.log(
     JSON.stringify({
       agents: AGENTS,
+      agent_mode: AGENT_MODE,
+      wake_rate_per_s: RATE ?? null,
       items: wakeIds.length,
       wake_p50_ms: wake.p50,
       wake_p99_ms: wake.p99,

@@ -1,7 +1,6 @@
-import { freemem, loadavg } from "node:os";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import { parseArgs } from "node:util";
-import type { PublicJwk } from "../../src/protocol/trust";
+import { assembleAgent, StateDirMissing } from "./assemble";
 import { ControlPlaneClient, ControlPlaneError } from "./client";
 import {
   type AgentSettings,
@@ -10,16 +9,11 @@ import {
   describeSettings,
   resolveSettings,
 } from "./config";
-import { defaultExecutor } from "./executor";
-import { AGENT_VERSION, collectFacts } from "./facts";
+import { collectFacts } from "./facts";
 import { enrollmentProof } from "./identity";
-import { FileJournal } from "./journal-file";
 import { jsonLog } from "./log";
-import { executorHandlers, VM_OP_NAMES, vmOpHandlers } from "./ops";
-import { AgentRuntime } from "./runtime";
-import { ensureStateDir, JOURNAL_FILE, loadIdentity, loadKey, newKey, saveIdentity } from "./state";
+import { ensureStateDir, loadIdentity, newKey, saveIdentity } from "./state";
 import { readTrustRoot, rootKid, sameRoot, TrustRootError } from "./trust";
-import { openVmHost } from "./vm-host";
 
 const USAGE = `strato-agent — the Strato host agent
 
@@ -124,130 +118,26 @@ async function enroll(
 }
 
 async function run(settings: AgentSettings): Promise<number> {
-  const stateDir = settings.state_dir;
-  if (!stateDir) throw new UsageError("run needs a state directory (--state-dir)");
-  const dir = resolve(stateDir);
-  const identity = loadIdentity(dir);
-  if (!identity) {
-    log.error("not enrolled: run `strato-agent enroll` first", { stateDir: dir });
-    return 2;
+  let agent: Awaited<ReturnType<typeof assembleAgent>>;
+  try {
+    agent = await assembleAgent(settings, log);
+  } catch (error) {
+    if (error instanceof StateDirMissing) throw new UsageError(error.message);
+    throw error;
   }
-  const trustRoot = pinnedRoot(identity.trust_root, settings.trust_root);
-  if (!trustRoot) {
-    log.error(
-      "no trust root pinned (enrolled by an older agent): enroll again, or set trust_root",
-      {
-        stateDir: dir,
-      },
-    );
-    return 2;
-  }
-  const key = await loadKey(dir);
-  const client = new ControlPlaneClient(identity.url);
-  client.identity = { hostId: identity.host_id, issuer: identity.issuer, key };
-  const journal = new FileJournal(join(dir, JOURNAL_FILE));
-  const vmHost = await openVmHost(
-    {
-      stateDir: dir,
-      chBinary: settings.ch_binary,
-      boot: settings.kernel
-        ? { kind: "kernel", kernel: settings.kernel, cmdline: settings.cmdline }
-        : { kind: "firmware", firmware: settings.firmware },
-      bridge: settings.bridge,
-      imageCacheBytes: Math.round(settings.image_cache_gb * 1024 ** 3),
-      consoleLogBytes: Math.round(settings.console_log_mb * 1024 ** 2),
-      simulatorEnv: simulatorEnv(process.env),
-    },
-    log,
-  );
-  const facts = await collectFacts({
-    stateDir: dir,
-    machineId: settings.machine_id,
-    chBinary: vmHost.binary,
-  });
-  const executor = defaultExecutor({
-    testOps: settings.test_ops,
-  });
-  const vmHandlers = executorHandlers(vmOpHandlers(vmHost.ops));
-  for (const op of VM_OP_NAMES) executor.register(op, 1, vmHandlers[op]);
-  // Simulating on purpose (development) is not a problem of the host; falling back to it is.
-  const simulatedOnPurpose = vmHost.simulated && settings.simulator === "expected";
-  const problems = [
-    ...(facts.kvm || simulatedOnPurpose ? [] : ["/dev/kvm is missing"]),
-    ...(vmHost.simulated && !simulatedOnPurpose
-      ? ["VMs run in the Cloud Hypervisor simulator"]
-      : []),
-    ...vmHost.warnings.map((w) => w.message),
-  ];
-  const chVersion =
-    facts.ch_version && `${facts.ch_version}${vmHost.simulated ? " (simulator)" : ""}`;
-  const runtime = new AgentRuntime(client, journal, executor, log, {
-    hostId: identity.host_id,
-    issuer: identity.issuer,
-    trustRoot,
-    heartbeatMs: settings.heartbeat_ms,
-    statusMs: settings.status_ms,
-    claimMs: settings.claim_ms,
-    pollMs: settings.poll_ms,
-    waitS: settings.wait_s,
-    websocket: settings.websocket,
-    approvalPollMs: settings.approval_poll_ms,
-    sessionConflict: {
-      retryMs: settings.session_conflict_retry_ms,
-      exitMs: settings.session_conflict_exit_ms,
-    },
-    status: async () => ({
-      health: problems.length === 0 ? "healthy" : "warning",
-      problems,
-      capacity: {
-        cpus: facts.cpus,
-        memory_bytes: facts.memory_bytes,
-        disk_bytes: facts.disk_bytes,
-      },
-      usage: { load1: loadavg()[0] ?? 0, memory_free_bytes: freemem() },
-      inventory: await vmHost.inventory(),
-      versions: { agent: AGENT_VERSION, ...(chVersion ? { ch: chVersion } : {}) },
-    }),
-  });
+  if ("exitCode" in agent) return agent.exitCode;
+  const { runtime } = agent;
   const shutdown = (signal: string) => {
     log.info("shutting down", { signal });
     void runtime.stop(0);
   };
   process.once("SIGTERM", () => shutdown("SIGTERM"));
   process.once("SIGINT", () => shutdown("SIGINT"));
-  log.info("agent starting", { hostId: identity.host_id, url: identity.url, ops: executor.ops() });
+  log.info("agent starting", { hostId: agent.hostId, url: agent.url, ops: agent.ops });
   await runtime.run();
-  // VMMs keep running: a restarted agent re-adopts them.
-  await vmHost.close();
-  journal.close();
-  await client.close();
+  await agent.close();
   log.info("agent stopped", { exitCode: runtime.exitCode });
   return runtime.exitCode;
-}
-
-/**
- * The root pinned at enrollment; a configured `trust_root` only stands in for state written before
- * pinning. A pinned root never changes without a new enrollment, so a different setting is an error.
- */
-function pinnedRoot(
-  pinned: PublicJwk | undefined,
-  setting: string | undefined,
-): PublicJwk | undefined {
-  const configured = setting ? readTrustRoot(setting) : undefined;
-  if (pinned && configured && !sameRoot(pinned, configured)) {
-    throw new TrustRootError(
-      "trust_root differs from the root pinned at enrollment; a pinned root changes only by enrolling again (--force)",
-    );
-  }
-  return pinned ?? configured;
-}
-
-/** The simulator's switches (`CH_SIM_*`, docs/hypervisor.md) from the agent's environment. */
-function simulatorEnv(env: NodeJS.ProcessEnv): Record<string, string> {
-  const picked: Record<string, string> = {};
-  for (const [name, value] of Object.entries(env))
-    if (name.startsWith("CH_SIM_") && value !== undefined) picked[name] = value;
-  return picked;
 }
 
 async function main(argv: string[]): Promise<number> {

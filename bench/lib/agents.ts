@@ -14,6 +14,7 @@ import { type Api, apiClient, type ControlPlane, expectJson, type Tenant } from 
 import { killGroup, killRunDirVmms, type Spawned, spawnRecorded, waitForOutput } from "./processes";
 
 export const AGENT_BIN = fileURLToPath(new URL("../../agent/bin/strato-agent", import.meta.url));
+const REPO = fileURLToPath(new URL("../../", import.meta.url));
 
 export type BenchAgent = {
   hostId: string;
@@ -87,15 +88,52 @@ export async function startAgents(
   }
 }
 
+/**
+ * Starts every agent in one Node process (bench/lib/agent-swarm.ts: the real agent code, one
+ * runtime per host) and waits until each has seen its approval. Settings shared by all come from
+ * the first agent's environment and `extraEnv`.
+ */
+export async function startSwarm(
+  agents: BenchAgent[],
+  extraEnv: Record<string, string> = {},
+): Promise<void> {
+  const [first] = agents;
+  if (!first) return;
+  const proc = spawnRecorded(
+    join(REPO, "node_modules/.bin/node"),
+    [
+      "--disable-warning=ExperimentalWarning",
+      "--import",
+      join(REPO, "node_modules/tsx/dist/loader.mjs"),
+      join(REPO, "bench/lib/agent-swarm.ts"),
+      ...agents.map((a) => a.stateDir),
+    ],
+    { ...process.env, ...first.env, ...extraEnv },
+  );
+  for (const agent of agents) agent.proc = proc;
+  const deadline = Date.now() + 60_000 + agents.length * 2_000;
+  for (;;) {
+    const approved = proc.output().match(/"msg":"host approved"/g)?.length ?? 0;
+    if (approved >= agents.length) return;
+    if (proc.child.exitCode !== null || Date.now() > deadline) {
+      throw new Error(
+        `swarm: ${approved}/${agents.length} approved:\n${proc.output().slice(-4000)}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 /** Kills the agents' process groups and every VMM they left behind; waits for the exits. */
 export async function stopAgents(agents: BenchAgent[]): Promise<number> {
   let vmms = 0;
+  for (const proc of new Set(agents.map((a) => a.proc))) {
+    if (!proc) continue;
+    killGroup(proc);
+    await proc.exited;
+  }
   for (const agent of agents) {
-    if (agent.proc) {
-      killGroup(agent.proc);
-      await agent.proc.exited;
-      agent.proc = undefined;
-    }
+    agent.proc = undefined;
     vmms += killRunDirVmms(join(agent.stateDir, "run"));
   }
   return vmms;

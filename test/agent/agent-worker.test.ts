@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config";
 import { workEvents, workItems } from "../../src/db/schema";
 import { type Deps, systemDeps } from "../../src/deps";
+import { enqueueWork } from "../../src/domain/work/enqueue";
 import { openNodeDatabase } from "../../src/node/database";
 import { until } from "../support/poll";
 import { freePort, processSandbox, stopGroup, waitForOutput } from "../support/processes";
@@ -60,6 +61,7 @@ describe("strato-agent against the Worker (npm run dev)", () => {
       STRATO_AGENT_STATUS_MS: "2000",
       STRATO_AGENT_MACHINE_ID: "feed0000000000000000000000000001",
       STRATO_AGENT_KERNEL: join(sandbox.dataDir, "vmlinux"),
+      STRATO_AGENT_TEST_OPS: "1",
     };
     const enroll = sandbox.spawn(
       AGENT,
@@ -122,8 +124,25 @@ describe("strato-agent against the Worker (npm run dev)", () => {
     expect(agent.output()).not.toContain("long poll failed");
 
     // Design §4.2 row 14: the control plane restarts (a deploy: Durable Objects reset, sockets
-    // closed). The agent falls back and reconnects; work queued afterwards is rung through the new
-    // socket, nothing runs twice and the host is never marked Unreachable.
+    // closed) while the agent runs an item. The agent falls back and reconnects; the item's result
+    // reaches the new control plane, work queued afterwards is rung through the new socket,
+    // nothing runs twice and the host is never marked Unreachable.
+    // The test's enqueue cannot ring the Durable Object: a restarted agent claims at once.
+    const inFlight = await enqueueWork(d, {
+      hostId,
+      op: "host.sleep",
+      params: { ms: 4_000 },
+      resource: { kind: "host", id: hostId, uid: `${hostId}-in-flight` },
+      createdBy: "test",
+    });
+    await stopGroup(agent);
+    agent = sandbox.spawn(AGENT, ["run", "--state-dir", stateDir], env);
+    await until(
+      "the in-flight item to start",
+      async () => (agent.output().includes(`"itemId":"${inFlight.id}"`) ? true : undefined),
+      { timeoutMs: 30_000, context: output },
+    );
+    await waitForOutput(agent, '"mode":"websocket"', 30_000);
     const beforeRestart = agent.output().length;
     await stopGroup(dev);
     dev = sandbox.spawn("npm", ["run", "-s", "dev"], devEnv);
@@ -141,8 +160,20 @@ describe("strato-agent against the Worker (npm run dev)", () => {
     });
     expect(delayAfter, output()).toBeLessThan(2_500);
     await until("the item's result", () => settled(d, afterRestart), { context: output });
+    const slept = await until(
+      "the in-flight item's result",
+      async () => {
+        const row = await d.db.query.workItems.findFirst({ where: eq(workItems.id, inFlight.id) });
+        return row?.state === "succeeded" ? row : undefined;
+      },
+      { timeoutMs: 60_000, context: output },
+    );
+    expect(slept.result).toMatchObject({ outcome: "succeeded", output: { slept: 4_000 } });
+    expect(
+      agent.output().match(new RegExp(`"executing work item","itemId":"${inFlight.id}"`, "g")),
+    ).toHaveLength(1);
     // Each item ran once: one result event apiece, across the restart.
-    for (const op of [operationId, afterRestart]) {
+    for (const op of [operationId, afterRestart, inFlight.id]) {
       const results = await d.db
         .select({ kind: workEvents.kind })
         .from(workEvents)
