@@ -77,6 +77,8 @@ export class AgentRuntime {
   #stop = new AbortController();
   readonly #inFlight = new Map<string, Handle>();
   readonly #held = new Map<string, Held>();
+  #renewing: Promise<void> | undefined;
+  #renewAgain = false;
   readonly #timers: NodeJS.Timeout[] = [];
   #exitCode = 0;
   #statusPending: NodeJS.Timeout | undefined;
@@ -124,7 +126,7 @@ export class AgentRuntime {
       if (!this.#running) return;
       this.#every(this.#o.heartbeatMs, () => this.#heartbeat());
       this.#every(this.#o.statusMs, () => this.#status());
-      this.#every(this.#renewMs, () => this.#renewAll());
+      this.#every(this.#renewMs, () => this.#renewSoon());
       void this.#status().catch((e) => this.#fatalOr(e, "status report failed"));
       await this.#resume();
       await this.#dispatch();
@@ -323,6 +325,11 @@ export class AgentRuntime {
       pollMs: this.#o.pollMs,
       conflictRetryMs: this.#o.sessionConflict.retryMs,
       conflictExitMs: this.#o.sessionConflict.exitMs,
+      // The control plane rings when it cancels an item this agent holds or runs: renew now
+      // rather than at the next renew period, so the cancellation arrives within a round trip.
+      onRing: () => {
+        if (this.#inFlight.size > 0 || this.#held.size > 0) void this.#renewSoon();
+      },
       onError: (error, message) => this.#fatalOr(error, message),
       onSessionConflict: () => {
         this.#log.error("another boot of this host keeps the doorbell; stopping (cloned host?)");
@@ -647,6 +654,24 @@ export class AgentRuntime {
       // stale_epoch: a newer claim will re-deliver the item; `already_done` re-sends this result.
       this.#log.warn("result not accepted", { itemId: entry.itemId, error: String(error) });
     }
+  }
+
+  /** One renewal round at a time; a call during a round asks for one more after it. */
+  #renewSoon(): Promise<void> {
+    if (this.#renewing) {
+      this.#renewAgain = true;
+      return this.#renewing;
+    }
+    const rounds = async () => {
+      do {
+        this.#renewAgain = false;
+        await this.#renewAll().catch((e) => this.#fatalOr(e, "renew failed"));
+      } while (this.#renewAgain && this.#running);
+    };
+    this.#renewing = rounds().finally(() => {
+      this.#renewing = undefined;
+    });
+    return this.#renewing;
   }
 
   async #renewAll(): Promise<void> {

@@ -27,6 +27,11 @@ export type WakeupOptions = {
   conflictRetryMs?: number;
   /** … and give up after this long (4 minutes). */
   conflictExitMs?: number;
+  /**
+   * Every ring, as it arrives, even while the agent is busy: a ring can announce a cancellation
+   * (design §2.6), which the runtime learns by renewing its items at once.
+   */
+  onRing?: () => void;
   /** This boot of the host: a reconnect with it replaces the old socket (design §2.13). */
   bootId?: string;
 };
@@ -312,6 +317,7 @@ export class WakeupClient {
         if (!ring.success) return;
         this.#log.info("doorbell rang", { latestSeq: ring.data.latest_seq });
         this.#notify();
+        this.#o.onRing?.();
       });
       ws.addEventListener("close", (event) => {
         if (this.#socket === ws || !opened) gone(`closed ${event.code} ${event.reason}`.trim());

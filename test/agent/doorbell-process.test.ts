@@ -1,8 +1,12 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config";
+import { workItems } from "../../src/db/schema";
 import { type Deps, systemDeps } from "../../src/deps";
+import { cancelWork } from "../../src/domain/work/cancel";
+import { enqueueWork } from "../../src/domain/work/enqueue";
 import { openNodeDatabase } from "../../src/node/database";
 import { until } from "../support/poll";
 import {
@@ -94,6 +98,7 @@ describe("doorbell: strato-agent against the Node server", () => {
       STRATO_AGENT_MACHINE_ID: "d00b0000000000000000000000000001",
       // The simulator boots anything; vm.create fails earlier anyway (unreachable image).
       STRATO_AGENT_KERNEL: join(sandbox.dataDir, "vmlinux"),
+      STRATO_AGENT_TEST_OPS: "1",
     };
     const enroll = sandbox.spawn(
       AGENT,
@@ -133,6 +138,40 @@ describe("doorbell: strato-agent against the Node server", () => {
     const delay = await pickUp("rung-1");
     expect(delay, output()).toBeLessThan(RING_BUDGET_MS);
     expect(agent.output()).toContain('"msg":"doorbell rang"');
+  }, 90_000);
+
+  it("a ring while the agent runs an item makes it renew at once: a cancellation arrives in seconds, not at the 20 s renewal", async () => {
+    // The test's own enqueue and cancel cannot ring the server's doorbell; VMs made through the
+    // API do. The first VM's ring makes the agent claim the sleep (queued before it) and run it.
+    const sleep = await enqueueWork(deps, {
+      hostId,
+      op: "host.sleep",
+      params: { ms: 60_000 },
+      resource: { kind: "host", id: hostId, uid: `${hostId}-sleep` },
+      createdBy: "test",
+    });
+    await ops.createVm("wakes-the-sleeper");
+    await until(
+      "the sleep to start",
+      async () =>
+        agent.output().includes(`"msg":"executing work item","itemId":"${sleep.id}"`)
+          ? true
+          : undefined,
+      { timeoutMs: 30_000, context: output },
+    );
+    await cancelWork(deps, sleep.id);
+    const cancelledAt = Date.now();
+    await ops.createVm("rings-during-the-sleep");
+    const row = await until(
+      "the sleep to be cancelled",
+      async () => {
+        const item = await deps.db.query.workItems.findFirst({ where: eq(workItems.id, sleep.id) });
+        return item?.state === "cancelled" ? item : undefined;
+      },
+      { timeoutMs: 30_000, context: output },
+    );
+    expect(Date.now() - cancelledAt, output()).toBeLessThan(5_000);
+    expect(row.result).toMatchObject({ outcome: "cancelled" });
   }, 90_000);
 
   it("one socket per host: another boot gets 409 session_conflict, the same boot replaces it", async () => {
