@@ -43,6 +43,8 @@ exists): a YAML mapping of the settings below. Flags win over the environment, w
   approval_poll_ms     STRATO_AGENT_APPROVAL_POLL_MS   30000
   wait_s               STRATO_AGENT_WAIT_S             25 (long poll length; 0 = poll only)
   websocket            STRATO_AGENT_WEBSOCKET          true (the doorbell socket; false = long poll only)
+  session_conflict_retry_ms  …_SESSION_CONFLICT_RETRY_MS  30000 (another boot holds the doorbell: retry)
+  session_conflict_exit_ms   …_SESSION_CONFLICT_EXIT_MS   240000 (… and exit 1 after this long)
   test_ops             STRATO_AGENT_TEST_OPS           false (registers host.sleep, for tests)
 `;
 
