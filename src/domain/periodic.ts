@@ -4,15 +4,24 @@ import type { Database } from "../db/database";
 import { settings } from "../db/schema/settings";
 import type { Deps } from "../deps";
 import { ensureHostGrace } from "./hosts/grace";
+import { sweepHostLiveness } from "./hosts/liveness-sweep";
 import { reconcile } from "./vms/reconcile";
 
 /**
  * The control plane's periodic work, run by the Worker's cron trigger and a timer on Node: push
- * the authorization outbox, then reconcile VMs. Each job logs and survives its own failure.
+ * the authorization outbox, record host liveness changes, then reconcile VMs. Each job logs and
+ * survives its own failure.
  */
 export async function runPeriodicJobs(deps: Deps): Promise<void> {
   await ensureHostGrace(deps);
   await syncAuthorizer(deps);
+  try {
+    await sweepHostLiveness(deps);
+  } catch (err) {
+    deps.log.error("host liveness sweep failed", {
+      error: err instanceof Error ? err.message : String(err),
+    });
+  }
   try {
     const report = await reconcile(deps);
     if (report.dispatched + report.markedUnknown + report.recovered + report.failed > 0) {

@@ -8,6 +8,10 @@ export type HostState = (typeof HOST_STATES)[number];
 export const REPORTED_HEALTH = ["discovering", "healthy", "warning", "critical"] as const;
 export type ReportedHealth = (typeof REPORTED_HEALTH)[number];
 
+/** Liveness as last recorded by the periodic sweep, so its transitions are audited once each. */
+export const HOST_LIVENESS = ["online", "unreachable", "offline"] as const;
+export type HostLiveness = (typeof HOST_LIVENESS)[number];
+
 /**
  * Single-purpose secrets that let a new machine enroll into an organization. Only a SHA-256 of
  * the 256-bit secret is stored; the secret is shown once. Times are UTC milliseconds.
@@ -70,6 +74,8 @@ export const hosts = sqliteTable(
     clockOffsetMs: integer("clock_offset_ms"),
     lastSeenAt: integer("last_seen_at"),
     lastStatusAt: integer("last_status_at"),
+    liveness: text("liveness", { enum: HOST_LIVENESS }).notNull().default("online"),
+    livenessChangedAt: integer("liveness_changed_at"),
     decidedBy: text("decided_by"),
     decidedAt: integer("decided_at"),
     createdAt: integer("created_at").notNull(),
