@@ -8,9 +8,11 @@ import { approvedHost } from "../support/fleet";
 import { createHarness, type Harness } from "../support/harness";
 import { okJson, type Team, team } from "../tenancy/fixtures";
 
-type AuditPage = { items: { action: string; targetId: string; actorType: string; detail: unknown }[] };
+type AuditPage = {
+  items: { action: string; targetId: string; actorType: string; detail: unknown }[];
+};
 
-/** The organization's host liveness audit events, oldest first, via the REST API. */
+/** The host's liveness audit events (grouped by action), via the REST API. */
 async function livenessEvents(t: Team, hostId: string) {
   const actions = ["host.unreachable", "host.offline", "host.online"];
   const found: AuditPage["items"] = [];
