@@ -281,7 +281,8 @@ export class AgentRuntime {
         ...extra,
         clock_offset_ms: this.#client.offsetMs,
         journal_backlog: this.#journal.pending().length,
-        blocked: [...this.#held.values()].map((h) => ({
+        // The control plane takes at most 1,000 (src/protocol/agent-api.ts).
+        blocked: [...this.#held.values()].slice(0, 1_000).map((h) => ({
           item_id: h.claimed.id,
           after: h.claims.after,
         })),
