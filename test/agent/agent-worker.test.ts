@@ -7,6 +7,7 @@ import { workEvents, workItems } from "../../src/db/schema";
 import { type Deps, systemDeps } from "../../src/deps";
 import { enqueueWork } from "../../src/domain/work/enqueue";
 import { openNodeDatabase } from "../../src/node/database";
+import { AgentProxy, DROP } from "../support/agent-proxy";
 import { until } from "../support/poll";
 import { freePort, processSandbox, stopGroup, waitForOutput } from "../support/processes";
 import {
@@ -200,5 +201,110 @@ describe("strato-agent against the Worker (npm run dev)", () => {
     expect(Date.now() - revokedAt, output()).toBeLessThan(10_000);
     // The hang-up rings once, then closes the socket with 4003: either makes the agent claim.
     expect(agent.output()).toMatch(/doorbell rang|closed 4003/);
+  });
+  it("a Worker swapped mid-request: the result is stored, the answer lost with the old Worker; the retry to the new one is answered from the idempotency record (row 14)", {
+    timeout: 300_000,
+  }, async () => {
+    const [port, dbPort, inspectorPort] = [await freePort(), await freePort(), await freePort()];
+    const devEnv = {
+      STRATO_PORT: String(port),
+      STRATO_DB_PORT: String(dbPort),
+      STRATO_INSPECTOR_PORT: String(inspectorPort),
+      STRATO_DATA_DIR: join(sandbox.dataDir, "cp-swap"),
+      STRATO_DEV_AGENT: "0",
+    };
+    let dev = sandbox.spawn("npm", ["run", "-s", "dev"], devEnv);
+    await waitForOutput(dev, "Strato is ready", 90_000);
+    const base = `http://127.0.0.1:${port}`;
+    const dbUrl = `http://127.0.0.1:${dbPort}`;
+    const d = systemDeps(parseConfig({ DATABASE_URL: dbUrl }, "node"), openNodeDatabase(dbUrl), {
+      authzSchema: AUTHZ_SCHEMA,
+    });
+    const ops = await operatorApi(d, base);
+    // Every agent call goes through this proxy (it passes no WebSockets: the agent long-polls).
+    const proxy = new AgentProxy(base);
+    await proxy.start();
+    const stateDir = join(sandbox.dataDir, "agent-swap");
+    const env = {
+      STRATO_AGENT_APPROVAL_POLL_MS: "300",
+      STRATO_AGENT_CLAIM_MS: "1000",
+      STRATO_AGENT_MACHINE_ID: "feed0000000000000000000000000002",
+      STRATO_AGENT_KERNEL: join(sandbox.dataDir, "vmlinux"),
+      STRATO_AGENT_TEST_OPS: "1",
+    };
+    const enroll = sandbox.spawn(
+      AGENT,
+      [
+        "enroll",
+        "--url",
+        proxy.url,
+        "--token",
+        await ops.enrollmentToken(),
+        "--state-dir",
+        stateDir,
+      ],
+      env,
+    );
+    expect(await enroll.exited, enroll.output()).toBe(0);
+    const hostId = /"hostId":"(host_[0-9a-z]+)"/.exec(enroll.output())?.[1] ?? "";
+    await ops.request(`/api/v1/hosts/${hostId}/approve`, "POST");
+    const agent = sandbox.spawn(AGENT, ["run", "--state-dir", stateDir], env);
+    const output = () => `agent:\n${agent.output()}\ndev:\n${dev.output().slice(-3000)}`;
+    await waitForOutput(agent, "host approved", 30_000);
+
+    const item = await enqueueWork(d, {
+      hostId,
+      op: "host.noop",
+      resource: { kind: "host", id: hostId, uid: `${hostId}-swap` },
+      createdBy: "test",
+    });
+    const resultPath = `/api/v1/agent/items/${item.id}/result`;
+    let swapped = false;
+    // The old Worker stores the result and answers; the answer dies with it (the dev runner is
+    // stopped before the proxy passes it on), so the agent sees its request cut mid-way.
+    proxy.use(async (request, next) => {
+      if (swapped || request.path !== resultPath) return next(request);
+      const outcome = await next(request);
+      if (outcome === DROP || outcome.status !== 200) return outcome;
+      swapped = true;
+      await stopGroup(dev);
+      return DROP;
+    });
+    await until("the result request to be cut", async () => (swapped ? true : undefined), {
+      timeoutMs: 60_000,
+      context: output,
+    });
+    dev = sandbox.spawn("npm", ["run", "-s", "dev"], devEnv);
+    await waitForOutput(dev, "Strato is ready", 90_000);
+    await until(
+      "the result to be delivered to the new Worker",
+      async () =>
+        agent.output().includes(`"msg":"result delivered","itemId":"${item.id}"`)
+          ? true
+          : undefined,
+      { timeoutMs: 90_000, context: output },
+    );
+    const answers = proxy
+      .seen("POST", resultPath)
+      .map((e) => (e.outcome === DROP ? "dropped" : e.outcome.status));
+    expect(answers[0], output()).toBe("dropped");
+    const replay = proxy.seen("POST", resultPath).at(-1)?.outcome;
+    if (!replay || replay === DROP) throw new Error(`no answer: ${answers.join(", ")}`);
+    expect(replay.status).toBe(200);
+    expect(replay.headers["idempotent-replayed"]).toBe("true");
+    // Stored once, executed once, and the host is healthy after the swap.
+    const results = await d.db
+      .select({ kind: workEvents.kind })
+      .from(workEvents)
+      .where(and(eq(workEvents.itemId, item.id), eq(workEvents.kind, "result")));
+    expect(results).toHaveLength(1);
+    expect(
+      agent.output().match(new RegExp(`"executing work item","itemId":"${item.id}"`, "g")),
+    ).toHaveLength(1);
+    const host = await ops.request(`/api/v1/hosts/${hostId}`);
+    expect(["healthy", "warning"], output()).toContain(String(host.health));
+    await stopGroup(agent);
+    await proxy.stop();
+    d.db.$client.close();
   });
 });
