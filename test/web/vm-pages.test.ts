@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { auditEvents, operations } from "../../src/db/schema";
 import { vmFleet as fleet, hostReports } from "../support/fleet";
 import { follow, get, html, partial, post } from "../support/pages";
-import { okJson, type Team } from "../tenancy/fixtures";
+import { createProject, okJson, type Team } from "../tenancy/fixtures";
 
 async function createThroughApi(t: Team, imageId: string, name = "web-1") {
   const res = await t.member.request(`/api/v1/projects/${t.project.id}/vms`, {
@@ -320,6 +320,24 @@ describe("dashboard, images, quota and audit pages", () => {
     expect(outsider).toContain("No organization yet");
     expect(outsider).not.toContain("vm.create");
     expect(outsider).not.toContain("data-host-health");
+  });
+
+  it("the dashboard lists the ten newest operations across projects, newest first", async () => {
+    const { h, t, imageId } = await fleet();
+    const other = await createProject(t.owner, t.org.id, "Batch");
+    const made: string[] = [];
+    for (let i = 0; i < 12; i++) {
+      const project = i % 2 === 0 ? t.project.id : other.id;
+      const res = await t.owner.request(`/api/v1/projects/${project}/vms`, {
+        method: "POST",
+        json: { name: `vm-${i}`, imageId, vcpus: 1, memoryMb: 512, diskGb: 5 },
+      });
+      made.push((await okJson<{ vm: { id: string } }>(res, 202)).vm.id);
+      h.clock.advance(1_000);
+    }
+    const page = await html(await get(t.member, "/"));
+    const listed = [...page.matchAll(/href="\/vms\/(vm_[0-9a-z]+)"/g)].map((m) => m[1]);
+    expect([...new Set(listed)]).toEqual(made.slice(2).reverse());
   });
 
   it("images: listed for members; added and deleted by admins only", async () => {

@@ -4,13 +4,13 @@ import {
   hosts,
   OBSERVED_STATES,
   OPERATION_STATUSES,
-  operations,
   projectQuotas,
   vms,
 } from "../../db/schema";
 import type { Deps } from "../../deps";
 import { hostGraceUntil } from "../../domain/hosts/grace";
 import { hostHealth } from "../../domain/hosts/health";
+import { newestOperationsPerProject, RECENT_OPERATIONS } from "./queries";
 import type { DashboardScope } from "./view-model";
 
 /** Each state's and status's position in one string: a number per name, for weighted sums. */
@@ -18,24 +18,29 @@ const CODES = `|${[...OBSERVED_STATES, ...DESIRED_STATES, ...OPERATION_STATUSES]
 const code = (column: unknown) => sql`instr(${CODES}, '|' || ${column} || '|')`;
 
 /**
- * The dashboard's change marker (src/web/live/stream.ts): its VMs, operations and quota limits in
- * one query of sums (each state or status weighted by its row, so a change shows even within a
- * millisecond), and its hosts' health counts, which are derived from the time since each host was
+ * The dashboard's change marker (src/web/live/stream.ts): its VMs and quota limits as sums (each
+ * state weighted by its row, so a change shows even within a millisecond) and the listed
+ * operations' statuses, in one query, and its hosts' health counts, which are derived from the time since each host was
  * last heard from and so are computed here as the page does.
  */
 export async function dashboardMarker(deps: Deps, scope: DashboardScope): Promise<string> {
   const projectIds = scope.projects.map((p) => p.id);
   const orgIds = scope.hostOrgs.map((o) => o.id);
-  const inProjects = (column: typeof vms.projectId | typeof operations.projectId) =>
+  const inProjects = (column: typeof vms.projectId) =>
     projectIds.length === 0 ? sql`0` : inArray(column, projectIds);
   const [sums] = await deps.db
     .select({
       vms: sql<string>`(select count(*) || ' ' || total(${vms.updatedAt}) || ' ' ||
         total(${vms}.rowid * (${code(vms.observedState)} * 256 + ${code(vms.desiredState)}))
         from ${vms} where ${inProjects(vms.projectId)})`,
-      operations: sql<string>`(select count(*) || ' ' || max(${operations.createdAt}) || ' ' ||
-        total(${operations}.rowid * ${code(operations.status)})
-        from ${operations} where ${inProjects(operations.projectId)})`,
+      // Only the operations the dashboard lists: their ids and statuses, read per project
+      // through its index, so the marker's cost does not grow with the operations' history.
+      operations:
+        projectIds.length === 0
+          ? sql<string>`''`
+          : sql<string>`(select group_concat(id || ':' || status, ' ') from (select id, status
+              from (${newestOperationsPerProject(projectIds, RECENT_OPERATIONS)})
+              order by created_at desc, id desc limit ${RECENT_OPERATIONS}))`,
       quotas: sql<string>`(select total(${projectQuotas.updatedAt}) from ${projectQuotas}
         where ${projectIds.length === 0 ? sql`0` : inArray(projectQuotas.projectId, projectIds)})`,
     })

@@ -40,7 +40,7 @@ export async function dashboardProps(
   const projectIds = scope.projects.map((p) => p.id);
   const [states, ops] = await Promise.all([
     vmCountsByState(c, projectIds),
-    recentOperations(c, projectIds),
+    recentOperations(c.var.deps.db, projectIds),
   ]);
   const hosts: DashboardProps["hosts"] = [];
   for (const org of scope.hostOrgs) {
