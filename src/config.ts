@@ -65,6 +65,8 @@ const ConfigSchema = z.object({
   /** Work-item lease length and the time an agent has to ack a claim. */
   STRATO_AGENT_LEASE_S: z.coerce.number().int().positive().default(60),
   STRATO_AGENT_ACK_S: z.coerce.number().int().positive().default(30),
+  /** After an agent rotates its key, the old one still signs token assertions this long. */
+  STRATO_AGENT_KEY_OVERLAP_S: z.coerce.number().int().nonnegative().default(600),
   /** Placement: `spread` (least loaded host) or `binpack` (fullest host that fits). */
   STRATO_PLACEMENT: z.enum(["spread", "binpack"]).default("spread"),
   /** vCPUs placed per host CPU, and guest memory per byte of host memory. */
@@ -111,6 +113,7 @@ export type AppConfig = {
     offlineAfterMs: number;
     leaseMs: number;
     ackWindowMs: number;
+    keyOverlapMs: number;
   };
   placement: {
     strategy: "spread" | "binpack";
@@ -186,6 +189,7 @@ export function parseConfig(env: Record<string, unknown>, runtime: Runtime): App
       offlineAfterMs: c.STRATO_HOST_OFFLINE_S * 1000,
       leaseMs: c.STRATO_AGENT_LEASE_S * 1000,
       ackWindowMs: c.STRATO_AGENT_ACK_S * 1000,
+      keyOverlapMs: c.STRATO_AGENT_KEY_OVERLAP_S * 1000,
     },
     placement: {
       strategy: c.STRATO_PLACEMENT,

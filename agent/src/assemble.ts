@@ -6,6 +6,7 @@ import type { AgentSettings } from "./config";
 import { defaultExecutor } from "./executor";
 import { AGENT_VERSION, collectFacts } from "./facts";
 import { FileJournal } from "./journal-file";
+import { armKeyFallback, scheduleKeyRotation } from "./key-rotation";
 import type { AgentLog } from "./log";
 import { executorHandlers, VM_OP_NAMES, vmOpHandlers } from "./ops";
 import { AgentRuntime } from "./runtime";
@@ -56,6 +57,7 @@ export async function assembleAgent(
   const key = await loadKey(dir);
   const client = new ControlPlaneClient(identity.url);
   client.identity = { hostId: identity.host_id, issuer: identity.issuer, key };
+  armKeyFallback(client, dir);
   const journal = new FileJournal(join(dir, JOURNAL_FILE));
   const vmHost = await openVmHost(
     {
@@ -120,12 +122,14 @@ export async function assembleAgent(
       versions: { agent: AGENT_VERSION, ...(chVersion ? { ch: chVersion } : {}) },
     }),
   });
+  const stopRotation = scheduleKeyRotation(client, dir, log, settings.key_rotation_days);
   return {
     runtime,
     hostId: identity.host_id,
     url: identity.url,
     ops: executor.ops(),
     async close() {
+      stopRotation();
       // VMMs keep running: a restarted agent re-adopts them.
       await vmHost.close();
       journal.close();

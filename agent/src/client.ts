@@ -54,7 +54,19 @@ export class ControlPlaneClient {
   #offsetMs = 0;
   #samples = 0;
   #token: { value: string; expiresAt: number } | undefined;
-  identity: { hostId: string; issuer: string; key: AgentKey } | undefined;
+  identity:
+    | {
+        hostId: string;
+        issuer: string;
+        key: AgentKey;
+        /**
+         * Other keys to try when the control plane refuses this one (a rotation whose answer
+         * was lost, or one done by `strato-agent rotate-key` beside this process); the first
+         * accepted becomes the key, and its `onAccepted` runs.
+         */
+        fallback?: () => Promise<{ key: AgentKey; onAccepted: () => void }[]>;
+      }
+    | undefined;
 
   constructor(baseUrl: string) {
     this.baseUrl = baseUrl.replace(/\/+$/, "");
@@ -152,13 +164,33 @@ export class ControlPlaneClient {
     return enrollResponseSchema.parse(reply.body);
   }
 
+  async #grantWithFallback(
+    id: NonNullable<ControlPlaneClient["identity"]>,
+    grant: (key: AgentKey) => Promise<TokenResponse>,
+    refused: ControlPlaneError,
+  ): Promise<TokenResponse> {
+    for (const candidate of (await id.fallback?.()) ?? []) {
+      if (candidate.key.thumbprint === id.key.thumbprint) continue;
+      try {
+        const token = await grant(candidate.key);
+        this.identity = { ...id, key: candidate.key };
+        candidate.onAccepted();
+        return token;
+      } catch (error) {
+        if (!(error instanceof ControlPlaneError && error.code === "invalid_assertion"))
+          throw error;
+      }
+    }
+    throw refused;
+  }
+
   /** A cached access token, refreshed a minute before it expires; one retry on clock skew. */
   async accessToken(): Promise<string> {
     if (this.#token && this.#token.expiresAt - 60_000 > Date.now()) return this.#token.value;
     const id = this.identity;
     if (!id) throw new Error("not enrolled");
-    const grant = async () => {
-      const assertion = await tokenAssertion(id.key, id.hostId, id.issuer, this.now());
+    const grant = async (key: AgentKey) => {
+      const assertion = await tokenAssertion(key, id.hostId, id.issuer, this.now());
       const reply = await this.send("POST", "/token", {
         auth: false,
         body: { grant_type: "urn:ietf:params:oauth:grant-type:jwt-bearer", assertion },
@@ -167,11 +199,14 @@ export class ControlPlaneClient {
     };
     let token: TokenResponse;
     try {
-      token = await grant();
+      token = await grant(id.key);
     } catch (error) {
       // The offset was just re-learned from the problem's server_time_ms / Date header.
-      if (error instanceof ControlPlaneError && error.code === "clock_skew") token = await grant();
-      else throw error;
+      if (error instanceof ControlPlaneError && error.code === "clock_skew") {
+        token = await grant(id.key);
+      } else if (error instanceof ControlPlaneError && error.code === "invalid_assertion") {
+        token = await this.#grantWithFallback(id, grant, error);
+      } else throw error;
     }
     this.#token = { value: token.access_token, expiresAt: Date.now() + token.expires_in * 1000 };
     return token.access_token;

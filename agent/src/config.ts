@@ -51,6 +51,8 @@ export const agentSettingsSchema = z
     session_conflict_exit_ms: ms(4 * 60_000),
     /** The doorbell WebSocket; false: long poll (or polling) only, e.g. behind a proxy that breaks it. */
     websocket: flag(true),
+    /** Replace the agent's key when it is older than this (design §2.8: 30 days); 0 = never. */
+    key_rotation_days: z.coerce.number().int().min(0).default(30),
     test_ops: flag(false),
   })
   .strict();

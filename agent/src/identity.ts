@@ -11,6 +11,7 @@ import {
   AGENT_ASSERTION_TYP,
   assertionAudience,
   ENROLL_PROOF_TYP,
+  KEY_ROTATION_PROOF_TYP,
 } from "../../src/protocol/agent-api";
 import { type PublicJwk, publicJwkSchema } from "../../src/protocol/trust";
 
@@ -74,4 +75,21 @@ export async function tokenAssertion(
     .setExpirationTime(iat + 60)
     .setJti(jti)
     .sign(key.privateKey);
+}
+
+/** Proof by the new key for `POST /keys`: bound to the host, the new key and the key it replaces. */
+export async function keyRotationProof(
+  next: AgentKey,
+  hostId: string,
+  current: AgentKey,
+  nowMs: number,
+): Promise<string> {
+  const iat = Math.floor(nowMs / 1000);
+  return new SignJWT({ jkt: next.thumbprint, prev: current.thumbprint })
+    .setProtectedHeader({ alg: "EdDSA", typ: KEY_ROTATION_PROOF_TYP })
+    .setSubject(hostId)
+    .setIssuedAt(iat)
+    .setExpirationTime(iat + 60)
+    .setJti(randomId())
+    .sign(next.privateKey);
 }

@@ -11,14 +11,16 @@ import {
 } from "./config";
 import { collectFacts } from "./facts";
 import { enrollmentProof } from "./identity";
+import { armKeyFallback, rotateKey } from "./key-rotation";
 import { jsonLog } from "./log";
-import { ensureStateDir, loadIdentity, newKey, saveIdentity } from "./state";
+import { ensureStateDir, loadIdentity, loadKey, newKey, saveIdentity } from "./state";
 import { readTrustRoot, rootKid, sameRoot, TrustRootError } from "./trust";
 
 const USAGE = `strato-agent — the Strato host agent
 
   strato-agent enroll --url URL --token TOKEN --state-dir DIR [--trust-root JWK|FILE] [--machine-id ID] [--ch-binary PATH] [--force]
   strato-agent run --state-dir DIR [--test-ops]
+  strato-agent rotate-key --state-dir DIR   replace the agent's key now (the host keeps its identity)
   strato-agent config            print the effective settings and where each comes from
 
 Every command takes --config FILE (or STRATO_AGENT_CONFIG; default ${DEFAULT_CONFIG_FILE} when it
@@ -43,6 +45,7 @@ exists): a YAML mapping of the settings below. Flags win over the environment, w
   approval_poll_ms     STRATO_AGENT_APPROVAL_POLL_MS   30000
   wait_s               STRATO_AGENT_WAIT_S             25 (long poll length; 0 = poll only)
   websocket            STRATO_AGENT_WEBSOCKET          true (the doorbell socket; false = long poll only)
+  key_rotation_days    STRATO_AGENT_KEY_ROTATION_DAYS  30 (a new agent key, without enrolling again; 0 = never)
   session_conflict_retry_ms  …_SESSION_CONFLICT_RETRY_MS  30000 (another boot holds the doorbell: retry)
   session_conflict_exit_ms   …_SESSION_CONFLICT_EXIT_MS   240000 (… and exit 1 after this long)
   test_ops             STRATO_AGENT_TEST_OPS           false (registers host.sleep, for tests)
@@ -119,6 +122,33 @@ async function enroll(
   }
 }
 
+/** `strato-agent rotate-key`: one rotation now (a running agent picks the new key file up). */
+async function rotateKeyNow(settings: AgentSettings): Promise<number> {
+  if (!settings.state_dir) throw new UsageError("rotate-key needs a state directory (--state-dir)");
+  const dir = resolve(settings.state_dir);
+  const identity = loadIdentity(dir);
+  if (!identity) {
+    log.error("not enrolled: run `strato-agent enroll` first", { stateDir: dir });
+    return 2;
+  }
+  const client = new ControlPlaneClient(identity.url);
+  client.identity = {
+    hostId: identity.host_id,
+    issuer: identity.issuer,
+    key: await loadKey(dir),
+  };
+  armKeyFallback(client, dir);
+  try {
+    await rotateKey(client, dir, log);
+    return 0;
+  } catch (error) {
+    log.error("agent key rotation failed", { error: String(error) });
+    return error instanceof ControlPlaneError && [401, 403].includes(error.status) ? 3 : 1;
+  } finally {
+    await client.close();
+  }
+}
+
 async function run(settings: AgentSettings): Promise<number> {
   let agent: Awaited<ReturnType<typeof assembleAgent>>;
   try {
@@ -175,6 +205,7 @@ async function main(argv: string[]): Promise<number> {
   }
   if (command === "enroll") return enroll(values, resolved.settings);
   if (command === "run") return run(resolved.settings);
+  if (command === "rotate-key") return rotateKeyNow(resolved.settings);
   throw new UsageError(`unknown command ${command}`);
 }
 

@@ -21,6 +21,8 @@ export type Identity = z.infer<typeof identitySchema>;
 export const KEY_FILE = "agent-key.pem";
 export const IDENTITY_FILE = "identity.json";
 export const JOURNAL_FILE = "journal.db";
+/** A key being rotated in: kept until the control plane has taken it, then renamed to KEY_FILE. */
+export const NEXT_KEY_FILE = "agent-key.next.pem";
 
 export function ensureStateDir(dir: string): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -40,6 +42,28 @@ export async function newKey(dir: string): Promise<AgentKey> {
   const { key, pem } = await generateAgentKey();
   writeAtomic(join(dir, KEY_FILE), pem, 0o600);
   return key;
+}
+
+/** The key a rotation started with (reused if one was left behind), written before it is sent. */
+export async function nextKey(dir: string): Promise<AgentKey> {
+  const path = join(dir, NEXT_KEY_FILE);
+  if (existsSync(path)) return agentKeyFromPem(readFileSync(path, "utf8"));
+  const { key, pem } = await generateAgentKey();
+  writeAtomic(path, pem, 0o600);
+  return key;
+}
+
+/** The next key, if a rotation was started and not finished. */
+export async function pendingNextKey(dir: string): Promise<AgentKey | undefined> {
+  const path = join(dir, NEXT_KEY_FILE);
+  return existsSync(path) ? agentKeyFromPem(readFileSync(path, "utf8")) : undefined;
+}
+
+/** The control plane has the next key: it becomes the agent's key (one atomic rename). */
+export function promoteNextKey(dir: string): void {
+  const next = join(dir, NEXT_KEY_FILE);
+  // Already promoted when the client had to sign in with it (agent/src/client.ts).
+  if (existsSync(next)) renameSync(next, join(dir, KEY_FILE));
 }
 
 export async function loadKey(dir: string): Promise<AgentKey> {

@@ -9,6 +9,8 @@ import { publicJwkSchema } from "./trust";
 /** `typ` of the agent's proof of possession at enrollment and of its token assertions. */
 export const ENROLL_PROOF_TYP = "strato-enroll+jwt";
 export const AGENT_ASSERTION_TYP = "strato-agent+jwt";
+/** `typ` of the new key's proof when an agent rotates its key (`POST /keys`). */
+export const KEY_ROTATION_PROOF_TYP = "strato-agent-key+jwt";
 /** Assertions are accepted within this many seconds of the server's clock (design §2.10). */
 export const ASSERTION_SKEW_S = 60;
 /** Longest lifetime of an assertion (design §2.2: exp ≤ 60 s). */
@@ -50,6 +52,27 @@ export const enrollRequestSchema = z
   })
   .strict();
 export type EnrollRequest = z.infer<typeof enrollRequestSchema>;
+
+export const keyRotationRequestSchema = z
+  .object({
+    /** The agent's new public key. */
+    public_jwk: publicJwkSchema,
+    /**
+     * JWS (`typ` strato-agent-key+jwt) by the new key over `{sub = host id, jkt = its thumbprint,
+     * prev = the current key's thumbprint, iat, exp, jti}`; the request itself is authenticated
+     * with an access token obtained with the current key.
+     */
+    proof: text(4096),
+  })
+  .strict();
+export type KeyRotationRequest = z.infer<typeof keyRotationRequestSchema>;
+export const keyRotationResponseSchema = z.object({
+  host_id: z.string(),
+  key_thumbprint: z.string(),
+  /** Until when (UTC ms) the previous key still signs token assertions. */
+  previous_key_not_after: z.number().int().nullable(),
+});
+export type KeyRotationResponse = z.infer<typeof keyRotationResponseSchema>;
 
 export const enrollResponseSchema = z.object({
   host_id: z.string(),

@@ -1,6 +1,7 @@
 import type { Router } from "../router";
 import { registerAgentDoorbell } from "./connect";
 import { registerAgentEnrollment } from "./enroll";
+import { registerAgentKeys } from "./keys";
 import { registerAgentSession } from "./session";
 import { registerAgentWork } from "./work";
 
@@ -13,6 +14,7 @@ export function registerAgentApi(app: Router): void {
   });
   registerAgentEnrollment(app);
   registerAgentSession(app);
+  registerAgentKeys(app);
   registerAgentWork(app);
   registerAgentDoorbell(app);
 }

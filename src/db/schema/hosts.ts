@@ -59,6 +59,15 @@ export const hosts = sqliteTable(
     publicJwk: text("public_jwk", { mode: "json" }).$type<Record<string, string>>().notNull(),
     /** RFC 7638 thumbprint of `public_jwk`. */
     keyThumbprint: text("key_thumbprint").notNull().unique(),
+    /**
+     * The key an agent rotated away from (`POST /api/v1/agent/keys`): it still signs token
+     * assertions until `previous_key_not_after`, so an agent that lost the answer can recover.
+     */
+    previousPublicJwk: text("previous_public_jwk", { mode: "json" }).$type<
+      Record<string, string>
+    >(),
+    previousKeyThumbprint: text("previous_key_thumbprint"),
+    previousKeyNotAfter: integer("previous_key_not_after"),
     /** Host facts reported at enrollment (hostname, CPUs, memory, disk, kernel, kvm, versions). */
     facts: text("facts", { mode: "json" }).$type<Record<string, unknown>>().notNull(),
     enrollmentTokenId: text("enrollment_token_id").notNull(),

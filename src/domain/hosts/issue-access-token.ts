@@ -38,25 +38,41 @@ export async function issueAccessToken(deps: Deps, assertion: string): Promise<T
   const host = await deps.db.query.hosts.findFirst({ where: eq(hosts.id, hostId) });
   if (!host) throw invalid("Unknown host.");
 
-  let payload: Record<string, unknown>;
-  try {
-    const key = await importJWK(host.publicJwk, "EdDSA");
-    ({ payload } = await jwtVerify(assertion, key, {
-      algorithms: ["EdDSA"],
-      typ: AGENT_ASSERTION_TYP,
-      issuer: host.id,
-      subject: host.id,
-      audience: assertionAudience(deps.config.agent.issuer),
-      requiredClaims: ["iat", "exp", "jti"],
-      currentDate: new Date(now),
-      clockTolerance: ASSERTION_SKEW_S,
-    }));
-  } catch (error) {
+  // The current key, or the one it replaced while the rotation overlap lasts (rotate-key.ts).
+  const keys = [host.publicJwk];
+  if (
+    host.previousPublicJwk &&
+    host.previousKeyNotAfter !== null &&
+    now <= host.previousKeyNotAfter
+  ) {
+    keys.push(host.previousPublicJwk);
+  }
+  let payload: Record<string, unknown> | undefined;
+  let failure: unknown;
+  for (const jwk of keys) {
+    try {
+      ({ payload } = await jwtVerify(assertion, await importJWK(jwk, "EdDSA"), {
+        algorithms: ["EdDSA"],
+        typ: AGENT_ASSERTION_TYP,
+        issuer: host.id,
+        subject: host.id,
+        audience: assertionAudience(deps.config.agent.issuer),
+        requiredClaims: ["iat", "exp", "jti"],
+        currentDate: new Date(now),
+        clockTolerance: ASSERTION_SKEW_S,
+      }));
+      break;
+    } catch (error) {
+      failure ??= error;
+      if (!(error instanceof errors.JWSSignatureVerificationFailed)) failure = error;
+    }
+  }
+  if (payload === undefined) {
     const timing =
-      error instanceof errors.JWTExpired ||
-      (error instanceof errors.JWTClaimValidationFailed &&
-        (error.claim === "nbf" || error.claim === "iat") &&
-        error.reason === "check_failed");
+      failure instanceof errors.JWTExpired ||
+      (failure instanceof errors.JWTClaimValidationFailed &&
+        (failure.claim === "nbf" || failure.claim === "iat") &&
+        failure.reason === "check_failed");
     if (timing) {
       throw new ProblemError({
         code: "clock_skew",

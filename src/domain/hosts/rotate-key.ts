@@ -1,0 +1,117 @@
+import { and, eq, or, sql } from "drizzle-orm";
+import { calculateJwkThumbprint, importJWK, jwtVerify } from "jose";
+import { hosts } from "../../db/schema";
+import type { Deps } from "../../deps";
+import { ProblemError } from "../../http/problem";
+import {
+  ASSERTION_MAX_LIFETIME_S,
+  ASSERTION_SKEW_S,
+  KEY_ROTATION_PROOF_TYP,
+  type KeyRotationRequest,
+  type KeyRotationResponse,
+} from "../../protocol/agent-api";
+import type { AgentHost } from "./authenticate-agent";
+
+const invalidProof = (detail: string) =>
+  new ProblemError({
+    code: "validation_failed",
+    detail,
+    errors: [{ in: "body", field: "proof", code: "invalid_value", message: detail }],
+  });
+
+/**
+ * Design §2.8: the agent replaces its key without enrolling again. The request is authenticated
+ * with the current key (its access token), the new key proves possession and names the key it
+ * replaces. The old key keeps signing token assertions for `keyOverlapMs`, so an agent that lost
+ * this answer can still get in and retry; sending the same new key again answers the same.
+ */
+export async function rotateAgentKey(
+  deps: Deps,
+  host: AgentHost,
+  input: KeyRotationRequest,
+  requestId: string,
+): Promise<KeyRotationResponse> {
+  const now = deps.clock.now();
+  const thumbprint = await calculateJwkThumbprint(input.public_jwk, "sha256");
+  const answer = (notAfter: number | null): KeyRotationResponse => ({
+    host_id: host.id,
+    key_thumbprint: thumbprint,
+    previous_key_not_after: notAfter,
+  });
+  if (thumbprint === host.keyThumbprint) return answer(host.previousKeyNotAfter);
+
+  let payload: Record<string, unknown>;
+  try {
+    const key = await importJWK(input.public_jwk, "EdDSA");
+    ({ payload } = await jwtVerify(input.proof, key, {
+      algorithms: ["EdDSA"],
+      typ: KEY_ROTATION_PROOF_TYP,
+      subject: host.id,
+      currentDate: new Date(now),
+      clockTolerance: ASSERTION_SKEW_S,
+      requiredClaims: ["iat", "exp", "jti", "sub"],
+    }));
+  } catch {
+    throw invalidProof("The proof is not a valid strato-agent-key+jwt JWS by the new key.");
+  }
+  const iat = Number(payload.iat);
+  if (Math.abs(iat * 1000 - now) > ASSERTION_SKEW_S * 1000) {
+    throw new ProblemError({
+      code: "clock_skew",
+      detail: "The proof's iat is too far from the server's time; see server_time_ms.",
+      extensions: { server_time_ms: now },
+    });
+  }
+  if (Number(payload.exp) - iat > ASSERTION_MAX_LIFETIME_S) {
+    throw invalidProof("The proof lives longer than 60 s.");
+  }
+  if (payload.jkt !== thumbprint || payload.prev !== host.keyThumbprint) {
+    throw invalidProof("The proof is not bound to this new key and the host's current key.");
+  }
+
+  const taken = await deps.db.query.hosts.findFirst({
+    where: or(eq(hosts.keyThumbprint, thumbprint), eq(hosts.previousKeyThumbprint, thumbprint)),
+  });
+  if (taken) {
+    throw new ProblemError({
+      code: "conflict",
+      detail: "This key is already in use; make a new one.",
+    });
+  }
+
+  const notAfter = now + deps.config.agent.keyOverlapMs;
+  const detail = JSON.stringify({
+    from: host.keyThumbprint,
+    to: thumbprint,
+    previous_key_not_after: notAfter,
+  });
+  const [changed] = await deps.db.batch([
+    deps.db
+      .update(hosts)
+      .set({
+        publicJwk: input.public_jwk,
+        keyThumbprint: thumbprint,
+        previousPublicJwk: host.publicJwk,
+        previousKeyThumbprint: host.keyThumbprint,
+        previousKeyNotAfter: notAfter,
+        updatedAt: now,
+      })
+      // Two rotations at once: only the one that still replaces the current key wins.
+      .where(and(eq(hosts.id, host.id), eq(hosts.keyThumbprint, host.keyThumbprint)))
+      .returning({ id: hosts.id }),
+    // Audited only if the UPDATE above changed the row (`changes()`), in the same batch.
+    deps.db.run(sql`
+      INSERT INTO audit_events (id, at, actor_type, actor_id, action, target_type, target_id,
+        org_id, outcome, request_id, detail)
+      SELECT ${deps.ids.next("audit")}, ${now}, 'host', ${host.id}, 'host.key_rotated', 'host',
+        ${host.id}, ${host.orgId}, 'success', ${requestId}, ${detail}
+      WHERE changes() = 1`),
+  ]);
+  if (changed.length === 0) {
+    throw new ProblemError({
+      code: "conflict",
+      detail: "The host's key changed meanwhile; authenticate again and retry.",
+    });
+  }
+  return answer(notAfter);
+}
