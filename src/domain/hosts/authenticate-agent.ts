@@ -1,10 +1,15 @@
-import { and, eq, gt } from "drizzle-orm";
+import { and, eq, getTableColumns, gt } from "drizzle-orm";
 import { agentAccessTokens, type HostState, hosts } from "../../db/schema";
 import type { Deps } from "../../deps";
 import { ProblemError } from "../../http/problem";
 import { sha256Hex } from "../../lib/secrets";
 
-export type AgentHost = typeof hosts.$inferSelect;
+/**
+ * The host row as agent endpoints see it: without `facts` and the last `status` (its VM
+ * inventory can be large), which every agent call would otherwise read and parse.
+ */
+export type AgentHost = Omit<typeof hosts.$inferSelect, "status" | "facts">;
+const { status: _status, facts: _facts, ...agentHostColumns } = getTableColumns(hosts);
 
 /** Refuses hosts that may not act; pending hosts only where `allowPending`. */
 export function refuseUnusableHost(state: HostState, options: { allowPending: boolean }): void {
@@ -44,7 +49,7 @@ export async function authenticateAgent(
   }
   const hash = await sha256Hex(match[1]);
   const rows = await deps.db
-    .select({ host: hosts })
+    .select({ host: agentHostColumns })
     .from(agentAccessTokens)
     .innerJoin(hosts, eq(hosts.id, agentAccessTokens.hostId))
     .where(
