@@ -5,7 +5,6 @@ import type { Deps } from "../../deps";
 import { ProblemError } from "../../http/problem";
 import { sha256Hex } from "../../lib/secrets";
 import {
-  ASSERTION_MAX_LIFETIME_S,
   ASSERTION_SKEW_S,
   ENROLL_PROOF_TYP,
   type EnrollRequest,
@@ -13,6 +12,7 @@ import {
 } from "../../protocol/agent-api";
 import { commit } from "../context";
 import { hostAuditStatement } from "./host-audit";
+import { checkShortLived } from "./short-lived-jws";
 
 const invalidToken = () =>
   new ProblemError({
@@ -158,12 +158,7 @@ async function verifyProof(
   } catch {
     throw bad("The proof of possession is not a valid JWS by the enrolled key.");
   }
-  const iat = Number(payload.iat);
-  const exp = Number(payload.exp);
-  if (Math.abs(iat * 1000 - now) > ASSERTION_SKEW_S * 1000) {
-    throw new ProblemError({ code: "clock_skew", detail: "The proof's iat is too far off." });
-  }
-  if (exp - iat > ASSERTION_MAX_LIFETIME_S) throw bad("The proof lives too long.");
+  checkShortLived(payload, now, "proof", bad);
   if (payload.tok !== tokenHash || payload.jkt !== thumbprint) {
     throw bad("The proof is not bound to this token and key.");
   }

@@ -4,13 +4,13 @@ import { hosts } from "../../db/schema";
 import type { Deps } from "../../deps";
 import { ProblemError } from "../../http/problem";
 import {
-  ASSERTION_MAX_LIFETIME_S,
   ASSERTION_SKEW_S,
   KEY_ROTATION_PROOF_TYP,
   type KeyRotationRequest,
   type KeyRotationResponse,
 } from "../../protocol/agent-api";
 import type { AgentHost } from "./authenticate-agent";
+import { checkShortLived } from "./short-lived-jws";
 
 const invalidProof = (detail: string) =>
   new ProblemError({
@@ -54,17 +54,7 @@ export async function rotateAgentKey(
   } catch {
     throw invalidProof("The proof is not a valid strato-agent-key+jwt JWS by the new key.");
   }
-  const iat = Number(payload.iat);
-  if (Math.abs(iat * 1000 - now) > ASSERTION_SKEW_S * 1000) {
-    throw new ProblemError({
-      code: "clock_skew",
-      detail: "The proof's iat is too far from the server's time; see server_time_ms.",
-      extensions: { server_time_ms: now },
-    });
-  }
-  if (Number(payload.exp) - iat > ASSERTION_MAX_LIFETIME_S) {
-    throw invalidProof("The proof lives longer than 60 s.");
-  }
+  checkShortLived(payload, now, "proof", invalidProof);
   if (payload.jkt !== thumbprint || payload.prev !== host.keyThumbprint) {
     throw invalidProof("The proof is not bound to this new key and the host's current key.");
   }
