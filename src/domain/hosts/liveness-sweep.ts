@@ -1,6 +1,8 @@
-import { and, eq, isNotNull, sql } from "drizzle-orm";
+import { and, eq, isNotNull } from "drizzle-orm";
 import { type HostLiveness, hosts } from "../../db/schema";
 import type { Deps } from "../../deps";
+import { auditIfChangedStatement } from "../audit/record";
+import type { ServiceContext } from "../context";
 import { hostGraceUntil } from "./grace";
 import { hostHealth } from "./health";
 
@@ -32,25 +34,24 @@ export async function sweepHostLiveness(deps: Deps): Promise<LivenessChange[]> {
     })
     .from(hosts)
     .where(and(eq(hosts.state, "approved"), isNotNull(hosts.lastSeenAt)));
+  const sc: ServiceContext = { deps, actor: { kind: "system" }, requestId: `sweep:${now}` };
   const changes: LivenessChange[] = [];
   for (const host of rows) {
     const to = livenessOf(hostHealth(host, now, deps.config.agent, graceUntil));
     if (to === host.liveness) continue;
     const silentS = host.lastSeenAt === null ? null : Math.round((now - host.lastSeenAt) / 1000);
-    const detail = JSON.stringify({ from: host.liveness, silent_s: silentS });
     const [updated] = await deps.db.batch([
       deps.db
         .update(hosts)
         .set({ liveness: to, livenessChangedAt: now })
         .where(and(eq(hosts.id, host.id), eq(hosts.liveness, host.liveness)))
         .returning({ id: hosts.id }),
-      // Audited only if this sweep made the change (`changes()`: rows the UPDATE above changed).
-      deps.db.run(sql`
-        INSERT INTO audit_events (id, at, actor_type, actor_id, action, target_type, target_id,
-          org_id, outcome, request_id, detail)
-        SELECT ${deps.ids.next("audit")}, ${now}, 'system', 'liveness-sweep', ${`host.${to}`},
-          'host', ${host.id}, ${host.orgId}, 'success', ${`sweep:${now}`}, ${detail}
-        WHERE changes() = 1`),
+      auditIfChangedStatement(sc, {
+        action: `host.${to}`,
+        target: { type: "host", id: host.id },
+        orgId: host.orgId,
+        detail: { from: host.liveness, silent_s: silentS },
+      }),
     ]);
     if (updated.length === 0) continue;
     changes.push({ hostId: host.id, from: host.liveness, to });

@@ -1,4 +1,4 @@
-import { and, eq, or, sql } from "drizzle-orm";
+import { and, eq, or } from "drizzle-orm";
 import { calculateJwkThumbprint, importJWK, jwtVerify } from "jose";
 import { hosts } from "../../db/schema";
 import type { Deps } from "../../deps";
@@ -9,8 +9,13 @@ import {
   type KeyRotationRequest,
   type KeyRotationResponse,
 } from "../../protocol/agent-api";
+import { auditIfChangedStatement } from "../audit/record";
+import type { ServiceContext } from "../context";
 import type { AgentHost } from "./authenticate-agent";
 import { checkShortLived } from "./short-lived-jws";
+
+const keyInUse = () =>
+  new ProblemError({ code: "conflict", detail: "This key is already in use; make a new one." });
 
 const invalidProof = (detail: string) =>
   new ProblemError({
@@ -70,33 +75,35 @@ export async function rotateAgentKey(
   }
 
   const notAfter = now + deps.config.agent.keyOverlapMs;
-  const detail = JSON.stringify({
-    from: host.keyThumbprint,
-    to: thumbprint,
-    previous_key_not_after: notAfter,
-  });
-  const [changed] = await deps.db.batch([
-    deps.db
-      .update(hosts)
-      .set({
-        publicJwk: input.public_jwk,
-        keyThumbprint: thumbprint,
-        previousPublicJwk: host.publicJwk,
-        previousKeyThumbprint: host.keyThumbprint,
-        previousKeyNotAfter: notAfter,
-        updatedAt: now,
-      })
-      // Two rotations at once: only the one that still replaces the current key wins.
-      .where(and(eq(hosts.id, host.id), eq(hosts.keyThumbprint, host.keyThumbprint)))
-      .returning({ id: hosts.id }),
-    // Audited only if the UPDATE above changed the row (`changes()`), in the same batch.
-    deps.db.run(sql`
-      INSERT INTO audit_events (id, at, actor_type, actor_id, action, target_type, target_id,
-        org_id, outcome, request_id, detail)
-      SELECT ${deps.ids.next("audit")}, ${now}, 'host', ${host.id}, 'host.key_rotated', 'host',
-        ${host.id}, ${host.orgId}, 'success', ${requestId}, ${detail}
-      WHERE changes() = 1`),
-  ]);
+  const sc: ServiceContext = { deps, actor: { kind: "host", hostId: host.id }, requestId };
+  let changed: { id: string }[];
+  try {
+    [changed] = await deps.db.batch([
+      deps.db
+        .update(hosts)
+        .set({
+          publicJwk: input.public_jwk,
+          keyThumbprint: thumbprint,
+          previousPublicJwk: host.publicJwk,
+          previousKeyThumbprint: host.keyThumbprint,
+          previousKeyNotAfter: notAfter,
+          updatedAt: now,
+        })
+        // Two rotations at once: only the one that still replaces the current key wins.
+        .where(and(eq(hosts.id, host.id), eq(hosts.keyThumbprint, host.keyThumbprint)))
+        .returning({ id: hosts.id }),
+      auditIfChangedStatement(sc, {
+        action: "host.key_rotated",
+        target: { type: "host", id: host.id },
+        orgId: host.orgId,
+        detail: { from: host.keyThumbprint, to: thumbprint, previous_key_not_after: notAfter },
+      }),
+    ]);
+  } catch (error) {
+    // Another host took the same key between the check above and this write.
+    if (String(error).includes("UNIQUE")) throw keyInUse();
+    throw error;
+  }
   if (changed.length === 0) {
     throw new ProblemError({
       code: "conflict",
