@@ -24,9 +24,9 @@ export type WakeupOptions = {
   /** Another boot of this host kept the socket for `conflictExitMs` (a cloned host): the agent exits. */
   onSessionConflict: () => void;
   /** 409 session_conflict (design §2.11): retry this often (30 s) … */
-  conflictRetryMs?: number;
+  conflictRetryMs: number;
   /** … and give up after this long (4 minutes). */
-  conflictExitMs?: number;
+  conflictExitMs: number;
   /**
    * Every ring, as it arrives, even while the agent is busy: a ring can announce a cancellation
    * (design §2.6), which the runtime learns by renewing its items at once.
@@ -42,9 +42,6 @@ const FIRST_RECONNECT_MS = 5_000;
 const RECONNECT_CAP_MS = 64_000;
 /** No pong or ring for this long: the socket is dead even if TCP has not noticed. */
 const SILENCE_MS = 3 * DOORBELL_PING_INTERVAL_MS;
-/** 409 session_conflict (design §2.11): retry every 30 s for at most 4 minutes, then give up. */
-const CONFLICT_RETRY_MS = 30_000;
-const CONFLICT_EXIT_MS = 4 * 60_000;
 
 /** How one socket attempt ended. */
 type Attempt = "was-open" | "refused" | "session-conflict";
@@ -221,11 +218,11 @@ export class WakeupClient {
             alert: true,
           },
         );
-        if (Date.now() - conflictSince >= (this.#o.conflictExitMs ?? CONFLICT_EXIT_MS)) {
+        if (Date.now() - conflictSince >= this.#o.conflictExitMs) {
           this.#o.onSessionConflict();
           break;
         }
-        delay = this.#o.conflictRetryMs ?? CONFLICT_RETRY_MS;
+        delay = this.#o.conflictRetryMs;
       } else {
         conflictSince = undefined;
         failures = attempt === "was-open" ? 0 : failures + 1;
