@@ -9,18 +9,25 @@ import { enqueueWork } from "../../src/domain/work/enqueue";
 import { openNodeDatabase } from "../../src/node/database";
 import { AgentProxy, DROP } from "../support/agent-proxy";
 import { until } from "../support/poll";
-import { freePort, processSandbox, stopGroup, waitForOutput } from "../support/processes";
 import {
+  freePort,
+  processSandbox,
+  type Spawned,
+  stopGroup,
+  waitForOutput,
+} from "../support/processes";
+import {
+  AGENT,
   AUTHZ_SCHEMA,
   ackDelayMs,
   agentAccessToken,
   closed,
+  enrollApproved,
   openDoorbell,
   operatorApi,
   settled,
 } from "./doorbell-fixture";
 
-const AGENT = join(import.meta.dirname, "../../agent/bin/strato-agent");
 /** What the agent sends as its boot id (agent/src/wakeup-client.ts). */
 const BOOT_ID = readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
 
@@ -32,29 +39,53 @@ const BOOT_ID = readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
  */
 describe("strato-agent against the Worker (npm run dev)", () => {
   const sandbox = processSandbox("strato-agent-worker-");
-  let deps: Deps | undefined;
-  afterAll(() => deps?.db.$client.close());
+  const opened: Deps[] = [];
+  afterAll(() => {
+    for (const d of opened) d.db.$client.close();
+  });
+
+  /**
+   * `npm run dev` on free ports with its data in `name`: the Worker's URL, deps and an operator
+   * on its database, and stop/start (a deploy: the Durable Objects and sockets reset).
+   */
+  async function devControlPlane(name: string) {
+    const [port, dbPort, inspectorPort] = [await freePort(), await freePort(), await freePort()];
+    const env = {
+      STRATO_PORT: String(port),
+      STRATO_DB_PORT: String(dbPort),
+      STRATO_INSPECTOR_PORT: String(inspectorPort),
+      STRATO_DATA_DIR: join(sandbox.dataDir, name),
+      STRATO_DEV_AGENT: "0",
+    };
+    let dev: Spawned | undefined;
+    const start = async () => {
+      dev = sandbox.spawn("npm", ["run", "-s", "dev"], env);
+      await waitForOutput(dev, "Strato is ready", 90_000);
+    };
+    await start();
+    const base = `http://127.0.0.1:${port}`;
+    const dbUrl = `http://127.0.0.1:${dbPort}`;
+    const deps = systemDeps(parseConfig({ DATABASE_URL: dbUrl }, "node"), openNodeDatabase(dbUrl), {
+      authzSchema: AUTHZ_SCHEMA,
+    });
+    opened.push(deps);
+    return {
+      base,
+      deps,
+      ops: await operatorApi(deps, base),
+      output: () => dev?.output().slice(-3000) ?? "",
+      start,
+      stop: async () => {
+        if (dev) await stopGroup(dev);
+      },
+    };
+  }
 
   it("connects its doorbell socket to the Durable Object, is rung through it and runs the work", {
     timeout: 300_000,
   }, async () => {
-    const [port, dbPort, inspectorPort] = [await freePort(), await freePort(), await freePort()];
-    const devEnv = {
-      STRATO_PORT: String(port),
-      STRATO_DB_PORT: String(dbPort),
-      STRATO_INSPECTOR_PORT: String(inspectorPort),
-      STRATO_DATA_DIR: join(sandbox.dataDir, "cp"),
-      STRATO_DEV_AGENT: "0",
-    };
-    let dev = sandbox.spawn("npm", ["run", "-s", "dev"], devEnv);
-    await waitForOutput(dev, "Strato is ready", 90_000);
-    const base = `http://127.0.0.1:${port}`;
-    const dbUrl = `http://127.0.0.1:${dbPort}`;
-    const d = systemDeps(parseConfig({ DATABASE_URL: dbUrl }, "node"), openNodeDatabase(dbUrl), {
-      authzSchema: AUTHZ_SCHEMA,
-    });
-    deps = d;
-    const ops = await operatorApi(d, base);
+    const cp = await devControlPlane("cp");
+    const { base, deps: d, ops } = cp;
 
     const stateDir = join(sandbox.dataDir, "agent");
     const env = {
@@ -72,7 +103,7 @@ describe("strato-agent against the Worker (npm run dev)", () => {
     expect(await enroll.exited, enroll.output()).toBe(0);
     const hostId = /"hostId":"(host_[0-9a-z]+)"/.exec(enroll.output())?.[1] ?? "";
     let agent = sandbox.spawn(AGENT, ["run", "--state-dir", stateDir], env);
-    const output = () => `agent:\n${agent.output()}\ndev:\n${dev.output().slice(-3000)}`;
+    const output = () => `agent:\n${agent.output()}\ndev:\n${cp.output()}`;
     await waitForOutput(agent, "waiting for approval", 30_000);
 
     await ops.request(`/api/v1/hosts/${hostId}/approve`, "POST");
@@ -145,9 +176,8 @@ describe("strato-agent against the Worker (npm run dev)", () => {
     );
     await waitForOutput(agent, '"mode":"websocket"', 30_000);
     const beforeRestart = agent.output().length;
-    await stopGroup(dev);
-    dev = sandbox.spawn("npm", ["run", "-s", "dev"], devEnv);
-    await waitForOutput(dev, "Strato is ready", 90_000);
+    await cp.stop();
+    await cp.start();
     await until(
       "the doorbell socket to be back",
       async () =>
@@ -205,22 +235,8 @@ describe("strato-agent against the Worker (npm run dev)", () => {
   it("a Worker swapped mid-request: the result is stored, the answer lost with the old Worker; the retry to the new one is answered from the idempotency record (row 14)", {
     timeout: 300_000,
   }, async () => {
-    const [port, dbPort, inspectorPort] = [await freePort(), await freePort(), await freePort()];
-    const devEnv = {
-      STRATO_PORT: String(port),
-      STRATO_DB_PORT: String(dbPort),
-      STRATO_INSPECTOR_PORT: String(inspectorPort),
-      STRATO_DATA_DIR: join(sandbox.dataDir, "cp-swap"),
-      STRATO_DEV_AGENT: "0",
-    };
-    let dev = sandbox.spawn("npm", ["run", "-s", "dev"], devEnv);
-    await waitForOutput(dev, "Strato is ready", 90_000);
-    const base = `http://127.0.0.1:${port}`;
-    const dbUrl = `http://127.0.0.1:${dbPort}`;
-    const d = systemDeps(parseConfig({ DATABASE_URL: dbUrl }, "node"), openNodeDatabase(dbUrl), {
-      authzSchema: AUTHZ_SCHEMA,
-    });
-    const ops = await operatorApi(d, base);
+    const cp = await devControlPlane("cp-swap");
+    const { base, deps: d, ops } = cp;
     // Every agent call goes through this proxy (it passes no WebSockets: the agent long-polls).
     const proxy = new AgentProxy(base);
     await proxy.start();
@@ -232,24 +248,9 @@ describe("strato-agent against the Worker (npm run dev)", () => {
       STRATO_AGENT_KERNEL: join(sandbox.dataDir, "vmlinux"),
       STRATO_AGENT_TEST_OPS: "1",
     };
-    const enroll = sandbox.spawn(
-      AGENT,
-      [
-        "enroll",
-        "--url",
-        proxy.url,
-        "--token",
-        await ops.enrollmentToken(),
-        "--state-dir",
-        stateDir,
-      ],
-      env,
-    );
-    expect(await enroll.exited, enroll.output()).toBe(0);
-    const hostId = /"hostId":"(host_[0-9a-z]+)"/.exec(enroll.output())?.[1] ?? "";
-    await ops.request(`/api/v1/hosts/${hostId}/approve`, "POST");
+    const hostId = await enrollApproved(sandbox, ops, { url: proxy.url, stateDir, env });
     const agent = sandbox.spawn(AGENT, ["run", "--state-dir", stateDir], env);
-    const output = () => `agent:\n${agent.output()}\ndev:\n${dev.output().slice(-3000)}`;
+    const output = () => `agent:\n${agent.output()}\ndev:\n${cp.output()}`;
     await waitForOutput(agent, "host approved", 30_000);
 
     const item = await enqueueWork(d, {
@@ -267,15 +268,14 @@ describe("strato-agent against the Worker (npm run dev)", () => {
       const outcome = await next(request);
       if (outcome === DROP || outcome.status !== 200) return outcome;
       swapped = true;
-      await stopGroup(dev);
+      await cp.stop();
       return DROP;
     });
     await until("the result request to be cut", async () => (swapped ? true : undefined), {
       timeoutMs: 60_000,
       context: output,
     });
-    dev = sandbox.spawn("npm", ["run", "-s", "dev"], devEnv);
-    await waitForOutput(dev, "Strato is ready", 90_000);
+    await cp.start();
     await until(
       "the result to be delivered to the new Worker",
       async () =>
@@ -305,6 +305,5 @@ describe("strato-agent against the Worker (npm run dev)", () => {
     expect(["healthy", "warning"], output()).toContain(String(host.health));
     await stopGroup(agent);
     await proxy.stop();
-    d.db.$client.close();
   });
 });

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { and, eq } from "drizzle-orm";
+import { expect } from "vitest";
 import WebSocket from "ws";
 import { tokenAssertion } from "../../agent/src/identity";
 import { loadIdentity, loadKey } from "../../agent/src/state";
@@ -11,6 +12,7 @@ import { createProject } from "../../src/domain/projects/create-project";
 import { createToken } from "../../src/domain/tokens/create-token";
 import { operatorContext } from "../support/operator";
 import { busy } from "../support/poll";
+import type { Spawned } from "../support/processes";
 
 export const AUTHZ_SCHEMA = readFileSync(
   join(import.meta.dirname, "../../permify/schema.perm"),
@@ -145,4 +147,28 @@ export function openDoorbell(base: string, bootId: string, token?: string): Prom
 /** The close code a socket ends with. */
 export function closed(socket: WebSocket): Promise<number> {
   return new Promise((resolve) => socket.once("close", (code: number) => resolve(code)));
+}
+
+/** The agent launcher the process tests run. */
+export const AGENT = join(import.meta.dirname, "../../agent/bin/strato-agent");
+
+/**
+ * `strato-agent enroll` into the operator's organization (against `url`: the control plane or a
+ * proxy in front of it), then approval through the REST API; returns the host id.
+ */
+export async function enrollApproved(
+  sandbox: { spawn(command: string, args: string[], env: Record<string, string>): Spawned },
+  ops: Awaited<ReturnType<typeof operatorApi>>,
+  agent: { url: string; stateDir: string; env: Record<string, string> },
+): Promise<string> {
+  const token = await ops.enrollmentToken();
+  const enroll = sandbox.spawn(
+    AGENT,
+    ["enroll", "--url", agent.url, "--token", token, "--state-dir", agent.stateDir],
+    agent.env,
+  );
+  expect(await enroll.exited, enroll.output()).toBe(0);
+  const hostId = /"hostId":"(host_[0-9a-z]+)"/.exec(enroll.output())?.[1] ?? "";
+  await ops.request(`/api/v1/hosts/${hostId}/approve`, "POST");
+  return hostId;
 }

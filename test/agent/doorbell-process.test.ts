@@ -21,16 +21,17 @@ import {
 import { signingEnv } from "../support/signing";
 import { startUpgradeProxy } from "../support/upgrade-proxy";
 import {
+  AGENT,
   AUTHZ_SCHEMA,
   ackDelayMs,
   agentAccessToken,
   closed,
+  enrollApproved,
   openDoorbell,
   operatorApi,
   settled,
 } from "./doorbell-fixture";
 
-const AGENT = join(import.meta.dirname, "../../agent/bin/strato-agent");
 const TSX = join(import.meta.dirname, "../../node_modules/.bin/tsx");
 /** What the agent sends as its boot id (agent/src/wakeup-client.ts). */
 const BOOT_ID = readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
@@ -100,22 +101,7 @@ describe("doorbell: strato-agent against the Node server", () => {
       STRATO_AGENT_KERNEL: join(sandbox.dataDir, "vmlinux"),
       STRATO_AGENT_TEST_OPS: "1",
     };
-    const enroll = sandbox.spawn(
-      AGENT,
-      [
-        "enroll",
-        "--url",
-        proxy.url,
-        "--token",
-        await ops.enrollmentToken(),
-        "--state-dir",
-        stateDir,
-      ],
-      env,
-    );
-    expect(await enroll.exited, enroll.output()).toBe(0);
-    hostId = /"hostId":"(host_[0-9a-z]+)"/.exec(enroll.output())?.[1] ?? "";
-    await ops.request(`/api/v1/hosts/${hostId}/approve`, "POST");
+    hostId = await enrollApproved(sandbox, ops, { url: proxy.url, stateDir, env });
     agentEnv = env;
     agent = sandbox.spawn(AGENT, ["run", "--state-dir", stateDir], env);
     await until(
