@@ -1,4 +1,5 @@
 import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
 import { describe, expect, it } from "vitest";
 import {
   freePort,
@@ -40,6 +41,14 @@ describe("npm start (Node server, embedded libSQL file)", () => {
     signalGroup(server, "SIGTERM");
     await waitForGroupExit(server, 15_000);
     await expect(fetch(`${base}/healthz`)).rejects.toThrow();
+
+    // The file was switched to WAL mode (kept in the file: every later connection uses it).
+    const db = new DatabaseSync(join(dataDir, "s.db"));
+    try {
+      expect(db.prepare("PRAGMA journal_mode").get()).toEqual({ journal_mode: "wal" });
+    } finally {
+      db.close();
+    }
   });
 
   it("refuses invalid configuration with a clear message and exit code 1", async () => {
