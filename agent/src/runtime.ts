@@ -3,6 +3,7 @@ import {
   type ClaimResponse,
   claimResponseSchema,
   enrollmentStatusSchema,
+  MAX_REPORTED_BLOCKED,
   trustResponseSchema,
 } from "../../src/protocol/agent-api";
 import type { RejectionReason } from "../../src/protocol/rejections";
@@ -281,8 +282,7 @@ export class AgentRuntime {
         ...extra,
         clock_offset_ms: this.#client.offsetMs,
         journal_backlog: this.#journal.pending().length,
-        // The control plane takes at most 1,000 (src/protocol/agent-api.ts).
-        blocked: [...this.#held.values()].slice(0, 1_000).map((h) => ({
+        blocked: [...this.#held.values()].slice(0, MAX_REPORTED_BLOCKED).map((h) => ({
           item_id: h.claimed.id,
           after: h.claims.after,
         })),
@@ -478,6 +478,7 @@ export class AgentRuntime {
    * next. Items past their deadline or token expiry are refused here as usual.
    */
   async #releaseHeld(): Promise<void> {
+    if (this.#held.size === 0) return;
     for (let moved = true; moved && this.#running; ) {
       moved = false;
       const waiting = [...this.#held.values()].sort((a, b) => a.claimed.seq - b.claimed.seq);

@@ -219,6 +219,8 @@ export const resultResponseSchema = z.object({
 export const heartbeatRequestSchema = z
   .object({ boot_id: text(64).optional(), clock_offset_ms: z.number().int().optional() })
   .strict();
+/** How many held items a status report lists at most. */
+export const MAX_REPORTED_BLOCKED = 1_000;
 export const statusRequestSchema = z
   .object({
     health: z.enum(["healthy", "warning", "critical"]),
@@ -236,7 +238,7 @@ export const statusRequestSchema = z
           .object({ item_id: z.string().max(64), after: z.array(z.string().max(64)).max(64) })
           .strict(),
       )
-      .max(1_000)
+      .max(MAX_REPORTED_BLOCKED)
       .default([]),
   })
   .strict();
