@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { decideHost } from "../../src/domain/hosts/transition";
+import { silentWakeup } from "../../src/wakeup/wakeup";
 import { createHarness } from "../support/harness";
 import { call, problem, readyHost, system } from "./support";
 
@@ -63,5 +64,21 @@ describe("doorbell endpoint (GET /api/v1/agent/connect)", () => {
     const h = await createHarness();
     const { token } = await readyHost(h);
     await problem(await call(h, connect, { headers: UPGRADE, token }), 503, "not_ready");
+  });
+
+  it("says not_ready, not 500, when the doorbell itself fails, and logs why", async () => {
+    const h = await createHarness();
+    const { token } = await readyHost(h);
+    h.deps.wakeup = {
+      ...silentWakeup,
+      connect: async () => {
+        throw new Error("doorbell answered 500");
+      },
+    };
+    await problem(await call(h, connect, { headers: UPGRADE, token }), 503, "not_ready");
+    expect(h.logs.entries.find((e) => e.message === "doorbell connect failed")).toMatchObject({
+      level: "error",
+      error: "Error: doorbell answered 500",
+    });
   });
 });

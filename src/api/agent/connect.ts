@@ -41,7 +41,17 @@ export function registerAgentDoorbell(app: Router): void {
       });
     }
     await recordHeartbeat(deps, host);
-    const result = await connect(c.req.raw, host.id, bootId);
+    let result: Awaited<ReturnType<typeof connect>>;
+    try {
+      result = await connect(c.req.raw, host.id, bootId);
+    } catch (error) {
+      // The doorbell (a Durable Object) failed: the agent falls back to long polling.
+      deps.log.error("doorbell connect failed", { hostId: host.id, error: String(error) });
+      throw new ProblemError({
+        code: "not_ready",
+        detail: "The doorbell is unavailable right now; long-poll GET /api/v1/agent/wait instead.",
+      });
+    }
     if (!result.accepted) {
       deps.log.warn("security: doorbell session conflict (a second boot of this host)", {
         hostId: host.id,
