@@ -2,16 +2,17 @@ import { eq } from "drizzle-orm";
 import { hosts, type ReportedHealth } from "../../db/schema";
 import type { Deps } from "../../deps";
 import type { AgentHost } from "./authenticate-agent";
-import { hostHealth } from "./health";
 
-/** A liveness signal (heartbeat, claim, long poll): moves `last_seen_at`, logs recoveries. */
+/**
+ * A liveness signal (heartbeat, claim, long poll): moves `last_seen_at`. Coming back online is
+ * recorded (audit and log) by the liveness sweep (liveness-sweep.ts), not on this hot path.
+ */
 export async function recordHeartbeat(
   deps: Deps,
   host: AgentHost,
   input: { clockOffsetMs?: number | undefined } = {},
 ): Promise<void> {
   const now = deps.clock.now();
-  const before = hostHealth(host, now, deps.config.agent);
   await deps.db
     .update(hosts)
     .set({
@@ -19,9 +20,6 @@ export async function recordHeartbeat(
       ...(input.clockOffsetMs === undefined ? {} : { clockOffsetMs: input.clockOffsetMs }),
     })
     .where(eq(hosts.id, host.id));
-  if (before === "unreachable" || before === "offline") {
-    deps.log.info("host back online", { hostId: host.id, was: before });
-  }
 }
 
 export type StatusReport = {
