@@ -1,10 +1,10 @@
-import { statSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { keyRotationResponseSchema } from "../../src/protocol/agent-api";
 import { type ControlPlaneClient, ControlPlaneError } from "./client";
 import { keyRotationProof } from "./identity";
 import type { AgentLog } from "./log";
-import { KEY_FILE, loadKey, nextKey, pendingNextKey, promoteNextKey } from "./state";
+import { KEY_FILE, loadKey, NEXT_KEY_FILE, nextKey, pendingNextKey, promoteNextKey } from "./state";
 
 const DAY_MS = 86_400_000;
 /** How often a running agent checks its key's age. */
@@ -61,8 +61,8 @@ export function armKeyFallback(client: ControlPlaneClient, dir: string): void {
 }
 
 /** Whether the key is due: older than `days` (0 = never), or a rotation was left unfinished. */
-async function due(dir: string, days: number): Promise<boolean> {
-  if (await pendingNextKey(dir)) return true;
+function due(dir: string, days: number): boolean {
+  if (existsSync(join(dir, NEXT_KEY_FILE))) return true;
   if (days === 0) return false;
   return Date.now() - statSync(join(dir, KEY_FILE)).mtimeMs > days * DAY_MS;
 }
@@ -76,7 +76,7 @@ export function scheduleKeyRotation(
 ): () => void {
   let busy = false;
   const check = async () => {
-    if (busy || !(await due(dir, days))) return;
+    if (busy || !due(dir, days)) return;
     busy = true;
     try {
       await rotateKey(client, dir, log);
