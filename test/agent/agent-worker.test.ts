@@ -19,13 +19,12 @@ import {
 import {
   AGENT,
   AUTHZ_SCHEMA,
-  ackDelayMs,
   agentAccessToken,
   closed,
   enrollApproved,
   openDoorbell,
   operatorApi,
-  settled,
+  pickUp,
 } from "./doorbell-fixture";
 
 /** What the agent sends as its boot id (agent/src/wakeup-client.ts). */
@@ -119,15 +118,10 @@ describe("strato-agent against the Worker (npm run dev)", () => {
       },
       { timeoutMs: 30_000, context: output },
     );
-    const operationId = await ops.createVm("rung");
-    const delay = await until("the item to be acked", () => ackDelayMs(d, operationId), {
-      timeoutMs: 70_000,
-      context: output,
-    });
+    // Executed and reported (it fails: the image is not there, which is not what this tests).
+    const { operationId, delay } = await pickUp(d, ops, "rung", output);
     expect(delay, output()).toBeLessThan(2_500);
     expect(agent.output()).toContain('"msg":"doorbell rang"');
-    // Executed and reported (it fails: the image is not there, which is not what this tests).
-    await until("the item's result", () => settled(d, operationId), { context: output });
 
     // The Durable Object's session rules: another boot is refused, the same boot takes over.
     const token = await agentAccessToken(base, stateDir);
@@ -184,13 +178,8 @@ describe("strato-agent against the Worker (npm run dev)", () => {
         agent.output().slice(beforeRestart).includes('"mode":"websocket"') ? true : undefined,
       { timeoutMs: 60_000, context: output },
     );
-    const afterRestart = await ops.createVm("after-restart");
-    const delayAfter = await until("the item to be acked", () => ackDelayMs(d, afterRestart), {
-      timeoutMs: 70_000,
-      context: output,
-    });
-    expect(delayAfter, output()).toBeLessThan(2_500);
-    await until("the item's result", () => settled(d, afterRestart), { context: output });
+    const after = await pickUp(d, ops, "after-restart", output);
+    expect(after.delay, output()).toBeLessThan(2_500);
     const slept = await until(
       "the in-flight item's result",
       async () => {
@@ -204,7 +193,7 @@ describe("strato-agent against the Worker (npm run dev)", () => {
       agent.output().match(new RegExp(`"executing work item","itemId":"${inFlight.id}"`, "g")),
     ).toHaveLength(1);
     // Each item ran once: one result event apiece, across the restart.
-    for (const op of [operationId, afterRestart, inFlight.id]) {
+    for (const op of [operationId, after.operationId, inFlight.id]) {
       const results = await d.db
         .select({ kind: workEvents.kind })
         .from(workEvents)

@@ -11,7 +11,7 @@ import { createOrganization } from "../../src/domain/orgs/create-organization";
 import { createProject } from "../../src/domain/projects/create-project";
 import { createToken } from "../../src/domain/tokens/create-token";
 import { operatorContext } from "../support/operator";
-import { busy } from "../support/poll";
+import { busy, until } from "../support/poll";
 import type { Spawned } from "../support/processes";
 
 export const AUTHZ_SCHEMA = readFileSync(
@@ -171,4 +171,24 @@ export async function enrollApproved(
   const hostId = /"hostId":"(host_[0-9a-z]+)"/.exec(enroll.output())?.[1] ?? "";
   await ops.request(`/api/v1/hosts/${hostId}/approve`, "POST");
   return hostId;
+}
+
+/**
+ * Creates a VM through the API and waits until the agent acked its work item and the item
+ * finished; returns the operation and the ack delay (ms), which only a ring keeps well under the
+ * 5 s polling.
+ */
+export async function pickUp(
+  deps: Deps,
+  ops: Awaited<ReturnType<typeof operatorApi>>,
+  name: string,
+  context: () => string,
+): Promise<{ operationId: string; delay: number }> {
+  const operationId = await ops.createVm(name);
+  const delay = await until("the item to be acked", () => ackDelayMs(deps, operationId), {
+    timeoutMs: 70_000,
+    context,
+  });
+  await until("the item to finish", () => settled(deps, operationId), { context });
+  return { operationId, delay };
 }

@@ -23,13 +23,12 @@ import { startUpgradeProxy } from "../support/upgrade-proxy";
 import {
   AGENT,
   AUTHZ_SCHEMA,
-  ackDelayMs,
   agentAccessToken,
   closed,
   enrollApproved,
   openDoorbell,
   operatorApi,
-  settled,
+  pickUp as pickUpVm,
 } from "./doorbell-fixture";
 
 const TSX = join(import.meta.dirname, "../../node_modules/.bin/tsx");
@@ -58,16 +57,7 @@ describe("doorbell: strato-agent against the Node server", () => {
   const output = () =>
     `agent:\n${agent?.output().slice(-5000)}\nserver:\n${server?.output().slice(-2000)}`;
 
-  /** Queues a VM, waits until the agent acked and finished its item; returns the ack delay. */
-  const pickUp = async (name: string) => {
-    const operationId = await ops.createVm(name);
-    const delay = await until("the item to be acked", () => ackDelayMs(deps, operationId), {
-      timeoutMs: 70_000,
-      context: output,
-    });
-    await until("the item to finish", () => settled(deps, operationId), { context: output });
-    return delay;
-  };
+  const pickUp = async (name: string) => (await pickUpVm(deps, ops, name, output)).delay;
 
   let startServer: () => Promise<void>;
 
