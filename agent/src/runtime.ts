@@ -376,11 +376,13 @@ export class AgentRuntime {
       // The CP announces a newer trust document (key rotation): fetch it before verifying.
       if (this.#trust && claim.trust_version > this.#trust.version) await this.#refreshTrust();
       for (const item of claim.items) {
-        if (!this.#running) return;
+        // After a stop these are still admitted (journaled and acked, not run): they are leased
+        // to this host already, and the next start resumes them instead of waiting out the ack
+        // window.
         await this.#admit(item, claim.trust_version, cursor);
         await this.#releaseHeld();
       }
-      if (claim.items.length < 10) break;
+      if (claim.items.length < 10 || !this.#running) break;
     }
     // Held items are checked at least once per claim: one may have passed its deadline.
     await this.#releaseHeld();
@@ -422,7 +424,14 @@ export class AgentRuntime {
       return;
     }
     const journaled = await this.#accept(item, claimed.token);
-    if (journaled) await this.#execute(journaled, item);
+    if (!journaled) return;
+    if (!this.#running) {
+      // Shutting down: an item claimed before the signal is journaled and acked but not started,
+      // so the stop is not held up by it; the next start resumes it under this lease.
+      this.#log.info("shutting down: work item left for the next start", { itemId: item.sub });
+      return;
+    }
+    await this.#execute(journaled, item);
   }
 
   /** Step 7: journal (fsync'd) before the ack; the caller executes only what this returns. */

@@ -175,6 +175,46 @@ describe("strato-agent against the Node server", () => {
     expect(results.filter((e) => e.kind === "result")).toHaveLength(1);
     expect(agent.output()).toContain("resuming journaled item");
 
+    // Graceful shutdown (SIGTERM): the running item finishes and is reported; an item claimed
+    // with it but not started yet is journaled and acked, and left to the next start.
+    await stopGroup(agent);
+    const running = await busy(() =>
+      enqueueWork(deps, {
+        hostId,
+        op: "host.sleep",
+        resource: { kind: "host", id: hostId, uid: `${hostId}-graceful` },
+        params: { ms: 2000 },
+        createdBy: "e2e",
+      }),
+    );
+    const claimedWithIt = await busy(() =>
+      enqueueWork(deps, {
+        hostId,
+        op: "host.noop",
+        resource: { kind: "host", id: hostId, uid: `${hostId}-claimed-with-it` },
+        createdBy: "e2e",
+      }),
+    );
+    agent = sandbox.spawn(AGENT, ["run", "--state-dir", stateDir], agentEnv);
+    await waitForOutput(agent, `"executing work item","itemId":"${running.id}"`, 30_000);
+    signalGroup(agent, "SIGTERM");
+    expect(await agent.exited, agent.output()).toBe(0);
+    expect(agent.output()).toContain(
+      `"work item done","itemId":"${running.id}","outcome":"succeeded"`,
+    );
+    expect(agent.output()).toContain(
+      `"shutting down: work item left for the next start","itemId":"${claimedWithIt.id}"`,
+    );
+    expect(agent.output()).not.toContain(`"executing work item","itemId":"${claimedWithIt.id}"`);
+    expect((await item(running.id))?.state).toBe("succeeded");
+    expect((await item(claimedWithIt.id))?.state).toBe("accepted");
+    agent = sandbox.spawn(AGENT, ["run", "--state-dir", stateDir], agentEnv);
+    await until("the item left at shutdown to run after the restart", async () => {
+      const row = await item(claimedWithIt.id);
+      return row?.state === "succeeded" ? row : undefined;
+    });
+    expect(agent.output()).toContain(`"resuming journaled item","itemId":"${claimedWithIt.id}"`);
+
     // Status goes out on change: with the periodic report an hour away, a finished item still
     // brings a fresh status (capacity and inventory) within seconds.
     await stopGroup(agent);

@@ -102,7 +102,8 @@ describe("strato-agent against the Worker (npm run dev)", () => {
     expect(await enroll.exited, enroll.output()).toBe(0);
     const hostId = /"hostId":"(host_[0-9a-z]+)"/.exec(enroll.output())?.[1] ?? "";
     let agent = sandbox.spawn(AGENT, ["run", "--state-dir", stateDir], env);
-    const output = () => `agent:\n${agent.output()}\ndev:\n${cp.output()}`;
+    let previousAgent = "";
+    const output = () => `${previousAgent}agent:\n${agent.output()}\ndev:\n${cp.output()}`;
     await waitForOutput(agent, "waiting for approval", 30_000);
 
     await ops.request(`/api/v1/hosts/${hostId}/approve`, "POST");
@@ -153,7 +154,10 @@ describe("strato-agent against the Worker (npm run dev)", () => {
     // closed) while the agent runs an item. The agent falls back and reconnects; the item's result
     // reaches the new control plane, work queued afterwards is rung through the new socket,
     // nothing runs twice and the host is never marked Unreachable.
-    // The test's enqueue cannot ring the Durable Object: a restarted agent claims at once.
+    // The test's enqueue cannot ring the Durable Object: the item is queued while the agent is
+    // stopped (not while its socket reconnects and claims), and it claims at its start.
+    await stopGroup(agent);
+    previousAgent = `agent before its restart:\n${agent.output().slice(-3000)}\n`;
     const inFlight = await enqueueWork(d, {
       hostId,
       op: "host.sleep",
@@ -161,7 +165,6 @@ describe("strato-agent against the Worker (npm run dev)", () => {
       resource: { kind: "host", id: hostId, uid: `${hostId}-in-flight` },
       createdBy: "test",
     });
-    await stopGroup(agent);
     agent = sandbox.spawn(AGENT, ["run", "--state-dir", stateDir], env);
     await until(
       "the in-flight item to start",
