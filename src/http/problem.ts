@@ -67,6 +67,7 @@ export const PROBLEM_CODES = {
   operation_in_progress: { status: 409, title: "Another operation is in progress" },
   invalid_state: { status: 409, title: "Not possible in the VM's current state" },
   no_capacity: { status: 409, title: "No host has capacity" },
+  already_finished: { status: 409, title: "Already finished" },
 } as const satisfies Record<string, { status: ContentfulStatusCode; title: string }>;
 
 export type ProblemCode = keyof typeof PROBLEM_CODES;

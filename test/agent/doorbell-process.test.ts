@@ -135,7 +135,7 @@ describe("doorbell: strato-agent against the Node server", () => {
           : undefined,
       { timeoutMs: 30_000, context: output },
     );
-    await cancelWork(deps, sleep.id);
+    await cancelWork({ deps: deps, actor: { kind: "system" }, requestId: "test" }, sleep.id);
     const cancelledAt = Date.now();
     await ops.createVm("rings-during-the-sleep");
     const row = await until(

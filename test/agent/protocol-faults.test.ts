@@ -119,7 +119,9 @@ describe("agent protocol under faults (design §4.2)", () => {
           : undefined,
       );
     }
-    await busy(() => cancelWork(lab.deps, cancelled.id));
+    await busy(() =>
+      cancelWork({ deps: lab.deps, actor: { kind: "system" }, requestId: "test" }, cancelled.id),
+    );
     const stopped = await lab.settled(cancelled.id, ["cancelled", "succeeded"], 30_000);
     expect(stopped.result).toMatchObject({ outcome: "cancelled" });
     // start_by is checked with the agent's 30 s clock tolerance.
@@ -221,7 +223,9 @@ describe("agent protocol under faults (design §4.2)", () => {
     await lab.until("the sleep to start", async () =>
       executed(agent, cancelled.id) > 0 ? true : undefined,
     );
-    await busy(() => cancelWork(lab.deps, cancelled.id));
+    await busy(() =>
+      cancelWork({ deps: lab.deps, actor: { kind: "system" }, requestId: "test" }, cancelled.id),
+    );
     const stopped = await lab.settled(cancelled.id, ["cancelled", "succeeded"], 30_000);
     expect(stopped.result).toMatchObject({ outcome: "cancelled" });
     expect(executed(agent, cancelled.id)).toBe(1);

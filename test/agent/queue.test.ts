@@ -286,8 +286,12 @@ describe("cancellation and deadlines", () => {
     const [a, b] = await enqueue(h, host.hostId, 2);
     if (!a || !b) throw new Error("no items");
     await claim(h, host, 0, 1); // leases a only
-    expect(await cancelWork(h.deps, b.id)).toEqual({ state: "cancelled" });
-    expect(await cancelWork(h.deps, a.id)).toEqual({ state: "leased" });
+    expect(
+      await cancelWork({ deps: h.deps, actor: { kind: "system" }, requestId: "test" }, b.id),
+    ).toEqual({ id: b.id, state: "cancelled", cancelRequested: false });
+    expect(
+      await cancelWork({ deps: h.deps, actor: { kind: "system" }, requestId: "test" }, a.id),
+    ).toEqual({ id: a.id, state: "leased", cancelRequested: true });
     const renew = await call(h, `/items/${a.id}/renew`, {
       token: host.token,
       body: { lease_epoch: 1 },

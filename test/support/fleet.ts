@@ -1,5 +1,5 @@
 import { eq } from "drizzle-orm";
-import { hosts, workItems } from "../../src/db/schema";
+import { authzTuples, hosts, workItems } from "../../src/db/schema";
 import { applyVmResult } from "../../src/domain/vms/apply-result";
 import { okJson, team } from "../tenancy/fixtures";
 import { createHarness, type Harness } from "./harness";
@@ -41,6 +41,15 @@ export async function approvedHost(
     decidedAt: now,
     createdAt: now,
     updatedAt: now,
+  });
+  await h.deps.db.insert(authzTuples).values({
+    entityType: "host",
+    entityId: id,
+    relation: "org",
+    subjectType: "organization",
+    subjectId: orgId,
+    subjectRelation: "",
+    createdAt: now,
   });
   return id;
 }

@@ -11,6 +11,7 @@ export const PROBLEM = "application/problem+json";
 export type Problem = {
   status: number;
   code: string;
+  detail: string;
   requestId: string;
   errors?: { in: string; field: string; code: string }[];
 };

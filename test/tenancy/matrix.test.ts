@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { auditEvents, workItems } from "../../src/db/schema";
 import { createEnrollmentToken } from "../../src/domain/hosts/create-enrollment-token";
 import { applyVmResult } from "../../src/domain/vms/apply-result";
+import { enqueueWork } from "../../src/domain/work/enqueue";
 import { enrollHost } from "../agent/support";
 import { signedInUser, type TestUser, withToken } from "../support/actors";
 import { approvedHost } from "../support/fleet";
@@ -367,6 +368,24 @@ const CASES: Case[] = [
     method: "PUT",
     path: (_t, ids) => `/api/v1/hosts/${ids.host}/maintenance`,
     json: () => ({ enabled: true }),
+    expected: { ...ONLY_ADMINS, owner: 200, admin: 200, adminToken: 200 },
+  },
+  {
+    name: "cancel a host's work item",
+    action: "work_item.cancel",
+    prepare: async (t) => {
+      const host = await pendingHost(t);
+      await t.owner.request(`/api/v1/hosts/${host}/approve`, { method: "POST" });
+      const item = await enqueueWork(t.h.deps, {
+        hostId: host,
+        op: "host.noop",
+        resource: { kind: "host", id: host, uid: host },
+        createdBy: "test",
+      });
+      return { host, item: item.id };
+    },
+    method: "POST",
+    path: (_t, ids) => `/api/v1/hosts/${ids.host}/work-items/${ids.item}/cancel`,
     expected: { ...ONLY_ADMINS, owner: 200, admin: 200, adminToken: 200 },
   },
 ];

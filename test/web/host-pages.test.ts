@@ -1,6 +1,7 @@
 import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { enrollmentTokens, hosts, workItems } from "../../src/db/schema";
+import { enqueueWork } from "../../src/domain/work/enqueue";
 import { enrollHost, FACTS } from "../agent/support";
 import type { TestUser } from "../support/actors";
 import { createHarness, type Harness } from "../support/harness";
@@ -243,6 +244,49 @@ describe("host pages", () => {
     expect(after).not.toContain(`/enrollment-tokens/${token?.id}/revoke`);
     const { res } = await enrollHost(h, secret);
     expect(res.status).toBe(401);
+  });
+
+  it("cancels a queued work item from the detail page; members may not", async () => {
+    const h = await createHarness();
+    const t = await team(h);
+    const hostId = await liveHost(h, t);
+    const item = await enqueueWork(h.deps, {
+      hostId,
+      op: "host.noop",
+      resource: { kind: "host", id: hostId, uid: hostId },
+      createdBy: "test",
+    });
+    const rowOf = (page: string) => {
+      const row = page.slice(page.indexOf(`data-key="${item.id}"`));
+      return row.slice(0, row.indexOf("</tr>"));
+    };
+    const detail = await html(await get(t.admin, `/hosts/${hostId}`));
+    expect(rowOf(detail)).toContain('data-action="cancel-work"');
+    expect(rowOf(detail)).toContain(`action="/hosts/${hostId}/work-items/${item.id}/cancel"`);
+
+    const refused = await post(t.member, `/hosts/${hostId}/work-items/${item.id}/cancel`, {});
+    expect(await flashAfter(h, t.member, refused, `/hosts/${hostId}`)).toContain(
+      "You may not operate this host.",
+    );
+    expect(
+      (await h.deps.db.select().from(workItems).where(eq(workItems.id, item.id)))[0]?.state,
+    ).toBe("queued");
+
+    const res = await post(t.admin, `/hosts/${hostId}/work-items/${item.id}/cancel`, {});
+    const after = await flashAfter(h, t.admin, res, `/hosts/${hostId}`);
+    expect(after).toContain("Cancellation requested");
+    expect(rowOf(after)).toContain('data-work-state="cancelled"');
+    expect(rowOf(after)).not.toContain('data-action="cancel-work"');
+
+    // Once it ended, cancelling is explained, not an error page.
+    const again = await post(t.admin, `/hosts/${hostId}/work-items/${item.id}/cancel`, {});
+    expect(again.status).toBe(303);
+    const other = await post(
+      t.admin,
+      `/hosts/${hostId}/work-items/wi_${"0".repeat(26)}/cancel`,
+      {},
+    );
+    expect(await flashAfter(h, t.admin, other, `/hosts/${hostId}`)).toContain("has no work item");
   });
 
   it("members and viewers see hosts but no buttons, and their posts change nothing", async () => {

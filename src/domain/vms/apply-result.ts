@@ -1,5 +1,6 @@
 import { eq } from "drizzle-orm";
 import {
+  hosts,
   OBSERVED_STATES,
   type ObservedState,
   type OperationStep,
@@ -12,6 +13,7 @@ import type { ResultRequest } from "../../protocol/agent-api";
 import { auditStatement } from "../audit/record";
 import { commit, type ServiceContext, type Statement } from "../context";
 import { deleteTuples } from "../relationships";
+import { inventoryEntries } from "./inventory";
 import { vmRef } from "./shared";
 
 /**
@@ -59,8 +61,8 @@ export async function applyVmResult(
 
 /**
  * The statements of `applyVmResult`, for the caller to commit with the result itself. `ran` is
- * false for an item the host refused without running it: the operation fails, the VM's observed
- * state stays what it was.
+ * false for an item that ended without running (refused, past its deadline, cancelled): the
+ * operation ends, the VM's observed state stays what it was (a create's VM becomes `error`).
  */
 export async function vmResultStatements(
   deps: Deps,
@@ -106,6 +108,12 @@ export async function vmResultStatements(
         .where(eq(operations.id, operation.id)),
     );
   }
+  // An item that never ran leaves the VM as its host last reported it (not in the state the
+  // request moved it to, e.g. `stopping`). A create leaves no VM on the host: nothing can start
+  // it, so it shows as an error the user can delete.
+  const notRun = !ran && !succeeded;
+  const lastReported = notRun ? await reportedState(deps, item.hostId, vm.id) : undefined;
+  const unchanged = succeeded || (notRun && item.op !== "vm.create");
   const deleted = observed === "deleted";
   if (deleted) {
     // Gone from the host: the row, its relationships, its name and its capacity go too.
@@ -120,7 +128,7 @@ export async function vmResultStatements(
       deps.db
         .update(vms)
         .set({
-          observedState: observed ?? (succeeded || !ran ? vm.observedState : "error"),
+          observedState: observed ?? lastReported ?? (unchanged ? vm.observedState : "error"),
           stateReason: reason.slice(0, 500),
           updatedAt: now,
         })
@@ -142,4 +150,23 @@ export async function vmResultStatements(
     }),
   );
   return statements;
+}
+
+/** The VM's state in its host's last status report, if the host reported it. */
+async function reportedState(
+  deps: Deps,
+  hostId: string,
+  vmId: string,
+): Promise<ObservedState | undefined> {
+  const [host] = await deps.db
+    .select({ status: hosts.status })
+    .from(hosts)
+    .where(eq(hosts.id, hostId))
+    .limit(1);
+  const inventory = host?.status?.inventory;
+  if (!Array.isArray(inventory)) return undefined;
+  const state = inventoryEntries(inventory).find((e) => e.id === vmId)?.state;
+  return (OBSERVED_STATES as readonly string[]).includes(state ?? "")
+    ? (state as ObservedState)
+    : undefined;
 }

@@ -1,37 +1,129 @@
-import { and, eq } from "drizzle-orm";
-import { workEvents, workItems } from "../../db/schema";
-import type { Deps } from "../../deps";
+import { and, eq, isNull, notInArray } from "drizzle-orm";
+import {
+  hosts,
+  TERMINAL_WORK_STATES,
+  type WorkState,
+  workEvents,
+  workItems,
+} from "../../db/schema";
+import { auditStatement } from "../audit/record";
+import { commit, type ServiceContext, type Statement } from "../context";
 import { ServiceError } from "../errors";
+import { resultEffects } from "./effects";
 import { ring } from "./enqueue";
-import { TERMINAL } from "./load-item";
+import { TERMINAL, type WorkItemRow } from "./load-item";
+
+export type CancelledWork = {
+  id: string;
+  state: WorkState;
+  /** True while the host has yet to stop it (it holds or runs the item). */
+  cancelRequested: boolean;
+};
 
 /**
- * Cancels an item: a queued one at once; a leased or running one is flagged, the agent learns it
- * from its next renew (`cancel: true`) and reports `cancelled` at a safe point.
+ * Cancels a work item; the caller has checked the actor may. The request is recorded first, which
+ * takes the item out of every later claim; then:
+ * - an item no host holds (queued, or its lease lapsed) ends `cancelled` at once, and what it was
+ *   for follows (a VM operation ends `cancelled`) in the same batch;
+ * - an item a host holds is flagged: the host is rung, learns it from its renew (`cancel: true`)
+ *   and reports `cancelled` at its next safe point (or its result, if it finished first).
+ * Cancelling a cancelled item again is a no-op; an item that already ended is a 409.
  */
-export async function cancelWork(deps: Deps, itemId: string): Promise<{ state: string }> {
-  const item = await deps.db.query.workItems.findFirst({ where: eq(workItems.id, itemId) });
-  if (!item) throw new ServiceError("NOT_FOUND", "No such work item.");
-  if (TERMINAL.has(item.state)) return { state: item.state };
-  const now = deps.clock.now();
-  const queued = item.state === "queued";
-  await deps.db.batch([
-    deps.db
-      .update(workItems)
-      .set(
-        queued
-          ? { state: "cancelled", cancelRequestedAt: now, finishedAt: now, updatedAt: now }
-          : { cancelRequestedAt: now, updatedAt: now },
-      )
-      .where(and(eq(workItems.id, item.id), eq(workItems.state, item.state))),
-    deps.db.insert(workEvents).values({
+export async function cancelWork(sc: ServiceContext, itemId: string): Promise<CancelledWork> {
+  const { db } = sc.deps;
+  const found = await db.query.workItems.findFirst({ where: eq(workItems.id, itemId) });
+  if (!found) throw new ServiceError("NOT_FOUND", `No work item ${itemId}.`);
+  if (found.state === "cancelled") return view(found);
+  if (TERMINAL.has(found.state)) throw finished(found);
+  const now = sc.deps.clock.now();
+  const requested = await db
+    .update(workItems)
+    .set({ cancelRequestedAt: now, updatedAt: now })
+    .where(
+      and(
+        eq(workItems.id, itemId),
+        isNull(workItems.cancelRequestedAt),
+        notInArray(workItems.state, [...TERMINAL_WORK_STATES]),
+      ),
+    )
+    .returning();
+  const [item] = requested;
+  if (!item) {
+    // Asked before, or it ended meanwhile: say where it stands.
+    const current = await db.query.workItems.findFirst({ where: eq(workItems.id, itemId) });
+    if (!current) throw new ServiceError("NOT_FOUND", `No work item ${itemId}.`);
+    if (TERMINAL.has(current.state) && current.state !== "cancelled") throw finished(current);
+    return view(current);
+  }
+  const [host] = await db
+    .select({ orgId: hosts.orgId })
+    .from(hosts)
+    .where(eq(hosts.id, item.hostId))
+    .limit(1);
+  const held = item.state !== "queued" && item.leaseExpiresAt !== null && item.leaseExpiresAt > now;
+  const statements: Statement[] = [
+    db.insert(workEvents).values({
       itemId: item.id,
       hostId: item.hostId,
       at: now,
       kind: "cancel_requested",
       detail: {},
     }),
+    auditStatement(sc, {
+      action: "work_item.cancel",
+      target: { type: "work_item", id: item.id },
+      orgId: host?.orgId ?? null,
+      detail: { hostId: item.hostId, op: item.op, state: item.state, held },
+    }),
+  ];
+  if (held) {
+    await commit(db, statements);
+    await ring(sc.deps, item.hostId, item.seq);
+    return view(item);
+  }
+  // No claim can take it now, so its state is settled: it ends here. An item whose lease lapsed
+  // after it was accepted may have started; its resource is then treated as having run.
+  const ran = item.state === "accepted" || item.state === "running";
+  await commit(db, [
+    db
+      .update(workItems)
+      .set({ state: "cancelled", outcome: "cancelled", leaseExpiresAt: null, finishedAt: now })
+      .where(and(eq(workItems.id, item.id), eq(workItems.state, item.state))),
+    ...statements,
+    ...(await resultEffects(
+      sc.deps,
+      item,
+      {
+        attempt: item.attempt,
+        lease_epoch: item.leaseEpoch,
+        outcome: "cancelled",
+        error: {
+          code: "cancelled",
+          message: ran
+            ? "Cancelled after its host stopped answering for it."
+            : "Cancelled before a host ran it.",
+          retryable: false,
+        },
+      },
+      ran,
+    )),
   ]);
-  if (!queued) await ring(deps, item.hostId, item.seq);
-  return { state: queued ? "cancelled" : item.state };
+  return { id: item.id, state: "cancelled", cancelRequested: false };
+}
+
+function view(item: WorkItemRow): CancelledWork {
+  return {
+    id: item.id,
+    state: item.state,
+    cancelRequested: item.cancelRequestedAt !== null && !TERMINAL.has(item.state),
+  };
+}
+
+function finished(item: WorkItemRow): ServiceError {
+  return new ServiceError(
+    "CONFLICT",
+    `Work item ${item.id} already ended (${item.state}).`,
+    [],
+    "already_finished",
+  );
 }

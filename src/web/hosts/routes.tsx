@@ -9,11 +9,13 @@ import { ServiceError } from "../../domain/errors";
 import { createEnrollmentToken } from "../../domain/hosts/create-enrollment-token";
 import { hostReport } from "../../domain/hosts/host-report";
 import { getHost } from "../../domain/hosts/list-hosts";
-import { recentHostWork } from "../../domain/hosts/recent-work";
+import { hostWorkItem, recentHostWork } from "../../domain/hosts/recent-work";
 import { revokeEnrollmentToken } from "../../domain/hosts/revoke-enrollment-token";
 import { setMaintenance } from "../../domain/hosts/set-maintenance";
 import { decideHost, type HostDecision } from "../../domain/hosts/transition";
 import { loadOrganization, orgRef } from "../../domain/orgs/shared";
+import { cancelWork } from "../../domain/work/cancel";
+import { TERMINAL } from "../../domain/work/load-item";
 import { authorize, serviceContext } from "../../http/auth";
 import type { AppEnv, Ctx } from "../../http/env";
 import { thenBack } from "../actions";
@@ -201,6 +203,8 @@ export function registerHostPages(app: Hono<AppEnv>): void {
             outcome: w.outcome,
             created: formatTime(w.createdAt),
             finished: w.finishedAt === null ? "—" : formatTime(w.finishedAt),
+            open: !TERMINAL.has(w.state),
+            cancelRequested: w.cancelRequested,
           }))}
           can={can}
           csrfToken={active.session.csrfToken}
@@ -235,6 +239,19 @@ export function registerHostPages(app: Hono<AppEnv>): void {
       ),
     );
   }
+
+  app.post("/hosts/:hostId/work-items/:itemId/cancel", (c) =>
+    hostAction(
+      c,
+      "operate",
+      "Cancellation requested: a queued item ends now, a running one at its next safe point.",
+      async (hostId) => {
+        const itemId = c.req.param("itemId");
+        await hostWorkItem(c.var.deps, hostId, itemId);
+        await cancelWork(serviceContext(c), itemId);
+      },
+    ),
+  );
 
   app.post("/hosts/:hostId/maintenance", async (c) => {
     // The message depends on the submitted value, so read it before hostAction consumes the body.

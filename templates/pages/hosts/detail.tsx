@@ -31,6 +31,10 @@ export type HostDetailProps = {
     outcome: string | null;
     created: string;
     finished: string;
+    /** Not ended yet: it can be cancelled. */
+    open: boolean;
+    /** Cancellation asked for; the host has yet to stop it. */
+    cancelRequested: boolean;
   }[];
   can: { approve: boolean; operate: boolean; delete: boolean };
   csrfToken: string;
@@ -55,6 +59,7 @@ const WORK_TONE: Record<string, "green" | "red" | "blue" | "gray"> = {
   accepted: "blue",
   running: "blue",
   blocked: "gray",
+  cancelled: "gray",
 };
 
 /** The buttons this viewer may use in this state (the routes check again). */
@@ -188,9 +193,30 @@ export function HostDetailPage(props: HostDetailProps) {
                 </span>
               ),
             },
-            { header: "Outcome", cell: (w) => w.outcome ?? "—" },
+            {
+              header: "Outcome",
+              cell: (w) => (w.cancelRequested ? "cancelling…" : (w.outcome ?? "—")),
+            },
             { header: "Created", cell: (w) => w.created, class: "hidden sm:table-cell" },
             { header: "Finished", cell: (w) => w.finished, class: "hidden sm:table-cell" },
+            ...(props.can.operate
+              ? [
+                  {
+                    header: "Actions",
+                    class: "text-right",
+                    cell: (w: HostDetailProps["work"][number]) =>
+                      w.open && !w.cancelRequested ? (
+                        <HostActionButton
+                          kind="cancel-work"
+                          action={`/hosts/${host.id}/work-items/${w.id}/cancel`}
+                          back={`/hosts/${host.id}`}
+                          csrfToken={props.csrfToken}
+                          label="Cancel"
+                        />
+                      ) : null,
+                  },
+                ]
+              : []),
           ]}
         />
       </Card>

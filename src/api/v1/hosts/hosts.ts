@@ -1,15 +1,19 @@
 import { createRoute, z } from "@hono/zod-openapi";
+import { WORK_STATES } from "../../../db/schema";
 import { auditRefusals } from "../../../domain/audit/refusals";
 import { ServiceError } from "../../../domain/errors";
 import { createEnrollmentToken } from "../../../domain/hosts/create-enrollment-token";
 import { HOST_HEALTH } from "../../../domain/hosts/health";
 import { listEnrollmentTokens } from "../../../domain/hosts/list-enrollment-tokens";
 import { getHost, type HostView, listHosts } from "../../../domain/hosts/list-hosts";
+import { hostWorkItem, recentHostWork } from "../../../domain/hosts/recent-work";
 import { revokeEnrollmentToken } from "../../../domain/hosts/revoke-enrollment-token";
 import { setMaintenance } from "../../../domain/hosts/set-maintenance";
 import { decideHost, type HostDecision } from "../../../domain/hosts/transition";
+import { cancelWork } from "../../../domain/work/cancel";
 import { authorize, serviceContext } from "../../../http/auth";
 import type { Router } from "../../router";
+import { problemResponses } from "../../schemas";
 import { common, commonRead, json, jsonBody, OrgIdParam } from "../tenancy-schemas";
 
 const tags = ["hosts"];
@@ -84,6 +88,29 @@ const Host = z
   })
   .openapi("Host");
 
+const WorkItemParams = HostIdParam.extend({
+  itemId: z
+    .string()
+    .regex(/^wi_[0-9a-z]{26}$/)
+    .openapi({ param: { name: "itemId", in: "path" } }),
+});
+
+const WorkItem = z
+  .object({
+    id: z.string(),
+    op: z.string(),
+    resourceKind: z.string(),
+    resourceId: z.string(),
+    state: z.enum(WORK_STATES),
+    outcome: z.string().nullable(),
+    cancelRequested: z.boolean().openapi({
+      description: "Cancellation was asked for; the host stops the item at its next safe point",
+    }),
+    createdAt: z.number().int(),
+    finishedAt: z.number().int().nullable(),
+  })
+  .openapi("HostWorkItem");
+
 const ACTIONS = ["approve", "reject", "disable", "enable", "revoke"] as const;
 /** host#approve for the enrollment decision, host#operate for running it, host#delete to revoke. */
 export const PERMISSION: Record<HostDecision, string> = {
@@ -149,6 +176,33 @@ const routes = {
       }),
     },
     responses: { 200: json(Host, "The host after the decision"), ...common },
+  }),
+  work: createRoute({
+    method: "get",
+    path: "/api/v1/hosts/{hostId}/work-items",
+    tags,
+    summary: "The host's newest work items with their outcomes",
+    request: {
+      params: HostIdParam,
+      query: z.object({ limit: z.coerce.number().int().min(1).max(200).default(20) }),
+    },
+    responses: { 200: json(z.object({ items: z.array(WorkItem) }), "Work items"), ...commonRead },
+  }),
+  cancelWork: createRoute({
+    method: "post",
+    path: "/api/v1/hosts/{hostId}/work-items/{itemId}/cancel",
+    tags,
+    summary:
+      "Cancel a work item: a queued one at once; one the host holds stops at its next safe point",
+    description:
+      "A VM operation whose item is cancelled ends `cancelled`. Cancelling again is a no-op; " +
+      "an item that already ended is `409 already_finished`. Needs `operate` on the host.",
+    request: { params: WorkItemParams },
+    responses: {
+      200: json(WorkItem, "The item after the request"),
+      ...common,
+      ...problemResponses("already_finished"),
+    },
   }),
   maintenance: createRoute({
     method: "put",
@@ -234,6 +288,31 @@ export function registerHosts(app: Router): void {
       },
     );
     return c.json(await hostOrThrow(c, hostId), 200);
+  });
+
+  app.openapi(routes.work, async (c) => {
+    const { hostId } = c.req.valid("param");
+    const { limit } = c.req.valid("query");
+    return c.json({ items: await recentHostWork(serviceContext(c), hostId, limit) }, 200);
+  });
+
+  app.openapi(routes.cancelWork, async (c) => {
+    const { hostId, itemId } = c.req.valid("param");
+    const host = { type: "host", id: hostId };
+    await auditRefusals(
+      serviceContext(c),
+      {
+        action: "work_item.cancel",
+        target: { type: "work_item", id: itemId },
+        orgId: () => hostOrgId(c, hostId),
+      },
+      async () => {
+        await authorize(c, host, "operate");
+        await hostWorkItem(c.var.deps, hostId, itemId);
+        await cancelWork(serviceContext(c), itemId);
+      },
+    );
+    return c.json(await hostWorkItem(c.var.deps, hostId, itemId), 200);
   });
 
   app.openapi(routes.maintenance, async (c) => {
