@@ -3,6 +3,7 @@ import {
   type ClaimResponse,
   claimResponseSchema,
   enrollmentStatusSchema,
+  HELD_STEP,
   MAX_REPORTED_BLOCKED,
   trustResponseSchema,
 } from "../../src/protocol/agent-api";
@@ -513,7 +514,7 @@ export class AgentRuntime {
     let cancel = false;
     try {
       const reply = await this.#client.send("POST", `/items/${claimed.id}/renew`, {
-        body: { lease_epoch: claimed.lease_epoch, step: "blocked" },
+        body: { lease_epoch: claimed.lease_epoch, step: HELD_STEP },
       });
       cancel = (reply.body as { cancel?: unknown } | null)?.cancel === true;
     } catch (error) {

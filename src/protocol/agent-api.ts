@@ -162,6 +162,8 @@ export const ackResponseSchema = z.object({
   lease_expires_at: z.number().int().nullable(),
 });
 
+/** The renew `step` of an item the agent holds (design §2.7 `after`): not started yet. */
+export const HELD_STEP = "blocked";
 export const renewRequestSchema = z
   .object({ lease_epoch: z.number().int().nonnegative(), step: text(200).optional() })
   .strict();

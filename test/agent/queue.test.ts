@@ -151,6 +151,13 @@ describe("claim", () => {
       body: { status: "accepted", lease_epoch: 1 },
     });
     expect(await ack.json()).toMatchObject({ state: "accepted" });
+    // A held item's renewal (`blocked`) that arrives after its ack does not say it started.
+    const late = await call(h, `${path}/renew`, {
+      token: host.token,
+      body: { lease_epoch: 1, step: "blocked" },
+    });
+    expect(late.status).toBe(200);
+    expect((await item(h, queued.id))?.state).toBe("accepted");
     h.clock.advance(50_000);
     const renewed = await call(h, `${path}/renew`, {
       token: host.token,

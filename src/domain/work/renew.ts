@@ -2,6 +2,7 @@ import { and, eq } from "drizzle-orm";
 import { workEvents, workItems } from "../../db/schema";
 import type { Deps } from "../../deps";
 import { ProblemError } from "../../http/problem";
+import { HELD_STEP } from "../../protocol/agent-api";
 import type { AgentHost } from "../hosts/authenticate-agent";
 import { loadHostItem, staleEpoch, TERMINAL } from "./load-item";
 
@@ -26,7 +27,9 @@ export async function renewLease(
   }
   const now = deps.clock.now();
   const leaseExpiresAt = now + deps.config.agent.leaseMs;
-  const state = input.step !== undefined && item.state === "accepted" ? "running" : item.state;
+  // A step means the item runs, except `blocked`: a held item's renewal that raced its ack.
+  const started = input.step !== undefined && input.step !== HELD_STEP;
+  const state = started && item.state === "accepted" ? "running" : item.state;
   await deps.db.batch([
     deps.db
       .update(workItems)
