@@ -295,6 +295,21 @@ const CASES: Case[] = [
     expected: PROJECT_MEMBERS(202),
   },
   {
+    name: "cancel a VM operation",
+    action: "operation.cancel",
+    prepare: async (t) => {
+      const vm = await runningVm(t);
+      const stop = await okJson<{ operation: { id: string } }>(
+        await t.extra.request(`/api/v1/vms/${vm}/stop`, { method: "POST" }),
+        202,
+      );
+      return { operation: stop.operation.id };
+    },
+    method: "POST",
+    path: (_t, ids) => `/api/v1/operations/${ids.operation}/cancel`,
+    expected: PROJECT_MEMBERS(200),
+  },
+  {
     name: "resize a VM's disk",
     action: "vm.resize",
     prepare: async (t) => ({ vm: await runningVm(t) }),

@@ -1,6 +1,6 @@
 import { and, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { auditEvents, operations } from "../../src/db/schema";
+import { auditEvents, hosts, operations } from "../../src/db/schema";
 import { vmFleet as fleet, hostReports } from "../support/fleet";
 import { follow, get, html, partial, post } from "../support/pages";
 import { createProject, okJson, type Team } from "../tenancy/fixtures";
@@ -236,6 +236,42 @@ describe("VM pages", () => {
     const live = await html(await partial(t.member, `/vms/${vmId}`));
     expect(live).not.toContain("<html");
     expect(live).toContain('id="vm-live"');
+  });
+
+  it("cancels the operation under way from the VM's page; viewers get no button", async () => {
+    const { h, t, hostId, imageId } = await fleet();
+    const vmId = await createThroughApi(t, imageId);
+    await hostReports(h, vmId);
+    await h.deps.db
+      .update(hosts)
+      .set({ status: { inventory: [{ id: vmId, state: "running" }] } })
+      .where(eq(hosts.id, hostId));
+    const stop = await post(t.member, `/vms/${vmId}/stop`, {});
+    expect(stop.status).toBe(303);
+    const [op] = await h.deps.db
+      .select()
+      .from(operations)
+      .where(and(eq(operations.targetId, vmId), eq(operations.kind, "vm.stop")));
+    if (!op) throw new Error("no stop operation");
+    const cancelPath = `/vms/${vmId}/operations/${op.id}/cancel`;
+
+    expect(await html(await get(t.viewer, `/vms/${vmId}`))).not.toContain(cancelPath);
+    expect((await post(t.viewer, cancelPath, {})).status).toBe(403);
+    const busy = await html(await get(t.member, `/vms/${vmId}`));
+    expect(busy).toContain(`action="${cancelPath}"`);
+    expect(busy).toContain('data-action="cancel-operation"');
+
+    const res = await post(t.member, cancelPath, {});
+    expect(res.status).toBe(303);
+    const after = await html(await follow(h, t.member, res, `/vms/${vmId}`));
+    expect(after).toContain("vm.stop cancelled.");
+    expect(after).not.toContain("data-busy=");
+    // The host never stopped it: it is running as before, and the actions are back.
+    expect(after).toContain('data-state="running"');
+    expect(after).toContain(`action="/vms/${vmId}/stop"`);
+    // Cancelling a finished operation is a message, not an error page.
+    const late = await post(t.member, `/vms/${vmId}/operations/${op.id}/cancel`, {});
+    expect(late.status).toBe(303);
   });
 
   it("deletes after a confirmation page", async () => {

@@ -1,5 +1,6 @@
 import { eq } from "drizzle-orm";
 import {
+  type DesiredState,
   hosts,
   OBSERVED_STATES,
   type ObservedState,
@@ -28,6 +29,16 @@ const SUCCESS_STATE: Record<string, ObservedState> = {
   "vm.stop": "stopped",
   "vm.pause": "paused",
   "vm.delete": "deleted",
+};
+
+/** What a request shows until its host reports back (see change-state.ts). */
+const REQUESTED_STATES: ReadonlySet<ObservedState> = new Set(["pending", "stopping", "deleting"]);
+
+/** The desired state that matches a settled observed one. */
+const SETTLED_DESIRED: Partial<Record<ObservedState, DesiredState>> = {
+  running: "running",
+  paused: "running",
+  stopped: "stopped",
 };
 
 function observedFrom(result: ResultRequest, kind: string): ObservedState | undefined {
@@ -69,6 +80,8 @@ export async function vmResultStatements(
   item: ResultItem,
   result: ResultRequest,
   ran = true,
+  /** Who ended it, when not the host (an operation cancelled before it was queued). */
+  by?: ServiceContext,
 ): Promise<Statement[]> {
   const [operation] = await deps.db
     .select()
@@ -78,7 +91,7 @@ export async function vmResultStatements(
   const [vm] = await deps.db.select().from(vms).where(eq(vms.id, item.resourceId)).limit(1);
   if (!vm) return [];
   const now = deps.clock.now();
-  const sc: ServiceContext = {
+  const sc: ServiceContext = by ?? {
     deps,
     actor: { kind: "host", hostId: item.hostId },
     requestId: `work:${item.id}`,
@@ -124,11 +137,19 @@ export async function vmResultStatements(
       deleteTuples(sc, vmRef(vm.id)),
     );
   } else {
+    const before = unchanged ? vm.observedState : "error";
+    // Without a report, a state only the request set is not kept: the next report says.
+    const observedState =
+      observed ?? lastReported ?? (notRun && REQUESTED_STATES.has(before) ? "unknown" : before);
     statements.push(
       deps.db
         .update(vms)
         .set({
-          observedState: observed ?? lastReported ?? (unchanged ? vm.observedState : "error"),
+          observedState,
+          // What was asked did not happen: the VM is meant to stay as it is.
+          ...(notRun && item.op !== "vm.create" && SETTLED_DESIRED[observedState]
+            ? { desiredState: SETTLED_DESIRED[observedState] }
+            : {}),
           stateReason: reason.slice(0, 500),
           updatedAt: now,
         })
@@ -143,7 +164,7 @@ export async function vmResultStatements(
       outcome: succeeded ? "success" : "failure",
       detail: {
         hostId: item.hostId,
-        workItemId: item.id,
+        workItemId: item.id || null,
         outcome: result.outcome,
         error: result.error ?? null,
       },

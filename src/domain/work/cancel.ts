@@ -6,7 +6,7 @@ import {
   workEvents,
   workItems,
 } from "../../db/schema";
-import { auditStatement } from "../audit/record";
+import { type AuditInput, auditStatement } from "../audit/record";
 import { commit, type ServiceContext, type Statement } from "../context";
 import { ServiceError } from "../errors";
 import { resultEffects } from "./effects";
@@ -29,7 +29,12 @@ export type CancelledWork = {
  *   and reports `cancelled` at its next safe point (or its result, if it finished first).
  * Cancelling a cancelled item again is a no-op; an item that already ended is a 409.
  */
-export async function cancelWork(sc: ServiceContext, itemId: string): Promise<CancelledWork> {
+export async function cancelWork(
+  sc: ServiceContext,
+  itemId: string,
+  /** How the request is audited; by default `work_item.cancel` on the item. */
+  audit?: Pick<AuditInput, "action" | "target">,
+): Promise<CancelledWork> {
   const { db } = sc.deps;
   const found = await db.query.workItems.findFirst({ where: eq(workItems.id, itemId) });
   if (!found) throw new ServiceError("NOT_FOUND", `No work item ${itemId}.`);
@@ -70,10 +75,10 @@ export async function cancelWork(sc: ServiceContext, itemId: string): Promise<Ca
       detail: {},
     }),
     auditStatement(sc, {
-      action: "work_item.cancel",
-      target: { type: "work_item", id: item.id },
+      action: audit?.action ?? "work_item.cancel",
+      target: audit?.target ?? { type: "work_item", id: item.id },
       orgId: host?.orgId ?? null,
-      detail: { hostId: item.hostId, op: item.op, state: item.state, held },
+      detail: { workItemId: item.id, hostId: item.hostId, op: item.op, state: item.state, held },
     }),
   ];
   if (held) {

@@ -19,6 +19,7 @@ import type { ActiveSession } from "../../domain/identity/sessions";
 import { listImages } from "../../domain/images/images";
 import { orgRef, projectRef } from "../../domain/orgs/shared";
 import { getProject } from "../../domain/projects/get-project";
+import { cancelOperation } from "../../domain/vms/cancel-operation";
 import { changeVmState, type VmAction } from "../../domain/vms/change-state";
 import { createVm } from "../../domain/vms/create-vm";
 import { placeInOrg } from "../../domain/vms/placement";
@@ -243,6 +244,27 @@ export function registerVmPages(app: Hono<AppEnv>): void {
       layout: await vmLayout(c, active, vm.projectId),
       body: <DeleteVmPage vm={{ id: vm.id, name: vm.name }} csrfToken={active.session.csrfToken} />,
     });
+  });
+
+  app.post("/vms/:vmId/operations/:operationId/cancel", async (c) => {
+    const active = pageSession(c);
+    if (!active) return toSignIn(c);
+    const vmId = c.req.param("vmId");
+    try {
+      const op = await cancelOperation(serviceContext(c), c.req.param("operationId"));
+      setFlash(c, {
+        kind: "success",
+        message:
+          op.status === "cancelled"
+            ? `${op.kind} cancelled.`
+            : `Cancelling ${op.kind}: its host stops it at the next safe point.`,
+      });
+    } catch (err) {
+      // An operation that finished meanwhile is a message; 403/404 become error pages.
+      if (!(err instanceof ServiceError) || err.code !== "CONFLICT") throw err;
+      setFlash(c, { kind: "error", message: err.message });
+    }
+    return htmxRedirect(c, `/vms/${vmId}`);
   });
 
   app.post("/vms/:vmId/:action", async (c) => {

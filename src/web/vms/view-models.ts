@@ -6,8 +6,9 @@ import { getHost } from "../../domain/hosts/list-hosts";
 import { loadImage } from "../../domain/images/images";
 import { orgRef, projectRef } from "../../domain/orgs/shared";
 import { getProject } from "../../domain/projects/get-project";
+import { CANCEL_PERMISSION } from "../../domain/vms/cancel-operation";
 import type { VmAction } from "../../domain/vms/change-state";
-import type { OperationRow } from "../../domain/vms/operations";
+import type { OperationRow, VmOperationKind } from "../../domain/vms/operations";
 import {
   getVm,
   listVmOperations,
@@ -193,7 +194,17 @@ export async function detailProps(c: Ctx, vmId: string, csrfToken: string, userI
     },
     operations: ops.map((o) => operationItem(o, userId)),
     actions,
-    busy: running ? { id: running.id, kind: running.kind } : null,
+    busy: running
+      ? {
+          id: running.id,
+          kind: running.kind,
+          cancellable: await may(
+            c,
+            vmRef(vm.id),
+            CANCEL_PERMISSION[running.kind as VmOperationKind] ?? "update",
+          ),
+        }
+      : null,
     live: running !== undefined || TRANSITIONAL.has(vm.observedState),
     csrfToken,
   };

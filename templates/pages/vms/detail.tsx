@@ -46,7 +46,7 @@ export type VmDetailProps = {
   /** Actions the user may take in the VM's current state. */
   actions: VmActionButton[];
   /** The operation under way, when there is one (actions wait for it). */
-  busy: { id: string; kind: string } | null;
+  busy: { id: string; kind: string; cancellable: boolean } | null;
   /** Keep polling: an operation runs or the VM is between states. */
   live: boolean;
   csrfToken: string;
@@ -120,10 +120,20 @@ function Timeline(props: { operations: OperationTimelineItem[] }) {
 function Actions(props: VmDetailProps) {
   if (props.busy) {
     return (
-      <p class="text-sm text-gray-600" data-busy={props.busy.id}>
-        <span class="font-mono">{props.busy.kind}</span> is in progress; actions are available when
-        it finishes.
-      </p>
+      <div class="flex flex-wrap items-center gap-2">
+        <p class="text-sm text-gray-600" data-busy={props.busy.id}>
+          <span class="font-mono">{props.busy.kind}</span> is in progress; actions are available
+          when it finishes.
+        </p>
+        {props.busy.cancellable ? (
+          <form method="post" action={`/vms/${props.vm.id}/operations/${props.busy.id}/cancel`}>
+            <CsrfInput token={props.csrfToken} />
+            <Button size="sm" variant="secondary" attrs={{ "data-action": "cancel-operation" }}>
+              Cancel
+            </Button>
+          </form>
+        ) : null}
+      </div>
     );
   }
   if (props.actions.length === 0) return null;

@@ -6,6 +6,7 @@ import {
   deleteImage,
   listImages,
 } from "../../../domain/images/images";
+import { cancelOperation } from "../../../domain/vms/cancel-operation";
 import { changeVmState, type VmAction } from "../../../domain/vms/change-state";
 import { createVm } from "../../../domain/vms/create-vm";
 import { idempotency } from "../../../domain/vms/operations";
@@ -178,6 +179,25 @@ const routes = {
     request: { params: OperationIdParam, query: WaitQuery },
     responses: { 200: json(Operation, "The operation"), ...commonRead },
   }),
+  cancelOperation: createRoute({
+    method: "post",
+    path: "/api/v1/operations/{operationId}/cancel",
+    tags: ["operations"],
+    summary:
+      "Cancel an operation: at once if its host has not started it, else at its next safe point",
+    description:
+      "Answers the operation: `cancelled` when its host had not started it (the VM stays as its " +
+      "host last reported it; a create's VM becomes `error`), still `running` when the host " +
+      "stops it at its next safe point (follow it with `?wait=`). Needs the permission that " +
+      "starts an operation of its kind (`delete` for a create). Cancelling again is a no-op; " +
+      "a finished operation is `409 already_finished`.",
+    request: { params: OperationIdParam },
+    responses: {
+      200: json(Operation, "The operation after the request"),
+      ...common,
+      ...problemResponses("already_finished"),
+    },
+  }),
   images: createRoute({
     method: "get",
     path: "/api/v1/organizations/{orgId}/images",
@@ -300,6 +320,11 @@ export function registerVmApi(app: Router): void {
     const op = wait
       ? await waitForOperation(sc, operationId, Math.min(30, Number.parseInt(wait, 10)) * 1000)
       : await getOperation(sc, operationId);
+    return c.json(operationJson(op), 200);
+  });
+
+  app.openapi(routes.cancelOperation, async (c) => {
+    const op = await cancelOperation(serviceContext(c), c.req.valid("param").operationId);
     return c.json(operationJson(op), 200);
   });
 

@@ -1,0 +1,157 @@
+import { eq } from "drizzle-orm";
+import { describe, expect, it } from "vitest";
+import { auditEvents, hosts, vms, workItems } from "../../src/db/schema";
+import { hostReports, vmFleet } from "../support/fleet";
+import type { Harness } from "../support/harness";
+import { expectProblem, okJson, type Team } from "../tenancy/fixtures";
+
+type Op = { id: string; kind: string; status: string; error: { code: string } | null };
+type Accepted = { vm: { id: string; observedState: string }; operation: Op };
+
+async function createVm(t: Team, imageId: string, name = "web-1"): Promise<Accepted> {
+  return okJson<Accepted>(
+    await t.member.request(`/api/v1/projects/${t.project.id}/vms`, {
+      method: "POST",
+      json: { name, imageId, vcpus: 1, memoryMb: 1024, diskGb: 10 },
+    }),
+    202,
+  );
+}
+
+/** A running VM its host has reported in its last status. */
+async function runningVm(h: Harness, t: Team, hostId: string, imageId: string): Promise<string> {
+  const { vm } = await createVm(t, imageId);
+  await hostReports(h, vm.id);
+  await h.deps.db
+    .update(hosts)
+    .set({ status: { inventory: [{ id: vm.id, state: "running" }] } })
+    .where(eq(hosts.id, hostId));
+  return vm.id;
+}
+
+const cancel = (t: Team, opId: string, who: keyof Team = "member") =>
+  (t[who] as Team["member"]).request(`/api/v1/operations/${opId}/cancel`, { method: "POST" });
+
+async function vmRow(h: Harness, id: string) {
+  const [row] = await h.deps.db.select().from(vms).where(eq(vms.id, id));
+  return row;
+}
+
+describe("POST /api/v1/operations/{id}/cancel", () => {
+  it("a stop its host has not started ends at once; the VM stays running, and is meant to", async () => {
+    const { h, t, hostId, imageId } = await vmFleet();
+    const vmId = await runningVm(h, t, hostId, imageId);
+    const stop = await okJson<Accepted>(
+      await t.member.request(`/api/v1/vms/${vmId}/stop`, { method: "POST" }),
+      202,
+    );
+    expect(await vmRow(h, vmId)).toMatchObject({
+      observedState: "stopping",
+      desiredState: "stopped",
+    });
+
+    // Viewers may not; the refusal is audited. People outside the project see nothing.
+    await expectProblem(await cancel(t, stop.operation.id, "viewer"), 403, "forbidden");
+    await expectProblem(await cancel(t, stop.operation.id, "outsider"), 404, "not_found");
+
+    const cancelled = await okJson<Op>(await cancel(t, stop.operation.id));
+    expect(cancelled).toMatchObject({ status: "cancelled", error: { code: "cancelled" } });
+    expect(await vmRow(h, vmId)).toMatchObject({
+      observedState: "running",
+      desiredState: "running",
+    });
+    const [item] = await h.deps.db
+      .select()
+      .from(workItems)
+      .where(eq(workItems.idem, stop.operation.id));
+    expect(item).toMatchObject({ state: "cancelled" });
+    const audit = await h.deps.db
+      .select()
+      .from(auditEvents)
+      .where(eq(auditEvents.action, "operation.cancel"));
+    expect(audit.map((a) => a.outcome)).toEqual(["denied", "success"]);
+
+    // Again: a no-op. The VM takes new operations.
+    expect(await okJson<Op>(await cancel(t, stop.operation.id))).toMatchObject({
+      status: "cancelled",
+    });
+    await okJson(await t.member.request(`/api/v1/vms/${vmId}/stop`, { method: "POST" }), 202);
+  });
+
+  it("cancelling a create leaves an error VM to delete; a finished operation is a 409", async () => {
+    const { h, t, imageId } = await vmFleet();
+    const { vm, operation } = await createVm(t, imageId);
+    expect(await okJson<Op>(await cancel(t, operation.id))).toMatchObject({ status: "cancelled" });
+    expect(await vmRow(h, vm.id)).toMatchObject({ observedState: "error" });
+
+    const other = await createVm(t, imageId, "web-2");
+    await hostReports(h, other.vm.id);
+    const finished = await expectProblem(
+      await cancel(t, other.operation.id),
+      409,
+      "already_finished",
+    );
+    expect(JSON.stringify(finished)).toContain("succeeded");
+  });
+
+  it("an operation its host runs stops at the host's next safe point", async () => {
+    const { h, t, hostId, imageId } = await vmFleet();
+    const vmId = await runningVm(h, t, hostId, imageId);
+    const restart = await okJson<Accepted>(
+      await t.member.request(`/api/v1/vms/${vmId}/restart`, { method: "POST" }),
+      202,
+    );
+    // The host holds it (claimed and acked, with a live lease).
+    await h.deps.db
+      .update(workItems)
+      .set({ state: "accepted", leaseExpiresAt: h.clock.now() + 60_000 })
+      .where(eq(workItems.idem, restart.operation.id));
+    expect(await okJson<Op>(await cancel(t, restart.operation.id))).toMatchObject({
+      status: "running",
+    });
+    const [item] = await h.deps.db
+      .select()
+      .from(workItems)
+      .where(eq(workItems.idem, restart.operation.id));
+    expect(item?.cancelRequestedAt).not.toBeNull();
+    expect(item?.state).toBe("accepted");
+  });
+
+  it("an operation whose dispatch was lost is cancelled directly", async () => {
+    const { h, t, hostId, imageId } = await vmFleet();
+    const vmId = await runningVm(h, t, hostId, imageId);
+    const pause = await okJson<Accepted>(
+      await t.member.request(`/api/v1/vms/${vmId}/pause`, { method: "POST" }),
+      202,
+    );
+    await h.deps.db.delete(workItems).where(eq(workItems.idem, pause.operation.id));
+    expect(await okJson<Op>(await cancel(t, pause.operation.id))).toMatchObject({
+      status: "cancelled",
+    });
+    expect(await vmRow(h, vmId)).toMatchObject({ observedState: "running" });
+  });
+
+  it("without a report from the host, a state only the request set becomes unknown", async () => {
+    const { h, t, imageId } = await vmFleet();
+    const { vm } = await createVm(t, imageId);
+    await hostReports(h, vm.id);
+    const stop = await okJson<Accepted>(
+      await t.member.request(`/api/v1/vms/${vm.id}/stop`, { method: "POST" }),
+      202,
+    );
+    await okJson(await cancel(t, stop.operation.id));
+    expect(await vmRow(h, vm.id)).toMatchObject({ observedState: "unknown" });
+  });
+
+  it("refuses malformed and unknown operation ids with clear problems", async () => {
+    const { h, t } = await vmFleet();
+    // As for GET /api/v1/operations/{id}: any id that names no operation is a 404.
+    await expectProblem(await cancel(t, "op_nope"), 404, "not_found");
+    await expectProblem(await cancel(t, `op_${"0".repeat(26)}`), 404, "not_found");
+    const anonymous = await h.request(`/api/v1/operations/op_${"0".repeat(26)}/cancel`, {
+      method: "POST",
+    });
+    expect(anonymous.headers.get("content-type")).toBe("application/problem+json");
+    expect([401, 403]).toContain(anonymous.status);
+  });
+});
