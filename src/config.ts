@@ -200,7 +200,8 @@ export function parseConfig(env: Record<string, unknown>, runtime: Runtime): App
     live: {
       checkMs: c.STRATO_LIVE_CHECK_MS,
       heartbeatMs: 15_000,
-      // On Workers each check is a subrequest (50 per request on the free plan): 40 s at 1 s fits.
+      // On Workers each check is a subrequest (50 per request on the free plan): 40 s at 1 s fits,
+      // with the access checks of every heartbeat period (two per stream) and a render or two.
       maxMs: (c.STRATO_LIVE_MAX_S ?? (runtime === "workers" ? 40 : 300)) * 1000,
     },
   };

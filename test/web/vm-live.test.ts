@@ -164,6 +164,50 @@ describe("live VM views (server-sent events)", () => {
     await streamEnded(h, "gone");
   });
 
+  it("ends the stream once its session is signed out, at the latest a heartbeat period later", async () => {
+    const { h, t, imageId } = await fleet();
+    const vmId = await createThroughApi(t, imageId);
+    const page = await html(await get(t.member, `/vms/${vmId}`));
+    const sse = new SseReader(await openStream(t.member, streamUrlOf(page)));
+    try {
+      expect((await t.member.request("/sign-out", { method: "POST" })).status).toBe(303);
+      // Nothing changed on the VM: the periodic check finds the session gone.
+      h.clock.advance(15_000);
+      const gone = await sse.event();
+      expect(gone.data).toContain("data-vm-gone");
+      expect(await sse.event()).toMatchObject({ event: "gone" });
+      expect(await sse.next()).toBe("end");
+    } finally {
+      await sse.close();
+    }
+    await streamEnded(h, "access");
+    // The fetch the fragment makes goes to sign-in.
+    expect((await get(t.member, `/vms/${vmId}`)).status).toBe(303);
+  });
+
+  it("ends the dashboard stream when what the viewer may see changes", async () => {
+    const { h, t, imageId } = await fleet();
+    const page = await html(await get(t.viewer, "/"));
+    const sse = new SseReader(await openStream(t.viewer, streamUrlOf(page)));
+    try {
+      expect(await sse.next(200)).toBe("timeout");
+      const removed = await t.owner.request(
+        `/api/v1/organizations/${t.org.id}/members/${t.viewer.user.id}`,
+        { method: "DELETE" },
+      );
+      expect(removed.status).toBe(204);
+      // A change in the organization would have been streamed to the viewer: it is not.
+      await createThroughApi(t, imageId);
+      const gone = await sse.event();
+      expect(gone.data).toContain("Reload the page");
+      expect(gone.data).not.toContain("vm.create");
+      expect(await sse.event()).toMatchObject({ event: "gone" });
+    } finally {
+      await sse.close();
+    }
+    await streamEnded(h, "access");
+  });
+
   it("streams the rows of the VM list: new VMs and state changes, same filters", async () => {
     const { h, t, imageId } = await fleet();
     const a = await createThroughApi(t, imageId, "a");

@@ -48,14 +48,41 @@ export async function sessionFromToken(deps: Deps, token: string): Promise<Activ
     .limit(1);
   if (!found) return null;
   const { session } = found;
-  if (session.revokedAt !== null) return null;
-  if (now >= session.expiresAt) return null;
-  if (now >= session.lastSeenAt + deps.config.session.idleMs) return null;
+  if (!usable(deps, session, now)) return null;
   if (now - session.lastSeenAt >= TOUCH_INTERVAL_MS) {
     await deps.db.update(sessions).set({ lastSeenAt: now }).where(eq(sessions.id, session.id));
     session.lastSeenAt = now;
   }
   return found;
+}
+
+function usable(
+  deps: Deps,
+  session: Pick<SessionRow, "revokedAt" | "expiresAt" | "lastSeenAt">,
+  now: number,
+): boolean {
+  return (
+    session.revokedAt === null &&
+    now < session.expiresAt &&
+    now < session.lastSeenAt + deps.config.session.idleMs
+  );
+}
+
+/**
+ * Whether a session a long-lived request started with can still be used (not signed out, revoked,
+ * idle or too old). Unlike `sessionFromToken`, it does not count as activity.
+ */
+export async function sessionStillUsable(deps: Deps, sessionId: string): Promise<boolean> {
+  const [session] = await deps.db
+    .select({
+      revokedAt: sessions.revokedAt,
+      expiresAt: sessions.expiresAt,
+      lastSeenAt: sessions.lastSeenAt,
+    })
+    .from(sessions)
+    .where(eq(sessions.id, sessionId))
+    .limit(1);
+  return session !== undefined && usable(deps, session, deps.clock.now());
 }
 
 /** Ends one session of `userId` (a user can only end their own). Returns whether one was ended. */

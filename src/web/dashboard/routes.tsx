@@ -32,10 +32,14 @@ export function registerDashboardStream(app: Hono<AppEnv>): void {
   app.get(EVENTS_PATH, async (c) => {
     const active = pageSession(c);
     if (!active) return toSignIn(c);
-    // Who sees what is settled when the stream starts; it is renewed with each reconnection.
+    // Who sees what is settled when the stream starts; a change ends the stream (the page then
+    // reloads its cards), and it is renewed with each reconnection.
     const layout = await consoleLayout(c, active);
     const scope = await dashboardScope(c, layout);
+    const seen = JSON.stringify(scope);
     return liveStream(c, {
+      stillVisible: async () =>
+        JSON.stringify(await dashboardScope(c, await consoleLayout(c, active))) === seen,
       marker: () => dashboardMarker(c.var.deps, scope),
       render: async () =>
         markup(<DashboardLive {...(await dashboardProps(c, active, layout, scope))} />),

@@ -1,7 +1,9 @@
 import { streamSSE } from "hono/streaming";
 import { LIVE_GONE_EVENT } from "../../../templates/components/live-region";
 import { ServiceError } from "../../domain/errors";
+import { sessionStillUsable } from "../../domain/identity/sessions";
 import type { Ctx } from "../../http/env";
+import { pageSession } from "../console";
 
 /** What a live view streams (see docs/vms.md, "Live updates in the console"). */
 export type LiveSource = {
@@ -14,6 +16,11 @@ export type LiveSource = {
   render(): Promise<string>;
   /** The fragment sent once the thing is gone (or no longer visible); the stream then ends. */
   gone(): Promise<string>;
+  /**
+   * Whether the viewer may still see what the stream started with, for views whose renders do not
+   * check that themselves (the dashboard's set of projects).
+   */
+  stillVisible?(): Promise<boolean>;
 };
 
 /** FNV-1a (32 bits) in base 36 plus the length: a short event id for a marker. */
@@ -62,10 +69,14 @@ function isGone(err: unknown): boolean {
  * keeps proxies from dropping a quiet stream. It ends when the client disconnects and after
  * `live.maxMs` (Workers and proxies cut long responses; the client reconnects). Authorization is
  * the caller's, before this is called; a render that finds the thing gone (NOT_FOUND: deleted, or
- * access revoked) ends the stream with the `gone` fragment.
+ * access revoked) ends the stream with the `gone` fragment. Access is checked again before every
+ * render and once per heartbeat period: a session that was signed out, revoked or timed out, or a
+ * source that is no longer visible (`stillVisible`), ends the stream the same way.
  */
 export function liveStream(c: Ctx, source: LiveSource): Response {
-  const { clock, config, log } = c.var.deps;
+  const { deps } = c.var;
+  const { clock, config, log } = deps;
+  const sessionId = pageSession(c)?.session.id;
   const { checkMs, heartbeatMs, maxMs } = config.live;
   let known = c.req.header("last-event-id") || c.req.query(VERSION_PARAM) || "";
   // nginx and similar buffer responses unless told otherwise.
@@ -81,12 +92,23 @@ export function liveStream(c: Ctx, source: LiveSource): Response {
     };
     const started = clock.now();
     let lastWrite = started;
+    let checkedAt = started;
+    const mayWatch = async () => {
+      checkedAt = clock.now();
+      const sessionOk = sessionId === undefined || (await sessionStillUsable(deps, sessionId));
+      return sessionOk && ((await source.stillVisible?.()) ?? true);
+    };
     const run = async () => {
       while (clock.now() - started < maxMs) {
         if (stop.signal.aborted || stream.aborted) return "disconnected" as const;
         const marker = await source.marker();
         if (marker === null) return sendGone();
         const version = markerVersion(marker);
+        const due = version !== known || clock.now() - checkedAt >= heartbeatMs;
+        if (due && !(await mayWatch())) {
+          await sendGone();
+          return "access" as const;
+        }
         if (version !== known) {
           await stream.writeSSE({ data: await source.render(), id: version });
           known = version;
