@@ -87,7 +87,13 @@ async function enroll(
     // One round trip first so the proof's iat is on the server's clock.
     await client.send("GET", "/enrollment", { auth: false }).catch(() => undefined);
     const proof = await enrollmentProof(key, token, client.now());
-    const res = await client.enroll({ token, public_jwk: key.publicJwk, facts, proof });
+    const res = await client.enroll({
+      token,
+      public_jwk: key.publicJwk,
+      facts,
+      proof,
+      ...(configuredRoot ? { trust_root_kid: await rootKid(configuredRoot) } : {}),
+    });
     // A root configured out of band is the stronger source: the answer must name the same key.
     if (configuredRoot && !sameRoot(configuredRoot, res.trust_root)) {
       log.error(
@@ -115,6 +121,13 @@ async function enroll(
     });
     return 0;
   } catch (error) {
+    if (error instanceof ControlPlaneError && error.code === "trust_root_mismatch") {
+      log.error(
+        "enrollment refused: the control plane's trust root is not the configured trust_root; nothing was recorded",
+        { configured: configuredRoot ? await rootKid(configuredRoot) : null },
+      );
+      return 4;
+    }
     log.error("enrollment failed", { error: String(error) });
     return error instanceof ControlPlaneError && error.status === 401 ? 3 : 1;
   } finally {

@@ -45,6 +45,7 @@ export const PROBLEM_CODES = {
   idempotency_mismatch: { status: 422, title: "Idempotency-Key reused with another request" },
   upgrade_required: { status: 426, title: "WebSocket upgrade required" },
   session_conflict: { status: 409, title: "Another boot of this host is connected" },
+  trust_root_mismatch: { status: 409, title: "Not the trust root the agent expects" },
   // Specific codes come after the generic ones: the first code listed with a status is the one
   // used for that status when nothing more specific is known (e.g. Hono's own HTTPExceptions).
   token_invalid: { status: 401, title: "Invalid API token" },

@@ -49,6 +49,14 @@ export const enrollRequestSchema = z
     facts: hostFactsSchema,
     /** JWS (`typ` strato-enroll+jwt) by the new key over `{tok, jkt, iat, exp, jti}`. */
     proof: text(4096),
+    /**
+     * The RFC 7638 thumbprint of the trust root the agent was configured to expect: a control
+     * plane with another root refuses the enrollment before it uses the token or records a host.
+     */
+    trust_root_kid: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{43}$/)
+      .optional(),
   })
   .strict();
 export type EnrollRequest = z.infer<typeof enrollRequestSchema>;

@@ -1,4 +1,5 @@
 import { eq } from "drizzle-orm";
+import { calculateJwkThumbprint } from "jose";
 import { describe, expect, it } from "vitest";
 import { enrollmentProof, generateAgentKey, tokenAssertion } from "../../agent/src/identity";
 import { verifyTrustBundle } from "../../agent/src/trust-bundle";
@@ -118,6 +119,34 @@ describe("enrollment", () => {
     await problem((await enrollHost(h, secret)).res, 503, "not_ready");
     h.deps.signer = signer;
     expect((await enrollHost(h, secret)).res.status).toBe(201);
+  });
+
+  it("an agent that expects another trust root is refused (409) before anything is recorded", async () => {
+    const h = await createHarness();
+    const orgId = await createOrg(h);
+    const secret = await mintToken(h, orgId, { maxUses: 1 });
+    const root = h.deps.signer?.trustRoot;
+    if (!root) throw new Error("no trust root");
+    const ours = await calculateJwkThumbprint(root, "sha256");
+    const enrollExpecting = async (trust_root_kid: string) => {
+      const { key } = await generateAgentKey();
+      const proof = await enrollmentProof(key, secret, h.clock.now());
+      return call(h, "/enroll", {
+        body: { token: secret, public_jwk: key.publicJwk, facts: FACTS, proof, trust_root_kid },
+      });
+    };
+    const refused = await enrollExpecting("A".repeat(43));
+    expect(refused.status).toBe(409);
+    expect(await refused.json()).toMatchObject({
+      code: "trust_root_mismatch",
+      trust_root_kid: ours,
+    });
+    expect(await h.deps.db.select().from(hosts)).toEqual([]);
+    const malformed = await enrollExpecting("not a thumbprint");
+    expect(malformed.status).toBe(422);
+    expect(JSON.stringify(await malformed.json())).toContain("trust_root_kid");
+    // The token kept its one use: the right root enrolls.
+    expect((await enrollExpecting(ours)).status).toBe(201);
   });
 
   it("a rejected host is refused with host_rejected", async () => {

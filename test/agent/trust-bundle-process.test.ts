@@ -2,7 +2,9 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { hosts } from "../../src/db/schema";
 import { processSandbox } from "../support/processes";
 import { type Lab, type LabAgent, startLab } from "../support/protocol-lab";
 import { generateSigningKey, type TestSigningKey } from "../support/signing";
@@ -65,16 +67,9 @@ describe("a trust bundle signed offline with `strato trust sign`", () => {
   it("an agent configured with another trust root refuses to enroll (or to run), and says why", async () => {
     const other = await generateSigningKey();
     const stateDir = join(sandbox.dataDir, "mismatch");
+    const token = await lab.enrollmentToken(); // one use
     const enroll = lab.agentCommand(
-      [
-        "enroll",
-        "--url",
-        lab.base,
-        "--token",
-        await lab.enrollmentToken(),
-        "--state-dir",
-        stateDir,
-      ],
+      ["enroll", "--url", lab.base, "--token", token, "--state-dir", stateDir],
       {
         STRATO_AGENT_MACHINE_ID: "7275737400000000000000000000beef",
         STRATO_AGENT_TRUST_ROOT: other.publicJwk,
@@ -82,9 +77,20 @@ describe("a trust bundle signed offline with `strato trust sign`", () => {
     );
     expect(await enroll.exited, enroll.output()).toBe(4);
     expect(enroll.output()).toContain(
-      "enrollment failed: the control plane's trust root is not the configured trust_root",
+      "enrollment refused: the control plane's trust root is not the configured trust_root; nothing was recorded",
     );
     expect(existsSync(join(stateDir, "identity.json"))).toBe(false);
+    // The control plane checked before recording anything: no pending host, the token unused.
+    const hostsOfMachine = await lab.deps.db
+      .select()
+      .from(hosts)
+      .where(eq(hosts.machineId, "7275737400000000000000000000beef"));
+    expect(hostsOfMachine).toEqual([]);
+    const again = lab.agentCommand(
+      ["enroll", "--url", lab.base, "--token", token, "--state-dir", join(sandbox.dataDir, "ok")],
+      { STRATO_AGENT_MACHINE_ID: "7275737400000000000000000000beef" },
+    );
+    expect(await again.exited, again.output()).toBe(0);
 
     // A pinned root changes only by enrolling again: `run` refuses a different setting.
     const run = lab.agentCommand(["run", "--state-dir", agent.stateDir], {

@@ -43,6 +43,16 @@ export async function enroll(
   const tokenHash = await sha256Hex(input.token);
   const thumbprint = await calculateJwkThumbprint(input.public_jwk, "sha256");
   await verifyProof(input, tokenHash, thumbprint, now);
+  const rootKid = await calculateJwkThumbprint(trustRoot, "sha256");
+  if (input.trust_root_kid !== undefined && input.trust_root_kid !== rootKid) {
+    // The agent expects another control plane (or a root from before a re-install): nothing is
+    // recorded and the token keeps its use.
+    throw new ProblemError({
+      code: "trust_root_mismatch",
+      detail: "This control plane's trust root is not the one the agent was configured to expect.",
+      extensions: { trust_root_kid: rootKid },
+    });
+  }
 
   const known = await deps.db.query.hosts.findFirst({ where: eq(hosts.keyThumbprint, thumbprint) });
   if (known) {
