@@ -23,6 +23,7 @@ const enrollRoute = createRoute({
       "invalid_assertion",
       "clock_skew",
       "conflict",
+      "trust_root_mismatch",
       "validation_failed",
       "not_ready",
     ),
