@@ -58,6 +58,20 @@ async function agentHost(h: Harness, t: Team) {
   return { hostId, key, token: await accessToken(h, key, hostId) };
 }
 
+/** A host-level item (no resource effects) queued for the host. */
+function hostItem(h: Harness, hostId: string, op = "host.noop", params?: Record<string, unknown>) {
+  return enqueueWork(h.deps, {
+    hostId,
+    op,
+    ...(params ? { params } : {}),
+    resource: { kind: "host", id: hostId, uid: hostId },
+    createdBy: "test",
+  });
+}
+
+const claimAll = (h: Harness, token: string) =>
+  call(h, "/claim", { token, body: { cursor: 0, max_items: 10 } });
+
 describe("a host's work items: list and cancel (/api/v1/hosts/{hostId}/work-items)", () => {
   it("lists the host's work newest first, with outcomes, to whoever may view the host", async () => {
     const { t, hostId, imageId } = await vmFleet();
@@ -150,18 +164,8 @@ describe("a host's work items: list and cancel (/api/v1/hosts/{hostId}/work-item
   it("an item the host holds is flagged: the host learns it from renew and reports cancelled", async () => {
     const { h, t } = await vmFleet();
     const host = await agentHost(h, t);
-    const queued = await enqueueWork(h.deps, {
-      hostId: host.hostId,
-      op: "host.sleep",
-      params: { ms: 60_000 },
-      resource: { kind: "host", id: host.hostId, uid: host.hostId },
-      createdBy: "test",
-    });
-    const claim = await call(h, "/claim", {
-      token: host.token,
-      body: { cursor: 0, max_items: 10 },
-    });
-    expect(claim.status).toBe(200);
+    const queued = await hostItem(h, host.hostId, "host.sleep", { ms: 60_000 });
+    expect((await claimAll(h, host.token)).status).toBe(200);
     const ack = await call(h, `/items/${queued.id}/ack`, {
       token: host.token,
       body: { status: "accepted", lease_epoch: 1 },
@@ -192,13 +196,8 @@ describe("a host's work items: list and cancel (/api/v1/hosts/{hostId}/work-item
   it("an item whose lease lapsed ends at once; a host that comes back is told it was cancelled", async () => {
     const { h, t } = await vmFleet();
     const host = await agentHost(h, t);
-    const queued = await enqueueWork(h.deps, {
-      hostId: host.hostId,
-      op: "host.noop",
-      resource: { kind: "host", id: host.hostId, uid: host.hostId },
-      createdBy: "test",
-    });
-    await call(h, "/claim", { token: host.token, body: { cursor: 0, max_items: 10 } });
+    const queued = await hostItem(h, host.hostId);
+    await claimAll(h, host.token);
     h.clock.advance(h.deps.config.agent.ackWindowMs + 1);
     expect(
       await okJson<WorkItem>(
@@ -215,13 +214,8 @@ describe("a host's work items: list and cancel (/api/v1/hosts/{hostId}/work-item
   it("refuses finished items, malformed ids and other hosts' items with clear problems", async () => {
     const { h, t } = await vmFleet();
     const { hostId, token } = await agentHost(h, t);
-    const done = await enqueueWork(h.deps, {
-      hostId,
-      op: "host.noop",
-      resource: { kind: "host", id: hostId, uid: hostId },
-      createdBy: "test",
-    });
-    await call(h, "/claim", { token, body: { cursor: 0, max_items: 10 } });
+    const done = await hostItem(h, hostId);
+    await claimAll(h, token);
     await call(h, `/items/${done.id}/ack`, { token, body: { status: "accepted", lease_epoch: 1 } });
     const reported = await call(h, `/items/${done.id}/result`, {
       token,
