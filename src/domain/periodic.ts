@@ -6,11 +6,12 @@ import type { Deps } from "../deps";
 import { ensureHostGrace } from "./hosts/grace";
 import { sweepHostLiveness } from "./hosts/liveness-sweep";
 import { reconcile } from "./vms/reconcile";
+import { settleLapsedCancellations } from "./work/cancel";
 
 /**
  * The control plane's periodic work, run by the Worker's cron trigger and a timer on Node: push
- * the authorization outbox, record host liveness changes, then reconcile VMs. Each job logs and
- * survives its own failure.
+ * the authorization outbox, record host liveness changes, end cancellations whose host let the
+ * lease lapse, then reconcile VMs. Each job logs and survives its own failure.
  */
 export async function runPeriodicJobs(deps: Deps): Promise<void> {
   await ensureHostGrace(deps);
@@ -19,6 +20,14 @@ export async function runPeriodicJobs(deps: Deps): Promise<void> {
     await sweepHostLiveness(deps);
   } catch (err) {
     deps.log.error("host liveness sweep failed", {
+      error: err instanceof Error ? err.message : String(err),
+    });
+  }
+  try {
+    const settled = await settleLapsedCancellations(deps);
+    if (settled > 0) deps.log.info("cancellations settled after their leases lapsed", { settled });
+  } catch (err) {
+    deps.log.error("settling cancellations failed", {
       error: err instanceof Error ? err.message : String(err),
     });
   }

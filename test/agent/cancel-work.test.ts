@@ -1,7 +1,8 @@
 import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { auditEvents, hosts, operations, vms } from "../../src/db/schema";
+import { auditEvents, hosts, operations, vms, workEvents } from "../../src/db/schema";
 import { decideHost } from "../../src/domain/hosts/transition";
+import { runPeriodicJobs } from "../../src/domain/periodic";
 import { enqueueWork } from "../../src/domain/work/enqueue";
 import { hostReports, vmFleet } from "../support/fleet";
 import type { Harness } from "../support/harness";
@@ -205,6 +206,51 @@ describe("a host's work items: list and cancel (/api/v1/hosts/{hostId}/work-item
       ),
     ).toMatchObject({ state: "cancelled", cancelRequested: false });
     const renew = await call(h, `/items/${queued.id}/renew`, {
+      token: await accessToken(h, host.key, host.hostId),
+      body: { lease_epoch: 1 },
+    });
+    await expectProblem(renew, 410, "item_cancelled");
+  });
+
+  it("a cancellation the host never confirms ends when its lease lapses: asked again, or in the periodic jobs", async () => {
+    const { h, t } = await vmFleet();
+    const host = await agentHost(h, t);
+    const asked = await hostItem(h, host.hostId, "host.sleep", { ms: 60_000 });
+    const swept = await hostItem(h, host.hostId, "host.sleep", { ms: 60_000 });
+    await claimAll(h, host.token);
+    for (const item of [asked, swept]) {
+      expect(
+        await okJson<WorkItem>(
+          await t.admin.request(cancelPath(host.hostId, item.id), { method: "POST" }),
+        ),
+      ).toMatchObject({ state: "leased", cancelRequested: true });
+    }
+    // The host went away: nothing renews, nothing claims.
+    h.clock.advance(h.deps.config.agent.ackWindowMs + 1);
+    expect(
+      await okJson<WorkItem>(
+        await t.admin.request(cancelPath(host.hostId, asked.id), { method: "POST" }),
+      ),
+    ).toMatchObject({ state: "cancelled", cancelRequested: false });
+    expect((await workOf(t, host.hostId)).find((w) => w.id === swept.id)).toMatchObject({
+      state: "leased",
+      cancelRequested: true,
+    });
+    await runPeriodicJobs(h.deps);
+    expect((await workOf(t, host.hostId)).find((w) => w.id === swept.id)).toMatchObject({
+      state: "cancelled",
+      outcome: "cancelled",
+      cancelRequested: false,
+    });
+    const events = await h.deps.db.select().from(workEvents).where(eq(workEvents.itemId, swept.id));
+    expect(events.map((e) => e.kind)).toEqual([
+      "enqueued",
+      "claimed",
+      "cancel_requested",
+      "expired",
+    ]);
+    // The host comes back: its renew says the item was cancelled.
+    const renew = await call(h, `/items/${swept.id}/renew`, {
       token: await accessToken(h, host.key, host.hostId),
       body: { lease_epoch: 1 },
     });

@@ -1,11 +1,13 @@
-import { and, eq, isNull, notInArray } from "drizzle-orm";
+import { and, eq, inArray, isNotNull, isNull, lte, notInArray } from "drizzle-orm";
 import {
+  ACTIVE_WORK_STATES,
   hosts,
   TERMINAL_WORK_STATES,
   type WorkState,
   workEvents,
   workItems,
 } from "../../db/schema";
+import type { Deps } from "../../deps";
 import { type AuditInput, auditStatement } from "../audit/record";
 import { commit, type ServiceContext, type Statement } from "../context";
 import { ServiceError } from "../errors";
@@ -58,6 +60,11 @@ export async function cancelWork(
     const current = await db.query.workItems.findFirst({ where: eq(workItems.id, itemId) });
     if (!current) throw new ServiceError("NOT_FOUND", `No work item ${itemId}.`);
     if (TERMINAL.has(current.state) && current.state !== "cancelled") throw finished(current);
+    if (!TERMINAL.has(current.state) && !heldAt(current, now)) {
+      // Asked before, and the host that held it let its lease lapse: it ends now.
+      await commit(db, await endStatements(sc.deps, current, now));
+      return { id: current.id, state: "cancelled", cancelRequested: false };
+    }
     return view(current);
   }
   const [host] = await db
@@ -65,7 +72,7 @@ export async function cancelWork(
     .from(hosts)
     .where(eq(hosts.id, item.hostId))
     .limit(1);
-  const held = item.state !== "queued" && item.leaseExpiresAt !== null && item.leaseExpiresAt > now;
+  const held = heldAt(item, now);
   const statements: Statement[] = [
     db.insert(workEvents).values({
       itemId: item.id,
@@ -86,17 +93,24 @@ export async function cancelWork(
     await ring(sc.deps, item.hostId, item.seq);
     return view(item);
   }
-  // No claim can take it now, so its state is settled: it ends here. An item whose lease lapsed
-  // after it was accepted may have started; its resource is then treated as having run.
+  await commit(db, [...(await endStatements(sc.deps, item, now)), ...statements]);
+  return { id: item.id, state: "cancelled", cancelRequested: false };
+}
+
+/**
+ * Ends an item no claim can take any more (cancellation asked, and no host holds it) as
+ * `cancelled`, with what it was for. An item whose lease lapsed after it was accepted may have
+ * started; its resource is then treated as having run.
+ */
+async function endStatements(deps: Deps, item: WorkItemRow, now: number): Promise<Statement[]> {
   const ran = item.state === "accepted" || item.state === "running";
-  await commit(db, [
-    db
+  return [
+    deps.db
       .update(workItems)
       .set({ state: "cancelled", outcome: "cancelled", leaseExpiresAt: null, finishedAt: now })
       .where(and(eq(workItems.id, item.id), eq(workItems.state, item.state))),
-    ...statements,
     ...(await resultEffects(
-      sc.deps,
+      deps,
       item,
       {
         attempt: item.attempt,
@@ -112,8 +126,46 @@ export async function cancelWork(
       },
       ran,
     )),
-  ]);
-  return { id: item.id, state: "cancelled", cancelRequested: false };
+  ];
+}
+
+/**
+ * Cancellations their host never confirmed: the host held the item, then its lease lapsed (the
+ * host went away, or was cut off), and no claim offers a cancelled item again. They end here, in
+ * the periodic jobs; a host that comes back is told `item_cancelled` on its renew. Returns how
+ * many ended.
+ */
+export async function settleLapsedCancellations(deps: Deps, limit = 100): Promise<number> {
+  const now = deps.clock.now();
+  const lapsed = await deps.db
+    .select()
+    .from(workItems)
+    .where(
+      and(
+        isNotNull(workItems.cancelRequestedAt),
+        inArray(workItems.state, [...ACTIVE_WORK_STATES]),
+        lte(workItems.leaseExpiresAt, now),
+      ),
+    )
+    .limit(limit);
+  for (const item of lapsed) {
+    await commit(deps.db, [
+      ...(await endStatements(deps, item, now)),
+      deps.db.insert(workEvents).values({
+        itemId: item.id,
+        hostId: item.hostId,
+        at: now,
+        kind: "expired",
+        detail: { reason: "the lease lapsed before the host confirmed the cancellation" },
+      }),
+    ]);
+  }
+  return lapsed.length;
+}
+
+/** A host holds the item: leased to it (or running there) under a lease that has not lapsed. */
+function heldAt(item: WorkItemRow, now: number): boolean {
+  return item.state !== "queued" && item.leaseExpiresAt !== null && item.leaseExpiresAt > now;
 }
 
 function view(item: WorkItemRow): CancelledWork {
