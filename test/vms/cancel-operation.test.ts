@@ -131,6 +131,23 @@ describe("POST /api/v1/operations/{id}/cancel", () => {
     expect(await vmRow(h, vmId)).toMatchObject({ observedState: "running" });
   });
 
+  it("an operation whose item expired (which the reconciler would dispatch again) is cancelled directly", async () => {
+    const { h, t, hostId, imageId } = await vmFleet();
+    const vmId = await runningVm(h, t, hostId, imageId);
+    const pause = await okJson<Accepted>(
+      await t.member.request(`/api/v1/vms/${vmId}/pause`, { method: "POST" }),
+      202,
+    );
+    await h.deps.db
+      .update(workItems)
+      .set({ state: "expired", outcome: "expired" })
+      .where(eq(workItems.idem, pause.operation.id));
+    expect(await okJson<Op>(await cancel(t, pause.operation.id))).toMatchObject({
+      status: "cancelled",
+    });
+    expect(await vmRow(h, vmId)).toMatchObject({ observedState: "running" });
+  });
+
   it("without a report from the host, a state only the request set becomes unknown", async () => {
     const { h, t, imageId } = await vmFleet();
     const { vm } = await createVm(t, imageId);

@@ -6,6 +6,7 @@ import { authorizeActor } from "../authorize";
 import { commit, type ServiceContext } from "../context";
 import { ServiceError } from "../errors";
 import { cancelWork } from "../work/cancel";
+import { TERMINAL } from "../work/load-item";
 import { vmResultStatements } from "./apply-result";
 import { loadOperation, type OperationRow, type VmOperationKind } from "./operations";
 import { getOperation } from "./queries";
@@ -29,8 +30,8 @@ export const CANCEL_PERMISSION: Record<VmOperationKind, string> = {
 /**
  * Cancels a VM operation through its work item (`cancelWork`): one its host has not started ends
  * `cancelled` at once, with the VM as its host last reported it; one the host runs stops at its
- * next safe point and ends as the host reports. An operation that was never dispatched is
- * cancelled directly. Cancelling a cancelled operation is a no-op; a finished one is a 409.
+ * next safe point and ends as the host reports. An operation no item will run (never queued, or
+ * its item expired) is cancelled directly. Cancelling a cancelled operation is a no-op; a finished one is a 409.
  */
 export async function cancelOperation(sc: ServiceContext, id: string): Promise<OperationRow> {
   const op = await getOperation(sc, id);
@@ -49,18 +50,19 @@ export async function cancelOperation(sc: ServiceContext, id: string): Promise<O
     const vm = await loadVm(sc.deps, op.targetId);
     const [item] = vm.hostId
       ? await sc.deps.db
-          .select({ id: workItems.id })
+          .select({ id: workItems.id, state: workItems.state })
           .from(workItems)
           .where(and(eq(workItems.hostId, vm.hostId), eq(workItems.idem, op.id)))
           .limit(1)
       : [];
     const audit = { action: "operation.cancel", target };
-    if (item) {
+    if (item && !TERMINAL.has(item.state)) {
       await cancelWork(sc, item.id, audit);
     } else {
-      // Never queued (its dispatch failed; the reconciler would retry it): nothing ran anywhere.
-      const pseudoItem = {
-        id: "",
+      // No item will run: it was never queued (its dispatch failed) or it ended without a result
+      // for the operation (expired). The reconciler would dispatch it again; it ends here.
+      const itemOf = {
+        id: item?.id ?? "",
         hostId: vm.hostId ?? "",
         op: op.kind,
         idem: op.id,
@@ -70,10 +72,10 @@ export async function cancelOperation(sc: ServiceContext, id: string): Promise<O
         attempt: 0,
         lease_epoch: 0,
         outcome: "cancelled" as const,
-        error: { code: "cancelled", message: "Cancelled before it was queued.", retryable: false },
+        error: { code: "cancelled", message: "Cancelled before a host ran it.", retryable: false },
       };
       await commit(sc.deps.db, [
-        ...(await vmResultStatements(sc.deps, pseudoItem, cancelled, false, sc)),
+        ...(await vmResultStatements(sc.deps, itemOf, cancelled, false, sc)),
         auditStatement(sc, { ...audit, orgId: op.orgId, detail: { operationId: op.id } }),
       ]);
     }
