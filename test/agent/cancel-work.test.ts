@@ -33,12 +33,14 @@ async function createVm(t: Team, imageId: string, name: string): Promise<Accepte
   );
 }
 
+type WorkPage = { items: WorkItem[]; nextCursor: string | null };
+
+async function pageOf(t: Team, hostId: string, query = ""): Promise<WorkPage> {
+  return okJson<WorkPage>(await t.viewer.request(`/api/v1/hosts/${hostId}/work-items${query}`));
+}
+
 async function workOf(t: Team, hostId: string, query = ""): Promise<WorkItem[]> {
-  return (
-    await okJson<{ items: WorkItem[] }>(
-      await t.viewer.request(`/api/v1/hosts/${hostId}/work-items${query}`),
-    )
-  ).items;
+  return (await pageOf(t, hostId, query)).items;
 }
 
 async function operationOf(h: Harness, id: string) {
@@ -74,7 +76,7 @@ const claimAll = (h: Harness, token: string) =>
   call(h, "/claim", { token, body: { cursor: 0, max_items: 10 } });
 
 describe("a host's work items: list and cancel (/api/v1/hosts/{hostId}/work-items)", () => {
-  it("lists the host's work newest first, with outcomes, to whoever may view the host", async () => {
+  it("lists the host's work newest first, a page at a time, to whoever may view the host", async () => {
     const { t, hostId, imageId } = await vmFleet();
     const first = await createVm(t, imageId, "web-1");
     const second = await createVm(t, imageId, "web-2");
@@ -83,12 +85,29 @@ describe("a host's work items: list and cancel (/api/v1/hosts/{hostId}/work-item
       { op: "vm.create", resourceId: second.vm.id, state: "queued", cancelRequested: false },
       { op: "vm.create", resourceId: first.vm.id, state: "queued", outcome: null },
     ]);
-    expect(await workOf(t, hostId, "?limit=1")).toHaveLength(1);
-    await expectInvalid(
-      await t.viewer.request(`/api/v1/hosts/${hostId}/work-items?limit=0`),
-      "limit",
-      "query",
-    );
+    // A page at a time, newest first; and by state.
+    const third = await createVm(t, imageId, "web-3");
+    const firstPage = await pageOf(t, hostId, "?limit=2");
+    expect(firstPage.items.map((i) => i.resourceId)).toEqual([third.vm.id, second.vm.id]);
+    expect(firstPage.nextCursor).not.toBeNull();
+    const rest = await pageOf(t, hostId, `?limit=2&cursor=${firstPage.nextCursor}`);
+    expect(rest).toMatchObject({ items: [{ resourceId: first.vm.id }], nextCursor: null });
+    const [newest] = firstPage.items;
+    if (!newest) throw new Error("no item");
+    await okJson(await t.admin.request(cancelPath(hostId, newest.id), { method: "POST" }));
+    expect((await workOf(t, hostId, "?state=cancelled")).map((i) => i.id)).toEqual([newest.id]);
+    expect(await workOf(t, hostId, "?state=queued")).toHaveLength(2);
+    for (const [query, field] of [
+      ["limit=0", "limit"],
+      ["cursor=abc", "cursor"],
+      ["state=nope", "state"],
+    ] as const) {
+      await expectInvalid(
+        await t.viewer.request(`/api/v1/hosts/${hostId}/work-items?${query}`),
+        field,
+        "query",
+      );
+    }
     await expectProblem(
       await t.outsider.request(`/api/v1/hosts/${hostId}/work-items`),
       404,

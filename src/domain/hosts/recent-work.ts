@@ -1,4 +1,4 @@
-import { and, desc, eq } from "drizzle-orm";
+import { and, desc, eq, lt } from "drizzle-orm";
 import { type WorkState, workItems } from "../../db/schema";
 import type { Deps } from "../../deps";
 import { authorizeActor } from "../authorize";
@@ -38,20 +38,49 @@ function toView({
   return { ...row, cancelRequested: cancelRequestedAt !== null && !TERMINAL.has(row.state) };
 }
 
-/** The newest work items of a host, for people allowed to view the host (404 for others). */
+export type HostWorkQuery = {
+  limit?: number;
+  /** Only items in this state. */
+  state?: WorkState;
+  /** `nextCursor` of the previous page. */
+  cursor?: string;
+};
+
+/**
+ * A host's work items, newest first, a page at a time (keyset on `seq`, through the host's
+ * indexes), for people allowed to view the host (404 for others).
+ */
 export async function recentHostWork(
   sc: ServiceContext,
   hostId: string,
-  limit = 20,
-): Promise<HostWorkView[]> {
+  query: HostWorkQuery = {},
+): Promise<{ items: HostWorkView[]; nextCursor: string | null }> {
   await authorizeActor(sc, { type: "host", id: hostId }, "view");
+  const limit = query.limit ?? 20;
+  const before = query.cursor === undefined ? undefined : Number(query.cursor);
+  if (before !== undefined && !(Number.isSafeInteger(before) && before > 0)) {
+    throw new ServiceError("VALIDATION", "Not a cursor of this list.", [
+      { in: "query", field: "cursor", code: "invalid", message: "Pass a nextCursor as it came." },
+    ]);
+  }
   const rows = await sc.deps.db
-    .select(columns)
+    .select({ ...columns, seq: workItems.seq })
     .from(workItems)
-    .where(eq(workItems.hostId, hostId))
+    .where(
+      and(
+        eq(workItems.hostId, hostId),
+        query.state === undefined ? undefined : eq(workItems.state, query.state),
+        before === undefined ? undefined : lt(workItems.seq, before),
+      ),
+    )
     .orderBy(desc(workItems.seq))
-    .limit(limit);
-  return rows.map(toView);
+    .limit(limit + 1);
+  const page = rows.slice(0, limit);
+  const last = page.at(-1);
+  return {
+    items: page.map(({ seq: _seq, ...row }) => toView(row)),
+    nextCursor: rows.length > limit && last ? String(last.seq) : null,
+  };
 }
 
 /** One work item of this host (404 when the host has no such item). */

@@ -166,7 +166,7 @@ export function registerHostPages(app: Hono<AppEnv>): void {
     const [org, report, work, can] = await Promise.all([
       loadOrganization(c.var.deps, host.orgId),
       hostReport(sc, hostId),
-      recentHostWork(sc, hostId),
+      recentHostWork(sc, hostId).then((page) => page.items),
       permissionsOn(c, hostRef(hostId), ["approve", "operate", "delete"] as const),
     ]);
     const layout = await consoleLayout(c, active);

@@ -181,12 +181,30 @@ const routes = {
     method: "get",
     path: "/api/v1/hosts/{hostId}/work-items",
     tags,
-    summary: "The host's newest work items with their outcomes",
+    summary: "The host's work items with their outcomes, newest first, a page at a time",
     request: {
       params: HostIdParam,
-      query: z.object({ limit: z.coerce.number().int().min(1).max(200).default(20) }),
+      query: z.object({
+        limit: z.coerce.number().int().min(1).max(200).default(20),
+        state: z.enum(WORK_STATES).optional(),
+        cursor: z
+          .string()
+          .regex(/^\d{1,15}$/)
+          .optional(),
+      }),
     },
-    responses: { 200: json(z.object({ items: z.array(WorkItem) }), "Work items"), ...commonRead },
+    responses: {
+      200: json(
+        z
+          .object({
+            items: z.array(WorkItem),
+            nextCursor: z.string().nullable().openapi({ description: "Pass as `cursor` for more" }),
+          })
+          .openapi("HostWorkItemPage"),
+        "Work items",
+      ),
+      ...commonRead,
+    },
   }),
   cancelWork: createRoute({
     method: "post",
@@ -292,8 +310,13 @@ export function registerHosts(app: Router): void {
 
   app.openapi(routes.work, async (c) => {
     const { hostId } = c.req.valid("param");
-    const { limit } = c.req.valid("query");
-    return c.json({ items: await recentHostWork(serviceContext(c), hostId, limit) }, 200);
+    const { limit, state, cursor } = c.req.valid("query");
+    const page = await recentHostWork(serviceContext(c), hostId, {
+      limit,
+      ...(state ? { state } : {}),
+      ...(cursor ? { cursor } : {}),
+    });
+    return c.json(page, 200);
   });
 
   app.openapi(routes.cancelWork, async (c) => {
