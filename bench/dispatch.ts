@@ -7,9 +7,10 @@
  *    enqueued once it is back waiting, so the figure is dispatch latency without queueing;
  *  - polling only (STRATO_AGENT_WEBSOCKET=0, STRATO_AGENT_WAIT_S=0, STRATO_AGENT_CLAIM_MS=5000): items arrive at a steady
  *    rate (--poll-rate per second, spread over the agents) and wait for the next 5 s claim.
- * Also: a bare loopback round trip (GET /healthz) in the same run, idle requests per agent per
- * minute in both modes (every request the server sees, counted per access token over --idle-s),
- * and the agents' RSS (VmRSS).
+ * Also: a bare loopback round trip (GET /healthz) in the same run, how long the server takes to
+ * answer the wake-up run's claims and acks, idle requests per agent per minute in both modes
+ * (every request the server sees, counted per access token over --idle-s), and the agents' RSS
+ * (VmRSS).
  * Agents run as `strato-agent` processes (--agent-mode process, the default up to 10 agents: each
  * is a Node process of ~120 MB) or as simulated agents (--agent-mode swarm, the default above 10):
  * the real agent code, one runtime per host, all in one Node process (bench/lib/agent-swarm.ts),
@@ -82,6 +83,8 @@ class AgentTraffic {
   /** Access token → when its latest `/wait` arrived (performance.now()). */
   readonly #waits = new Map<string, number>();
   #counting: Map<string, number> | undefined;
+  /** While timing: how long the server took to answer each claim and ack (ms). */
+  #serverMs: { claim: number[]; ack: number[] } | undefined;
 
   attach(cp: ControlPlane): void {
     cp.observers.add((request, response) => {
@@ -91,6 +94,12 @@ class AgentTraffic {
       if (this.#counting) this.#counting.set(token, (this.#counting.get(token) ?? 0) + 1);
       if (url.pathname.endsWith("/wait")) this.#waits.set(token, performance.now());
       const m = ITEM_PATH.exec(url.pathname);
+      const timing = this.#serverMs;
+      const step = url.pathname.endsWith("/claim") ? "claim" : m?.[2] === "ack" ? "ack" : undefined;
+      if (timing && step) {
+        const started = performance.now();
+        void response.then(() => timing[step].push(performance.now() - started));
+      }
       if (m?.[2] === "result") {
         const itemId = m[1] ?? "";
         void response.then((r) => {
@@ -115,6 +124,17 @@ class AgentTraffic {
   async longPollAfter(token: string, since: number, timeoutMs: number): Promise<void> {
     const deadline = performance.now() + timeoutMs;
     while ((this.#waits.get(token) ?? 0) <= since && performance.now() < deadline) await sleep(1);
+  }
+
+  /** Starts timing the server's answers to claims and acks. */
+  startTiming(): void {
+    this.#serverMs = { claim: [], ack: [] };
+  }
+
+  stopTiming(): { claim: number[]; ack: number[] } {
+    const timed = this.#serverMs ?? { claim: [], ack: [] };
+    this.#serverMs = undefined;
+    return timed;
   }
 
   startCounting(): void {
@@ -257,6 +277,7 @@ try {
   for (const [k, agent] of agents.entries()) await noop(plane, agent.hostId, `warm-${k}`);
   await sleep(1000);
   const wakeIds: string[] = [];
+  traffic.startTiming();
   let wallStart = performance.now();
   if (RATE === undefined) {
     await Promise.all(
@@ -283,12 +304,19 @@ try {
     }
     for (const id of wakeIds) await traffic.result(id, 60_000);
   }
+  const serverMs = traffic.stopTiming();
+  const serverClaim = summarize(serverMs.claim);
+  const serverAck = summarize(serverMs.ack);
   const { accepted: wake, claimed: wakeClaimed } = await acceptLatencies(plane, wakeIds);
   console.log(
     `  wake-up (${WAKEUP}, ${RATE === undefined ? "closed loop" : `${RATE}/s`}): enqueue → accepted p50 ${wake.p50} ms, p99 ${wake.p99} ms, max ${wake.max} ms ` +
       `(${wakeIds.length} items in ${((performance.now() - wallStart) / 1000).toFixed(1)} s; ` +
       `work_events times are whole ms); of which enqueue → claimed p50 ${wakeClaimed.p50} ms, ` +
       `p99 ${wakeClaimed.p99} ms`,
+  );
+  console.log(
+    `  server time to answer (wake-up run): claim p50 ${serverClaim.p50} ms, p99 ` +
+      `${serverClaim.p99} ms; ack p50 ${serverAck.p50} ms, p99 ${serverAck.p99} ms`,
   );
   const wakeIdle = await idleRequests(traffic, AGENTS);
   const wakeRss = rssOf(agents);
@@ -349,6 +377,10 @@ try {
       agent_call_p50_ms: call.p50,
       agent_call_p99_ms: call.p99,
       wake_p50_over_agent_call_p50: callRatio,
+      server_claim_p50_ms: serverClaim.p50,
+      server_claim_p99_ms: serverClaim.p99,
+      server_ack_p50_ms: serverAck.p50,
+      server_ack_p99_ms: serverAck.p99,
       idle_req_per_agent_min_wake: wakeIdle.mean,
       idle_req_per_agent_min_poll: pollIdle.mean,
       agent_rss_mib: wakeRss.mean,
