@@ -161,6 +161,32 @@ describe("a host's work items: list and cancel (/api/v1/hosts/{hostId}/work-item
     await createVm(t, imageId, "web-1");
   });
 
+  it("an item's log leaves out its parameters: a VM's user data may hold secrets", async () => {
+    const { t, hostId, imageId } = await vmFleet();
+    const created = await okJson<Accepted>(
+      await t.member.request(`/api/v1/projects/${t.project.id}/vms`, {
+        method: "POST",
+        json: {
+          name: "web-1",
+          imageId,
+          vcpus: 1,
+          memoryMb: 1024,
+          diskGb: 10,
+          userData: "#cloud-config\npassword: hunter2-secret\n",
+        },
+      }),
+      202,
+    );
+    const [item] = await workOf(t, hostId);
+    if (item?.resourceId !== created.vm.id) throw new Error("no create item");
+    const log = await t.admin.request(`/api/v1/hosts/${hostId}/work-items/${item.id}`);
+    const body = await log.text();
+    expect(log.status, body).toBe(200);
+    expect(body).toContain("vm.create");
+    expect(body).not.toContain("hunter2-secret");
+    expect(body).not.toContain('"params"');
+  });
+
   it("a queued stop ends with the VM as its host last reported it, not `stopping`", async () => {
     const { h, t, hostId, imageId } = await vmFleet();
     const { vm } = await createVm(t, imageId, "web-1");
@@ -211,6 +237,38 @@ describe("a host's work items: list and cancel (/api/v1/hosts/{hostId}/work-item
     expect(await workOf(t, host.hostId)).toMatchObject([
       { id: queued.id, state: "cancelled", outcome: "cancelled", cancelRequested: false },
     ]);
+
+    // Its log, oldest first, for whoever may view the host.
+    const log = await okJson<{ events: { kind: string; detail: Record<string, unknown> }[] }>(
+      await t.viewer.request(`/api/v1/hosts/${host.hostId}/work-items/${queued.id}`),
+    );
+    expect(log).toMatchObject({
+      id: queued.id,
+      op: "host.sleep",
+      state: "cancelled",
+      attempt: 1,
+      leaseEpoch: 1,
+      result: { outcome: "cancelled" },
+    });
+    expect(log.events.map((e) => e.kind)).toEqual([
+      "enqueued",
+      "claimed",
+      "accepted",
+      "cancel_requested",
+      "renewed",
+      "result",
+    ]);
+    expect(log.events[4]?.detail).toEqual({ step: "sleeping" });
+    await expectProblem(
+      await t.outsider.request(`/api/v1/hosts/${host.hostId}/work-items/${queued.id}`),
+      404,
+      "not_found",
+    );
+    await expectInvalid(
+      await t.viewer.request(`/api/v1/hosts/${host.hostId}/work-items/nope`),
+      "itemId",
+      "path",
+    );
   });
 
   it("an item whose lease lapsed ends at once; a host that comes back is told it was cancelled", async () => {

@@ -262,6 +262,12 @@ describe("host pages", () => {
     };
     const detail = await html(await get(t.admin, `/hosts/${hostId}`));
     expect(rowOf(detail)).toContain('data-action="cancel-work"');
+    const open = await html(await get(t.admin, `/hosts/${hostId}/work-items/${item.id}`));
+    expect(open).toContain('data-work-state="queued"');
+    expect(open).toContain(`action="/hosts/${hostId}/work-items/${item.id}/cancel"`);
+    expect(await html(await get(t.member, `/hosts/${hostId}/work-items/${item.id}`))).not.toContain(
+      'data-action="cancel-work"',
+    );
     expect(rowOf(detail)).toContain(`action="/hosts/${hostId}/work-items/${item.id}/cancel"`);
 
     const refused = await post(t.member, `/hosts/${hostId}/work-items/${item.id}/cancel`, {});
@@ -277,6 +283,16 @@ describe("host pages", () => {
     expect(after).toContain("Cancellation requested");
     expect(rowOf(after)).toContain('data-work-state="cancelled"');
     expect(rowOf(after)).not.toContain('data-action="cancel-work"');
+
+    // The item's own page: its facts and its log, the host's "task log".
+    expect(rowOf(after)).toContain(`href="/hosts/${hostId}/work-items/${item.id}"`);
+    const itemPage = await html(await get(t.member, `/hosts/${hostId}/work-items/${item.id}`));
+    expect(itemPage).toContain('data-work-state="cancelled"');
+    expect(itemPage).toContain('data-event="enqueued"');
+    expect(itemPage).toContain("queued for the host");
+    expect(itemPage).toContain('data-event="cancel_requested"');
+    expect(itemPage).not.toContain('data-action="cancel-work"');
+    await html(await get(t.outsider, `/hosts/${hostId}/work-items/${item.id}`), 404);
 
     // Once it ended, cancelling is explained, not an error page.
     const again = await post(t.admin, `/hosts/${hostId}/work-items/${item.id}/cancel`, {});

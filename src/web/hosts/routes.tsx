@@ -3,6 +3,7 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { HostDetailPage, RevokeHostPage } from "../../../templates/pages/hosts/detail";
 import { HostsPage } from "../../../templates/pages/hosts/list";
 import { enrollCommand, TokensPanel } from "../../../templates/pages/hosts/tokens";
+import { WorkItemPage } from "../../../templates/pages/hosts/work-item";
 import { CreateEnrollmentTokenBody, PERMISSION } from "../../api/v1/hosts/hosts";
 import type { EntityRef } from "../../authz/authorizer";
 import { ServiceError } from "../../domain/errors";
@@ -13,6 +14,7 @@ import { hostWorkItem, recentHostWork } from "../../domain/hosts/recent-work";
 import { revokeEnrollmentToken } from "../../domain/hosts/revoke-enrollment-token";
 import { setMaintenance } from "../../domain/hosts/set-maintenance";
 import { decideHost, type HostDecision } from "../../domain/hosts/transition";
+import { hostWorkItemLog } from "../../domain/hosts/work-item-log";
 import { loadOrganization, orgRef } from "../../domain/orgs/shared";
 import { cancelWork } from "../../domain/work/cancel";
 import { TERMINAL } from "../../domain/work/load-item";
@@ -32,6 +34,7 @@ import { permissionsOn } from "../orgs/can";
 import { renderPage } from "../render";
 import { may } from "../vms/shared";
 import { factRows, hostsPageProps, type TokenForm } from "./view";
+import { workItemPageProps } from "./work-item-view";
 
 const hostRef = (id: string): EntityRef => ({ type: "host", id });
 
@@ -208,6 +211,32 @@ export function registerHostPages(app: Hono<AppEnv>): void {
           }))}
           can={can}
           csrfToken={active.session.csrfToken}
+        />
+      ),
+    });
+  });
+
+  app.get("/hosts/:hostId/work-items/:itemId", async (c) => {
+    const active = pageSession(c);
+    if (!active) return toSignIn(c);
+    const hostId = c.req.param("hostId");
+    const sc = serviceContext(c);
+    const log = await hostWorkItemLog(sc, hostId, c.req.param("itemId"));
+    const host = await getHost(c.var.deps, hostId);
+    if (!host) throw new ServiceError("NOT_FOUND", `No host ${hostId}.`);
+    const can = await permissionsOn(c, hostRef(hostId), ["operate"] as const);
+    const layout = await consoleLayout(c, active);
+    return renderPage(c, {
+      title: `${log.op} on ${host.name}`,
+      layout: { ...layout, currentPath: `/orgs/${host.orgId}/hosts` },
+      body: (
+        <WorkItemPage
+          {...workItemPageProps(
+            log,
+            { id: host.id, name: host.name },
+            can.operate,
+            active.session.csrfToken,
+          )}
         />
       ),
     });

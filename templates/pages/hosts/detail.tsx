@@ -179,7 +179,17 @@ export function HostDetailPage(props: HostDetailProps) {
           rowKey={(w) => w.id}
           empty={<p class="text-sm text-gray-500">No work for this host yet.</p>}
           columns={[
-            { header: "Operation", cell: (w) => <span class="font-mono text-xs">{w.op}</span> },
+            {
+              header: "Operation",
+              cell: (w) => (
+                <a
+                  class="font-mono text-xs text-indigo-700 hover:underline"
+                  href={`/hosts/${host.id}/work-items/${w.id}`}
+                >
+                  {w.op}
+                </a>
+              ),
+            },
             {
               header: "Resource",
               cell: (w) => <span class="font-mono text-xs">{w.resource}</span>,

@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { WORK_STATES } from "../../../db/schema";
+import { WORK_EVENT_KINDS, WORK_STATES } from "../../../db/schema";
 import { auditRefusals } from "../../../domain/audit/refusals";
 import { ServiceError } from "../../../domain/errors";
 import { createEnrollmentToken } from "../../../domain/hosts/create-enrollment-token";
@@ -10,6 +10,7 @@ import { hostWorkItem, recentHostWork } from "../../../domain/hosts/recent-work"
 import { revokeEnrollmentToken } from "../../../domain/hosts/revoke-enrollment-token";
 import { setMaintenance } from "../../../domain/hosts/set-maintenance";
 import { decideHost, type HostDecision } from "../../../domain/hosts/transition";
+import { hostWorkItemLog, WORK_LOG_LIMIT } from "../../../domain/hosts/work-item-log";
 import { cancelWork } from "../../../domain/work/cancel";
 import { authorize, serviceContext } from "../../../http/auth";
 import type { Router } from "../../router";
@@ -111,6 +112,29 @@ const WorkItem = z
   })
   .openapi("HostWorkItem");
 
+const WorkItemLog = WorkItem.extend({
+  seq: z.number().int(),
+  attempt: z.number().int(),
+  leaseEpoch: z.number().int(),
+  rejectReason: z.string().nullable(),
+  startBy: z.number().int(),
+  timeoutS: z.number().int(),
+  late: z.boolean().openapi({ description: "A result that came after the item had ended" }),
+  createdBy: z.string(),
+  updatedAt: z.number().int(),
+  result: z.record(z.string(), z.unknown()).nullable(),
+  events: z
+    .array(
+      z.object({
+        at: z.number().int(),
+        kind: z.enum(WORK_EVENT_KINDS),
+        leaseEpoch: z.number().int().nullable(),
+        detail: z.record(z.string(), z.unknown()),
+      }),
+    )
+    .openapi({ description: `Oldest first, at most ${WORK_LOG_LIMIT}` }),
+}).openapi("HostWorkItemLog");
+
 const ACTIONS = ["approve", "reject", "disable", "enable", "revoke"] as const;
 /** host#approve for the enrollment decision, host#operate for running it, host#delete to revoke. */
 export const PERMISSION: Record<HostDecision, string> = {
@@ -205,6 +229,15 @@ const routes = {
       ),
       ...commonRead,
     },
+  }),
+  workItem: createRoute({
+    method: "get",
+    path: "/api/v1/hosts/{hostId}/work-items/{itemId}",
+    tags,
+    summary: "One work item with its log: claims, acks, renewals, progress lines, the result",
+    description: "The item's parameters are not shown (a VM's user data may hold secrets).",
+    request: { params: WorkItemParams },
+    responses: { 200: json(WorkItemLog, "The item and its log"), ...commonRead },
   }),
   cancelWork: createRoute({
     method: "post",
@@ -317,6 +350,11 @@ export function registerHosts(app: Router): void {
       ...(cursor ? { cursor } : {}),
     });
     return c.json(page, 200);
+  });
+
+  app.openapi(routes.workItem, async (c) => {
+    const { hostId, itemId } = c.req.valid("param");
+    return c.json(await hostWorkItemLog(serviceContext(c), hostId, itemId), 200);
   });
 
   app.openapi(routes.cancelWork, async (c) => {
