@@ -14,6 +14,7 @@ import { backoffMs, type ControlPlaneClient, ControlPlaneError, jitter } from ".
 import type { ExecutionOutcome, Executor } from "./executor";
 import type { FileJournal, JournalEntry } from "./journal-file";
 import type { AgentLog } from "./log";
+import { ProgressOutbox } from "./progress";
 import { verifyTrustBundle } from "./trust-bundle";
 import { verifyWorkItem } from "./verify";
 import { WakeupClient } from "./wakeup-client";
@@ -595,12 +596,14 @@ export class AgentRuntime {
     };
     this.#inFlight.set(entry.itemId, handle);
     const timeout = setTimeout(() => abort.abort("timeout"), item.timeout_s * 1000);
-    const events: {
-      kind: "progress";
-      at: number;
-      message: string;
-      data?: Record<string, unknown>;
-    }[] = [];
+    const progress = new ProgressOutbox(
+      (events, range) =>
+        this.#client.send("POST", `/items/${entry.itemId}/events`, {
+          body: { lease_epoch: handle.leaseEpoch, events },
+          idempotencyKey: `${entry.itemId}:${handle.leaseEpoch}:events:${range}`,
+        }),
+      (error) => this.#log.warn("progress not delivered", { error: String(error) }),
+    );
     let outcome: ExecutionOutcome;
     this.#journal.running(entry.idem);
     this.#log.info("executing work item", {
@@ -613,8 +616,7 @@ export class AgentRuntime {
         ? await handler.run({
             item,
             signal: abort.signal,
-            progress: (message, data) =>
-              events.push({ kind: "progress", at: Date.now(), message, ...(data ? { data } : {}) }),
+            progress: (message, data) => progress.push(message, data),
           })
         : { outcome: "failed", error: { code: "unsupported_op", retryable: false } };
     } catch (error) {
@@ -629,14 +631,7 @@ export class AgentRuntime {
     if (abort.signal.reason === "timeout" && outcome.outcome !== "succeeded") {
       outcome = { outcome: "failed", error: { code: "timeout", retryable: true } };
     }
-    if (events.length > 0) {
-      await this.#client
-        .send("POST", `/items/${entry.itemId}/events`, {
-          body: { lease_epoch: handle.leaseEpoch, events },
-          idempotencyKey: `${entry.itemId}:${handle.leaseEpoch}:events:1`,
-        })
-        .catch((error) => this.#log.warn("events not delivered", { error: String(error) }));
-    }
+    await progress.close();
     const body: Record<string, unknown> = {
       lease_epoch: handle.leaseEpoch,
       attempt: entry.attempt,

@@ -180,6 +180,9 @@ export const renewResponseSchema = z.object({
   cancel: z.boolean(),
 });
 
+/** Progress lines per `events` request, and the length of one line. */
+export const MAX_EVENTS_PER_BATCH = 500;
+export const MAX_EVENT_MESSAGE = 4000;
 export const eventsRequestSchema = z
   .object({
     lease_epoch: z.number().int().nonnegative(),
@@ -189,13 +192,13 @@ export const eventsRequestSchema = z
           .object({
             kind: z.enum(["progress", "log"]),
             at: z.number().int().nonnegative(),
-            message: z.string().max(4000),
+            message: z.string().max(MAX_EVENT_MESSAGE),
             data: z.record(z.string(), z.unknown()).optional(),
           })
           .strict(),
       )
       .min(1)
-      .max(500),
+      .max(MAX_EVENTS_PER_BATCH),
   })
   .strict();
 

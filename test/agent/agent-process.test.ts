@@ -125,6 +125,29 @@ describe("strato-agent against the Node server", () => {
       return row?.state === "succeeded" ? row : undefined;
     });
     expect(done.result).toMatchObject({ outcome: "succeeded", output: { noop: true } });
+
+    // Progress lines reach the control plane while the item runs, not only with its result.
+    const slow = await busy(() =>
+      enqueueWork(deps, {
+        hostId,
+        op: "host.sleep",
+        resource: { kind: "host", id: hostId, uid: `${hostId}-progress` },
+        params: { ms: 5000 },
+        createdBy: "e2e",
+      }),
+    );
+    const progress = await until("a progress line while the item runs", async () => {
+      const events = await deps.db.select().from(workEvents).where(eq(workEvents.itemId, slow.id));
+      return events.find((e) => e.kind === "progress");
+    });
+    expect(progress.detail).toMatchObject({ message: "sleeping" });
+    expect((await item(slow.id))?.state).toBe("running");
+    await until("the slow item's result", async () => {
+      const row = await item(slow.id);
+      return row?.state === "succeeded" ? row : undefined;
+    });
+    const lines = await deps.db.select().from(workEvents).where(eq(workEvents.itemId, slow.id));
+    expect(lines.filter((e) => e.kind === "progress")).toHaveLength(1);
     await until("healthy", async () => {
       const h = await getHost(deps, hostId);
       return h?.health === "healthy" || h?.health === "warning" ? h : undefined;

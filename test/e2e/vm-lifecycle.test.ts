@@ -187,6 +187,22 @@ describe("VMs end to end: control plane + strato-agent + Cloud Hypervisor simula
     const running = await finished(created);
     expect(running.observedState).toBe("running");
     expect(vmmsOf(join(stateDir, "run"), created.vm.id)).toHaveLength(1);
+    // The create's steps are in its work item's log on the control plane.
+    const page = await ok<{ items: { id: string; op: string; resourceId: string }[] }>(
+      await api(`/api/v1/hosts/${hostId}/work-items?limit=200`),
+    );
+    const item = page.items.find((i) => i.op === "vm.create" && i.resourceId === created.vm.id);
+    if (!item) throw new Error("no create item");
+    const log = await ok<{ events: { kind: string; detail: { message?: string } }[] }>(
+      await api(`/api/v1/hosts/${hostId}/work-items/${item.id}`),
+    );
+    expect(log.events.filter((e) => e.kind === "progress").map((e) => e.detail.message)).toEqual([
+      "image ready",
+      "disk ready",
+      "seed ready",
+      "defining",
+      "booting",
+    ]);
 
     const post = (action: string, json?: unknown) =>
       api(`/api/v1/vms/${created.vm.id}/${action}`, {

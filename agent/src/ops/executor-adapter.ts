@@ -22,6 +22,7 @@ export type ExecutorHandler = {
   run(ctx: {
     item: Pick<WorkItemClaims, "params" | "resource" | "idem">;
     signal: AbortSignal;
+    progress?: (message: string, data?: Record<string, unknown>) => void;
   }): Promise<ExecutorOutcome>;
 };
 
@@ -35,12 +36,13 @@ export function executorHandlers(
   for (const [op, handler] of Object.entries(handlers) as [VmOpName, VmOpHandler][]) {
     out[op] = {
       validate: (params) => validateVmOpParams(op, params),
-      async run({ item, signal }) {
+      async run({ item, signal, progress }) {
         try {
           const result = await handler(item.params, {
             resourceId: item.resource.id,
             signal,
             idem: item.idem,
+            ...(progress ? { progress } : {}),
           });
           return {
             outcome: "succeeded",

@@ -48,6 +48,8 @@ export type VmOpContext = {
    * it when done, so a re-delivered item reports instead of acting twice.
    */
   idem?: string;
+  /** A step done, for the item's log on the control plane (sent while the op runs). */
+  progress?: (message: string, data?: Record<string, unknown>) => void;
 };
 
 export type VmOpHandler = (params: unknown, ctx: VmOpContext) => Promise<OpResult>;

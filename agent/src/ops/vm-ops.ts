@@ -364,7 +364,8 @@ export class VmOps {
   /** Everything the VM needs on the host, each step a no-op when already done. */
   async #ensureResources(record: VmRecord, ctx: VmOpContext): Promise<Resources> {
     const { vmId } = record;
-    const { images, disks, network, log } = this.#deps;
+    const { images, disks, network } = this.#deps;
+    const step = this.#stepper(vmId, ctx);
     this.#abortPoint(ctx);
     const image = await images.acquire(
       {
@@ -374,13 +375,13 @@ export class VmOps {
       },
       vmId,
     );
-    log.info("vm: image ready", { vmId, sha256: image.sha256 });
+    step("image ready", { sha256: image.sha256 });
     this.#abortPoint(ctx);
     const disk = await disks.prepare(this.#diskRequest(record, image.path));
-    log.info("vm: disk ready", { vmId, path: disk.path, created: disk.created });
+    step("disk ready", { path: disk.path, created: disk.created });
     this.#abortPoint(ctx);
     const seedPath = await this.#ensureSeed(record);
-    log.info("vm: seed ready", { vmId, path: seedPath });
+    step("seed ready", { path: seedPath });
     this.#abortPoint(ctx);
     let tap: TapDevice | undefined;
     if (network) {
@@ -390,7 +391,7 @@ export class VmOps {
         bridge: network.bridge,
         ...(network.mtu !== undefined ? { mtu: network.mtu } : {}),
       });
-      log.info("vm: tap ready", { vmId, tap: tap.name, created: tap.created });
+      step("tap ready", { tap: tap.name, created: tap.created });
     }
     return { image, disk, seedPath, ...(tap ? { tap } : {}) };
   }
@@ -442,19 +443,20 @@ export class VmOps {
     obs: VmObservation,
     ctx: VmOpContext,
   ): Promise<VmObservation> {
-    const { hypervisor, log, consoleLogs } = this.#deps;
+    const { hypervisor, consoleLogs } = this.#deps;
     const vmId = record.vmId;
+    const step = this.#stepper(vmId, ctx);
     this.#abortPoint(ctx);
     // A new VM object (and a new VMM) truncates the serial file: keep what is there.
     const consoleLog = consoleLogs(vmId);
     await mkdir(dirname(consoleLog.path), { recursive: true });
     await consoleLog.archiveForRestart();
     if (obs.state === "absent" || obs.state === "stopped") {
-      log.info("vm: defining", { vmId, state: obs.state });
+      step("defining", { state: obs.state });
       await hypervisor.create(vmId, this.#spec(record, resources));
     }
     this.#abortPoint(ctx);
-    log.info("vm: booting", { vmId });
+    step("booting");
     return hypervisor.boot(vmId);
   }
 
@@ -500,6 +502,14 @@ export class VmOps {
   }
 
   // ---------------------------------------------------------------- helpers
+
+  /** A step of an op: logged here (`vm: <step>`) and reported to the item's log. */
+  #stepper(vmId: string, ctx: VmOpContext) {
+    return (message: string, data: Record<string, unknown> = {}) => {
+      this.#deps.log.info(`vm: ${message}`, { vmId, ...data });
+      ctx.progress?.(message, data);
+    };
+  }
 
   /** Runs an op under the VM's lock, with typed errors. */
   #run(op: string, ctx: VmOpContext, fn: (vmId: string) => Promise<OpResult>): Promise<OpResult> {
