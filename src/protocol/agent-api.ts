@@ -180,6 +180,12 @@ export const renewResponseSchema = z.object({
   cancel: z.boolean(),
 });
 
+/**
+ * The progress line a VM op reports once the VM's resources (image, disk, seed, network) are in
+ * place and it boots: a create's `provisioned` step is done.
+ */
+export const VM_BOOTING_STEP = "booting";
+
 /** Progress lines per `events` request, and the length of one line. */
 export const MAX_EVENTS_PER_BATCH = 500;
 export const MAX_EVENT_MESSAGE = 4000;

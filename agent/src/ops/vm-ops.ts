@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { mkdir, readFile, rename, stat, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
+import { VM_BOOTING_STEP } from "../../../src/protocol/agent-api";
 import { buildSeedImage, renderSeedFiles, type SeedSpec } from "../host/cloud-init";
 import type { VmDisk } from "../host/disks";
 import { macAddress, type TapDevice, tapName } from "../host/network";
@@ -456,7 +457,7 @@ export class VmOps {
       await hypervisor.create(vmId, this.#spec(record, resources));
     }
     this.#abortPoint(ctx);
-    step("booting");
+    step(VM_BOOTING_STEP);
     return hypervisor.boot(vmId);
   }
 

@@ -159,6 +159,7 @@ export function registerAgentWork(app: Router): void {
         return { status: 200, body: { id } };
       },
     );
+    if (out.replayed) c.header("Idempotent-Replayed", "true");
     return c.json(resultResponseSchema.pick({ id: true }).parse(out.body), 200);
   });
 

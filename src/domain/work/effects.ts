@@ -1,6 +1,7 @@
 import type { Deps } from "../../deps";
 import type { ResultRequest } from "../../protocol/agent-api";
 import type { Statement } from "../context";
+import { vmProgressStatements } from "../vms/apply-progress";
 import { vmResultStatements } from "../vms/apply-result";
 import type { WorkItemRow } from "./load-item";
 
@@ -23,6 +24,22 @@ export function resultEffects(
   ran = true,
 ): Promise<Statement[]> {
   return EFFECTS[item.resourceKind]?.(deps, item, result, ran) ?? Promise.resolve([]);
+}
+
+/** What an item's progress lines change in its resource before the result (a VM's reason, steps). */
+const PROGRESS: Record<
+  string,
+  (deps: Deps, item: WorkItemRow, messages: readonly string[]) => Promise<Statement[]>
+> = {
+  vm: vmProgressStatements,
+};
+
+export function progressEffects(
+  deps: Deps,
+  item: WorkItemRow,
+  messages: readonly string[],
+): Promise<Statement[]> {
+  return PROGRESS[item.resourceKind]?.(deps, item, messages) ?? Promise.resolve([]);
 }
 
 /** An item that ended without running (refused, superseded, past its deadline) as a failed result. */

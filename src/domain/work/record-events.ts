@@ -1,7 +1,9 @@
 import { and, eq } from "drizzle-orm";
 import { workEvents, workItems } from "../../db/schema";
 import type { Deps } from "../../deps";
+import { commit } from "../context";
 import type { AgentHost } from "../hosts/authenticate-agent";
+import { progressEffects } from "./effects";
 import { loadHostItem, staleEpoch } from "./load-item";
 
 export type AgentEvent = {
@@ -11,7 +13,10 @@ export type AgentEvent = {
   data?: Record<string, unknown> | undefined;
 };
 
-/** Stores a batch of progress and log lines; the first one moves `accepted` to `running`. */
+/**
+ * Stores a batch of progress and log lines; the first one moves `accepted` to `running`, and the
+ * progress lines show on what the item is for (a VM's reason and operation steps).
+ */
 export async function recordEvents(
   deps: Deps,
   host: AgentHost,
@@ -29,12 +34,14 @@ export async function recordEvents(
     leaseEpoch: item.leaseEpoch,
     detail: { agentAt: e.at, message: e.message, ...(e.data ? { data: e.data } : {}) },
   }));
-  await deps.db.batch([
+  const progress = input.events.filter((e) => e.kind === "progress").map((e) => e.message);
+  await commit(deps.db, [
     deps.db.insert(workEvents).values(rows),
     deps.db
       .update(workItems)
       .set({ state: "running", updatedAt: now })
       .where(and(eq(workItems.id, item.id), eq(workItems.state, "accepted"))),
+    ...(await progressEffects(deps, item, progress)),
   ]);
   return { stored: rows.length };
 }
