@@ -197,6 +197,7 @@ describe("VMs end to end: control plane + strato-agent + Cloud Hypervisor simula
       await api(`/api/v1/hosts/${hostId}/work-items/${item.id}`),
     );
     expect(log.events.filter((e) => e.kind === "progress").map((e) => e.detail.message)).toEqual([
+      "preparing image",
       "image ready",
       "disk ready",
       "seed ready",

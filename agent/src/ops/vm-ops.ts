@@ -368,6 +368,8 @@ export class VmOps {
     const { images, disks, network } = this.#deps;
     const step = this.#stepper(vmId, ctx);
     this.#abortPoint(ctx);
+    // Said first: a download from the image's URL can take minutes.
+    step("preparing image", { url: record.image.url });
     const image = await images.acquire(
       {
         url: record.image.url,
