@@ -160,6 +160,25 @@ describe("POST /api/v1/operations/{id}/cancel", () => {
     expect(await vmRow(h, vm.id)).toMatchObject({ observedState: "unknown" });
   });
 
+  it("revoking a host ends its open work: the operation fails with host_revoked", async () => {
+    const { h, t, hostId, imageId } = await vmFleet();
+    const vmId = await runningVm(h, t, hostId, imageId);
+    const stop = await okJson<Accepted>(
+      await t.member.request(`/api/v1/vms/${vmId}/stop`, { method: "POST" }),
+      202,
+    );
+    await okJson(await t.owner.request(`/api/v1/hosts/${hostId}/revoke`, { method: "POST" }));
+    const op = await okJson<Op>(await t.member.request(`/api/v1/operations/${stop.operation.id}`));
+    expect(op).toMatchObject({ status: "failed", error: { code: "host_revoked" } });
+    const [item] = await h.deps.db
+      .select()
+      .from(workItems)
+      .where(eq(workItems.idem, stop.operation.id));
+    expect(item).toMatchObject({ state: "cancelled", outcome: "cancelled" });
+    // The stop never ran: the VM is as its host last reported it.
+    expect(await vmRow(h, vmId)).toMatchObject({ observedState: "running" });
+  });
+
   it("refuses malformed and unknown operation ids with clear problems", async () => {
     const { h, t } = await vmFleet();
     // As for GET /api/v1/operations/{id}: any id that names no operation is a 404.

@@ -3,8 +3,12 @@ import { type HostState, hosts, workItems } from "../../db/schema";
 import { auditStatement } from "../audit/record";
 import { actorId, commit, type ServiceContext, type Statement } from "../context";
 import { ServiceError } from "../errors";
+import { resultEffects } from "../work/effects";
 
 export type HostDecision = "approve" | "reject" | "disable" | "revoke" | "enable";
+
+/** Work that has not ended. */
+const OPEN = ["queued", "leased", "accepted", "running"] as const;
 
 const TARGET: Record<HostDecision, HostState> = {
   approve: "approved",
@@ -67,14 +71,16 @@ export async function decideHost(
       detail: { from: host.state, to },
     }),
   ];
-  if (to === "rejected" || to === "revoked") statements.push(...shutOut(sc, hostId, now));
+  if (to === "rejected" || to === "revoked") {
+    statements.push(...(await shutOut(sc, hostId, now, to)));
+  }
   if (decision === "approve" && host.replacesHostId !== null) {
     statements.push(
       db
         .update(hosts)
         .set({ state: "revoked", ...decided })
         .where(eq(hosts.id, host.replacesHostId)),
-      ...shutOut(sc, host.replacesHostId, now),
+      ...(await shutOut(sc, host.replacesHostId, now, "revoked")),
       auditStatement(sc, {
         action: "host.revoke",
         target: { type: "host", id: host.replacesHostId },
@@ -102,17 +108,52 @@ async function hangUp(sc: ServiceContext, hostId: string): Promise<void> {
   }
 }
 
-function shutOut(sc: ServiceContext, hostId: string, now: number): Statement[] {
+/**
+ * A host that may no longer work: its open items end `cancelled`, and what each was for follows (a
+ * VM operation fails with `host_revoked` / `host_rejected`, the VM as its host last reported it).
+ */
+async function shutOut(
+  sc: ServiceContext,
+  hostId: string,
+  now: number,
+  why: "revoked" | "rejected",
+): Promise<Statement[]> {
   const { db } = sc.deps;
-  return [
+  const open = await db
+    .select()
+    .from(workItems)
+    .where(and(eq(workItems.hostId, hostId), inArray(workItems.state, [...OPEN])));
+  const statements: Statement[] = [
     db
       .update(workItems)
-      .set({ state: "cancelled", finishedAt: now, updatedAt: now, leaseExpiresAt: null })
-      .where(
-        and(
-          eq(workItems.hostId, hostId),
-          inArray(workItems.state, ["queued", "leased", "accepted", "running"]),
-        ),
-      ),
+      .set({
+        state: "cancelled",
+        outcome: "cancelled",
+        finishedAt: now,
+        updatedAt: now,
+        leaseExpiresAt: null,
+      })
+      .where(and(eq(workItems.hostId, hostId), inArray(workItems.state, [...OPEN]))),
   ];
+  for (const item of open) {
+    const ran = item.state === "accepted" || item.state === "running";
+    statements.push(
+      ...(await resultEffects(
+        sc.deps,
+        item,
+        {
+          attempt: item.attempt,
+          lease_epoch: item.leaseEpoch,
+          outcome: "failed",
+          error: {
+            code: `host_${why}`,
+            message: `The host was ${why} before it finished this.`,
+            retryable: false,
+          },
+        },
+        ran,
+      )),
+    );
+  }
+  return statements;
 }
