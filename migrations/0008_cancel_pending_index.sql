@@ -1,1 +1,1 @@
-CREATE INDEX `work_items_cancel_pending_idx` ON `work_items` (`lease_expires_at`) WHERE "work_items"."cancel_requested_at" IS NOT NULL AND "work_items"."state" IN ('leased', 'accepted', 'running');
+CREATE INDEX `work_items_cancel_pending_idx` ON `work_items` (`lease_expires_at`) WHERE "work_items"."cancel_requested_at" IS NOT NULL AND "work_items"."state" IN ('queued', 'leased', 'accepted', 'running');

@@ -1,6 +1,6 @@
 import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { auditEvents, hosts, operations, vms, workEvents } from "../../src/db/schema";
+import { auditEvents, hosts, operations, vms, workEvents, workItems } from "../../src/db/schema";
 import { decideHost } from "../../src/domain/hosts/transition";
 import { runPeriodicJobs } from "../../src/domain/periodic";
 import { enqueueWork } from "../../src/domain/work/enqueue";
@@ -332,6 +332,28 @@ describe("a host's work items: list and cancel (/api/v1/hosts/{hostId}/work-item
       body: { lease_epoch: 1 },
     });
     await expectProblem(renew, 410, "item_cancelled");
+  });
+
+  it("a queued item's cancellation left half done (the control plane stopped) ends in the periodic jobs, not at its deadline", async () => {
+    const { h, t } = await vmFleet();
+    const host = await agentHost(h, t);
+    const item = await hostItem(h, host.hostId);
+    // What the first step of a cancellation writes, and nothing after it.
+    await h.deps.db
+      .update(workItems)
+      .set({ cancelRequestedAt: h.clock.now() })
+      .where(eq(workItems.id, item.id));
+    h.clock.advance(16 * 60_000); // past the item's start_by
+    const token = await accessToken(h, host.key, host.hostId);
+    const claimed = await okJson<{ items: unknown[] }>(await claimAll(h, token));
+    expect(claimed.items).toEqual([]);
+    expect((await workOf(t, host.hostId))[0]).toMatchObject({ id: item.id, state: "queued" });
+    await runPeriodicJobs(h.deps);
+    expect((await workOf(t, host.hostId))[0]).toMatchObject({
+      id: item.id,
+      state: "cancelled",
+      cancelRequested: false,
+    });
   });
 
   it("refuses finished items, malformed ids and other hosts' items with clear problems", async () => {

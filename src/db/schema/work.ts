@@ -84,11 +84,11 @@ export const workItems = sqliteTable(
     uniqueIndex("work_items_host_seq_unique").on(t.hostId, t.seq),
     index("work_items_host_state_idx").on(t.hostId, t.state, t.seq),
     index("work_items_idem_idx").on(t.hostId, t.idem),
-    // Cancellations a host has yet to confirm: few rows, read by every periodic run.
+    // Cancellations not settled yet: few rows, read by every periodic run.
     index("work_items_cancel_pending_idx")
       .on(t.leaseExpiresAt)
       .where(
-        sql`${t.cancelRequestedAt} IS NOT NULL AND ${t.state} IN ('leased', 'accepted', 'running')`,
+        sql`${t.cancelRequestedAt} IS NOT NULL AND ${t.state} IN ('queued', 'leased', 'accepted', 'running')`,
       ),
   ],
 );

@@ -1,4 +1,4 @@
-import { and, eq, inArray, isNotNull, isNull, lte, notInArray } from "drizzle-orm";
+import { and, eq, inArray, isNotNull, isNull, lte, notInArray, or } from "drizzle-orm";
 import {
   ACTIVE_WORK_STATES,
   hosts,
@@ -129,11 +129,15 @@ async function endStatements(deps: Deps, item: WorkItemRow, now: number): Promis
   ];
 }
 
+/** How long a queued item's cancellation may stay half done before the periodic jobs end it. */
+const UNSETTLED_QUEUED_MS = 60_000;
+
 /**
- * Cancellations their host never confirmed: the host held the item, then its lease lapsed (the
- * host went away, or was cut off), and no claim offers a cancelled item again. They end here, in
- * the periodic jobs; a host that comes back is told `item_cancelled` on its renew. Returns how
- * many ended.
+ * Cancellations that did not end: their host held the item, then its lease lapsed (the host went
+ * away, or was cut off), and no claim offers a cancelled item again; or the control plane stopped
+ * between recording a queued item's cancellation and ending it (neither a claim nor its deadline
+ * takes such an item any more). They end here, in the periodic jobs; a host that comes back is
+ * told `item_cancelled` on its renew. Returns how many ended.
  */
 export async function settleLapsedCancellations(deps: Deps, limit = 100): Promise<number> {
   const now = deps.clock.now();
@@ -143,8 +147,14 @@ export async function settleLapsedCancellations(deps: Deps, limit = 100): Promis
     .where(
       and(
         isNotNull(workItems.cancelRequestedAt),
-        inArray(workItems.state, [...ACTIVE_WORK_STATES]),
-        lte(workItems.leaseExpiresAt, now),
+        inArray(workItems.state, ["queued", ...ACTIVE_WORK_STATES]),
+        or(
+          and(
+            eq(workItems.state, "queued"),
+            lte(workItems.cancelRequestedAt, now - UNSETTLED_QUEUED_MS),
+          ),
+          lte(workItems.leaseExpiresAt, now),
+        ),
       ),
     )
     .limit(limit);
@@ -156,7 +166,12 @@ export async function settleLapsedCancellations(deps: Deps, limit = 100): Promis
         hostId: item.hostId,
         at: now,
         kind: "expired",
-        detail: { reason: "the lease lapsed before the host confirmed the cancellation" },
+        detail: {
+          reason:
+            item.state === "queued"
+              ? "the cancellation was not finished; it ends now"
+              : "the lease lapsed before the host confirmed the cancellation",
+        },
       }),
     ]);
   }

@@ -30,12 +30,18 @@ export async function claimWork(
   const { db } = deps;
   const now = deps.clock.now();
 
-  // Queued items past their deadline are never started (design §2.6).
+  // Queued items past their deadline are never started (design §2.6). One being cancelled is
+  // the cancellation's to end (src/domain/work/cancel.ts).
   await db
     .update(workItems)
     .set({ state: "expired", finishedAt: now, updatedAt: now, rejectReason: "deadline" })
     .where(
-      and(eq(workItems.hostId, host.id), eq(workItems.state, "queued"), lt(workItems.startBy, now)),
+      and(
+        eq(workItems.hostId, host.id),
+        eq(workItems.state, "queued"),
+        lt(workItems.startBy, now),
+        isNull(workItems.cancelRequestedAt),
+      ),
     );
 
   const claimable = and(
