@@ -4,7 +4,7 @@ import type { Deps } from "../../deps";
 import { authorizeActor } from "../authorize";
 import type { ServiceContext } from "../context";
 import { ServiceError } from "../errors";
-import { TERMINAL } from "../work/load-item";
+import { cancelPending } from "../work/load-item";
 
 export type HostWorkView = {
   id: string;
@@ -35,7 +35,7 @@ function toView({
   cancelRequestedAt,
   ...row
 }: Omit<HostWorkView, "cancelRequested"> & { cancelRequestedAt: number | null }): HostWorkView {
-  return { ...row, cancelRequested: cancelRequestedAt !== null && !TERMINAL.has(row.state) };
+  return { ...row, cancelRequested: cancelPending({ cancelRequestedAt, state: row.state }) };
 }
 
 export type HostWorkQuery = {

@@ -3,7 +3,8 @@ import { type HostState, hosts, workItems } from "../../db/schema";
 import { auditStatement } from "../audit/record";
 import { actorId, commit, type ServiceContext, type Statement } from "../context";
 import { ServiceError } from "../errors";
-import { resultEffects } from "../work/effects";
+import { refusedResult, resultEffects } from "../work/effects";
+import { mayHaveRun } from "../work/load-item";
 
 export type HostDecision = "approve" | "reject" | "disable" | "revoke" | "enable";
 
@@ -136,21 +137,12 @@ async function shutOut(
       .where(and(eq(workItems.hostId, hostId), inArray(workItems.state, [...OPEN]))),
   ];
   for (const item of open) {
-    const ran = item.state === "accepted" || item.state === "running";
+    const ran = mayHaveRun(item);
     statements.push(
       ...(await resultEffects(
         sc.deps,
         item,
-        {
-          attempt: item.attempt,
-          lease_epoch: item.leaseEpoch,
-          outcome: "failed",
-          error: {
-            code: `host_${why}`,
-            message: `The host was ${why} before it finished this.`,
-            retryable: false,
-          },
-        },
+        refusedResult(item, `host_${why}`, `The host was ${why} before it finished this.`),
         ran,
       )),
     );

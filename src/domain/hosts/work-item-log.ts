@@ -3,7 +3,7 @@ import { type WorkEventKind, workEvents, workItems } from "../../db/schema";
 import { authorizeActor } from "../authorize";
 import type { ServiceContext } from "../context";
 import { ServiceError } from "../errors";
-import { TERMINAL } from "../work/load-item";
+import { cancelPending } from "../work/load-item";
 import type { HostWorkView } from "./recent-work";
 
 /** How many events one item's log shows (an item normally has a handful). */
@@ -66,7 +66,7 @@ export async function hostWorkItemLog(
     resourceId: item.resourceId,
     state: item.state,
     outcome: item.outcome,
-    cancelRequested: item.cancelRequestedAt !== null && !TERMINAL.has(item.state),
+    cancelRequested: cancelPending(item),
     createdAt: item.createdAt,
     finishedAt: item.finishedAt,
     seq: item.seq,

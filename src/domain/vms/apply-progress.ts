@@ -4,9 +4,7 @@ import type { Deps } from "../../deps";
 import { VM_BOOTING_STEP } from "../../protocol/agent-api";
 import type { Statement } from "../context";
 import type { ResultItem } from "./apply-result";
-
-/** States a VM shows while an operation moves it: progress lines explain them as they come. */
-const MOVING = ["pending", "scheduling", "provisioning", "stopping", "deleting"] as const;
+import { IN_FLIGHT_STATES } from "./inventory";
 
 /**
  * What an operation's progress lines change before its result: the VM's reason shows the latest
@@ -25,7 +23,7 @@ export async function vmProgressStatements(
     deps.db
       .update(vms)
       .set({ stateReason: `${item.op}: ${latest}`.slice(0, 500), updatedAt: now })
-      .where(and(eq(vms.id, item.resourceId), inArray(vms.observedState, [...MOVING]))),
+      .where(and(eq(vms.id, item.resourceId), inArray(vms.observedState, [...IN_FLIGHT_STATES]))),
   ];
   if (item.op !== "vm.create" || !messages.includes(VM_BOOTING_STEP)) return statements;
   const [operation] = await deps.db

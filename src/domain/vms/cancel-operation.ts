@@ -57,7 +57,7 @@ export async function cancelOperation(sc: ServiceContext, id: string): Promise<O
       : [];
     const audit = { action: "operation.cancel", target };
     if (item && !TERMINAL.has(item.state)) {
-      await cancelWork(sc, item.id, audit);
+      await cancelWork(sc, item.id, { audit });
     } else {
       // No item will run: it was never queued (its dispatch failed) or it ended without a result
       // for the operation (expired). The reconciler would dispatch it again; it ends here.

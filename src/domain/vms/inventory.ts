@@ -35,13 +35,14 @@ export function inventoryEntries(report: readonly Record<string, unknown>[]): In
 }
 
 /** States an operation in flight is moving the VM through: the inventory must not fight them. */
-const IN_FLIGHT: ReadonlySet<ObservedState> = new Set([
+export const IN_FLIGHT_STATES = [
   "pending",
   "scheduling",
   "provisioning",
   "stopping",
   "deleting",
-]);
+] as const satisfies readonly ObservedState[];
+const IN_FLIGHT: ReadonlySet<ObservedState> = new Set(IN_FLIGHT_STATES);
 
 /**
  * Applies a host's VM inventory (from its status report): a VM whose state differs is updated

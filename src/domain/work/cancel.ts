@@ -11,9 +11,9 @@ import type { Deps } from "../../deps";
 import { type AuditInput, auditStatement } from "../audit/record";
 import { commit, type ServiceContext, type Statement } from "../context";
 import { ServiceError } from "../errors";
-import { resultEffects } from "./effects";
+import { refusedResult, resultEffects } from "./effects";
 import { ring } from "./enqueue";
-import { TERMINAL, type WorkItemRow } from "./load-item";
+import { cancelPending, mayHaveRun, TERMINAL, type WorkItemRow } from "./load-item";
 
 export type CancelledWork = {
   id: string;
@@ -34,12 +34,25 @@ export type CancelledWork = {
 export async function cancelWork(
   sc: ServiceContext,
   itemId: string,
-  /** How the request is audited; by default `work_item.cancel` on the item. */
-  audit?: Pick<AuditInput, "action" | "target">,
+  options: {
+    /** Only this host's item (another host's is not found). */
+    hostId?: string;
+    /** How the request is audited; by default `work_item.cancel` on the item. */
+    audit?: Pick<AuditInput, "action" | "target">;
+  } = {},
 ): Promise<CancelledWork> {
   const { db } = sc.deps;
-  const found = await db.query.workItems.findFirst({ where: eq(workItems.id, itemId) });
-  if (!found) throw new ServiceError("NOT_FOUND", `No work item ${itemId}.`);
+  const { audit } = options;
+  const found = await db.query.workItems.findFirst({
+    where: and(
+      eq(workItems.id, itemId),
+      options.hostId === undefined ? undefined : eq(workItems.hostId, options.hostId),
+    ),
+  });
+  if (!found) {
+    const where = options.hostId === undefined ? "" : `Host ${options.hostId} has`;
+    throw new ServiceError("NOT_FOUND", `${where || "There is"} no work item ${itemId}.`);
+  }
   if (found.state === "cancelled") return view(found);
   if (TERMINAL.has(found.state)) throw finished(found);
   const now = sc.deps.clock.now();
@@ -103,7 +116,7 @@ export async function cancelWork(
  * started; its resource is then treated as having run.
  */
 async function endStatements(deps: Deps, item: WorkItemRow, now: number): Promise<Statement[]> {
-  const ran = item.state === "accepted" || item.state === "running";
+  const ran = mayHaveRun(item);
   return [
     deps.db
       .update(workItems)
@@ -112,18 +125,14 @@ async function endStatements(deps: Deps, item: WorkItemRow, now: number): Promis
     ...(await resultEffects(
       deps,
       item,
-      {
-        attempt: item.attempt,
-        lease_epoch: item.leaseEpoch,
-        outcome: "cancelled",
-        error: {
-          code: "cancelled",
-          message: ran
-            ? "Cancelled after its host stopped answering for it."
-            : "Cancelled before a host ran it.",
-          retryable: false,
-        },
-      },
+      refusedResult(
+        item,
+        "cancelled",
+        ran
+          ? "Cancelled after its host stopped answering for it."
+          : "Cancelled before a host ran it.",
+        "cancelled",
+      ),
       ran,
     )),
   ];
@@ -187,7 +196,7 @@ function view(item: WorkItemRow): CancelledWork {
   return {
     id: item.id,
     state: item.state,
-    cancelRequested: item.cancelRequestedAt !== null && !TERMINAL.has(item.state),
+    cancelRequested: cancelPending(item),
   };
 }
 

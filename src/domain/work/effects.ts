@@ -42,12 +42,20 @@ export function progressEffects(
   return PROGRESS[item.resourceKind]?.(deps, item, messages) ?? Promise.resolve([]);
 }
 
-/** An item that ended without running (refused, superseded, past its deadline) as a failed result. */
-export function refusedResult(item: WorkItemRow, code: string, message: string): ResultRequest {
+/**
+ * An item that the control plane ended without a result from its host (refused, superseded, past
+ * its deadline, cancelled, its host revoked), as a result: `failed` unless said otherwise.
+ */
+export function refusedResult(
+  item: WorkItemRow,
+  code: string,
+  message: string,
+  outcome: "failed" | "cancelled" = "failed",
+): ResultRequest {
   return {
     attempt: item.attempt,
     lease_epoch: item.leaseEpoch,
-    outcome: "failed",
+    outcome,
     error: { code, message, retryable: false },
   };
 }

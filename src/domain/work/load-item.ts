@@ -1,18 +1,21 @@
 import { and, eq } from "drizzle-orm";
-import { workItems } from "../../db/schema";
+import { TERMINAL_WORK_STATES, workItems } from "../../db/schema";
 import type { Deps } from "../../deps";
 import { ProblemError } from "../../http/problem";
 
 export type WorkItemRow = typeof workItems.$inferSelect;
 
-export const TERMINAL = new Set<string>([
-  "succeeded",
-  "failed",
-  "rejected",
-  "superseded",
-  "expired",
-  "cancelled",
-]);
+export const TERMINAL: ReadonlySet<string> = new Set<string>(TERMINAL_WORK_STATES);
+
+/** Cancellation was asked for and the item has not ended: its host has yet to stop it. */
+export function cancelPending(item: Pick<WorkItemRow, "cancelRequestedAt" | "state">): boolean {
+  return item.cancelRequestedAt !== null && !TERMINAL.has(item.state);
+}
+
+/** The host acked it, so it may have started (the journal holds it before the ack). */
+export function mayHaveRun(item: Pick<WorkItemRow, "state">): boolean {
+  return item.state === "accepted" || item.state === "running";
+}
 
 /** The host's own item; another host's item is reported as not found. */
 export async function loadHostItem(

@@ -10,7 +10,7 @@ import { ServiceError } from "../../domain/errors";
 import { createEnrollmentToken } from "../../domain/hosts/create-enrollment-token";
 import { hostReport } from "../../domain/hosts/host-report";
 import { getHost } from "../../domain/hosts/list-hosts";
-import { hostWorkItem, recentHostWork } from "../../domain/hosts/recent-work";
+import { recentHostWork } from "../../domain/hosts/recent-work";
 import { revokeEnrollmentToken } from "../../domain/hosts/revoke-enrollment-token";
 import { setMaintenance } from "../../domain/hosts/set-maintenance";
 import { decideHost, type HostDecision } from "../../domain/hosts/transition";
@@ -274,11 +274,7 @@ export function registerHostPages(app: Hono<AppEnv>): void {
       c,
       "operate",
       "Cancellation requested: a queued item ends now, a running one at its next safe point.",
-      async (hostId) => {
-        const itemId = c.req.param("itemId");
-        await hostWorkItem(c.var.deps, hostId, itemId);
-        await cancelWork(serviceContext(c), itemId);
-      },
+      (hostId) => cancelWork(serviceContext(c), c.req.param("itemId"), { hostId }),
     ),
   );
 

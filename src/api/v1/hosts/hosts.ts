@@ -369,8 +369,7 @@ export function registerHosts(app: Router): void {
       },
       async () => {
         await authorize(c, host, "operate");
-        await hostWorkItem(c.var.deps, hostId, itemId);
-        await cancelWork(serviceContext(c), itemId);
+        await cancelWork(serviceContext(c), itemId, { hostId });
       },
     );
     return c.json(await hostWorkItem(c.var.deps, hostId, itemId), 200);
