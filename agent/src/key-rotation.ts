@@ -76,9 +76,11 @@ export function scheduleKeyRotation(
 ): () => void {
   let busy = false;
   const check = async () => {
-    if (busy || !due(dir, days)) return;
+    if (busy) return;
     busy = true;
     try {
+      // Inside the try: an unreadable key file is logged, not an unhandled rejection.
+      if (!due(dir, days)) return;
       await rotateKey(client, dir, log);
     } catch (error) {
       // Not approved yet, or the control plane is away: the next check tries again.

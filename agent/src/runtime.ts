@@ -299,16 +299,27 @@ export class AgentRuntime {
         await this.#sendResult(entry);
         continue;
       }
+      let cancelled = false;
       try {
-        await this.#client.send("POST", `/items/${entry.itemId}/renew`, {
+        const reply = await this.#client.send("POST", `/items/${entry.itemId}/renew`, {
           body: { lease_epoch: entry.leaseEpoch, step: "resume" },
         });
+        cancelled = (reply.body as { cancel?: unknown } | null)?.cancel === true;
       } catch (error) {
-        // A newer epoch exists (or the item was cancelled): the next claim re-delivers it.
-        this.#log.info("journaled item not resumable under its old lease", {
-          itemId: entry.itemId,
-          error: String(error),
-        });
+        if (error instanceof ControlPlaneError && error.code === "item_cancelled") {
+          cancelled = true;
+        } else {
+          // A newer epoch exists: the next claim re-delivers it.
+          this.#log.info("journaled item not resumable under its old lease", {
+            itemId: entry.itemId,
+            error: String(error),
+          });
+          continue;
+        }
+      }
+      if (cancelled) {
+        // Cancelled while this agent was down (or before it could start it): never run.
+        await this.#finishCancelled(entry);
         continue;
       }
       let claims: WorkItemClaims;
@@ -537,7 +548,11 @@ export class AgentRuntime {
   /** A held item cancelled before it could run: reported `cancelled`, never executed. */
   async #cancelHeld(held: Held): Promise<void> {
     const entry = await this.#accept(held.claims, held.claimed.token);
-    if (!entry) return;
+    if (entry) await this.#finishCancelled(entry);
+  }
+
+  /** A journaled item that will not run: its `cancelled` result is journaled, then reported. */
+  async #finishCancelled(entry: JournalEntry): Promise<void> {
     this.#journal.done(entry.idem, {
       lease_epoch: entry.leaseEpoch,
       attempt: entry.attempt,
@@ -598,10 +613,20 @@ export class AgentRuntime {
     const timeout = setTimeout(() => abort.abort("timeout"), item.timeout_s * 1000);
     const progress = new ProgressOutbox(
       (events, range) =>
-        this.#client.send("POST", `/items/${entry.itemId}/events`, {
-          body: { lease_epoch: handle.leaseEpoch, events },
-          idempotencyKey: `${entry.itemId}:${handle.leaseEpoch}:events:${range}`,
-        }),
+        this.#client
+          .send("POST", `/items/${entry.itemId}/events`, {
+            body: { lease_epoch: handle.leaseEpoch, events },
+            idempotencyKey: `${entry.itemId}:${handle.leaseEpoch}:events:${range}`,
+          })
+          .catch((error: unknown) => {
+            // Refused for good (a newer lease, a line the CP will not take): sending it again
+            // would hold up every later line, so it is dropped.
+            if (error instanceof ControlPlaneError && !error.transient && error.status !== 401) {
+              this.#log.warn("progress refused; dropped", { range, error: String(error) });
+              return;
+            }
+            throw error;
+          }),
       (error) => this.#log.warn("progress not delivered", { error: String(error) }),
     );
     let outcome: ExecutionOutcome;
@@ -631,14 +656,15 @@ export class AgentRuntime {
     if (abort.signal.reason === "timeout" && outcome.outcome !== "succeeded") {
       outcome = { outcome: "failed", error: { code: "timeout", retryable: true } };
     }
-    await progress.close();
     const body: Record<string, unknown> = {
       lease_epoch: handle.leaseEpoch,
       attempt: entry.attempt,
       ...outcome,
     };
+    // Durable first: the last progress lines go out over the network, and may take a while.
     this.#journal.done(entry.idem, body);
     this.#log.info("work item done", { itemId: entry.itemId, outcome: outcome.outcome });
+    await progress.close();
     this.#statusSoon();
     const done = this.#journal.entry(entry.idem);
     if (done) await this.#sendResult(done);
