@@ -86,6 +86,22 @@ describe("host liveness sweep", () => {
     expect(await livenessEvents(t, hostId)).toEqual([]);
   });
 
+  it("a host recorded offline is not reported back online while the grace hides its silence", async () => {
+    const h = await createHarness();
+    const t = await team(h);
+    const hostId = await approvedHost(h, t.org.id);
+    h.clock.advance(10 * 60_000);
+    await runPeriodicJobs(h.deps);
+    expect((await livenessEvents(t, hostId)).map((e) => e.action)).toEqual(["host.offline"]);
+    // The control plane restarts; the host is still silent.
+    const restarted = { ...h.deps };
+    await ensureHostGrace(restarted);
+    await runPeriodicJobs(restarted);
+    h.clock.advance(h.deps.config.agent.unreachableAfterMs + 1_000);
+    await runPeriodicJobs(restarted);
+    expect((await livenessEvents(t, hostId)).map((e) => e.action)).toEqual(["host.offline"]);
+  });
+
   it("hosts that are not approved, or never seen, are not swept", async () => {
     const h = await createHarness();
     const t = await team(h);

@@ -22,6 +22,9 @@ function livenessOf(health: ReturnType<typeof hostHealth>): HostLiveness {
 export async function sweepHostLiveness(deps: Deps): Promise<LivenessChange[]> {
   const now = deps.clock.now();
   const graceUntil = hostGraceUntil(deps);
+  // While silence is not held against hosts (after a control-plane restart), health shows what
+  // hosts last reported: recording that would write a false "back online", then "offline" again.
+  if (now < graceUntil) return [];
   const rows = await deps.db
     .select({
       id: hosts.id,
