@@ -11,6 +11,7 @@ import {
 } from "../../protocol/agent-api";
 import { auditIfChangedStatement } from "../audit/record";
 import type { ServiceContext } from "../context";
+import { isUniqueViolation } from "../orgs/shared";
 import type { AgentHost } from "./authenticate-agent";
 import { checkShortLived } from "./short-lived-jws";
 
@@ -67,12 +68,7 @@ export async function rotateAgentKey(
   const taken = await deps.db.query.hosts.findFirst({
     where: or(eq(hosts.keyThumbprint, thumbprint), eq(hosts.previousKeyThumbprint, thumbprint)),
   });
-  if (taken) {
-    throw new ProblemError({
-      code: "conflict",
-      detail: "This key is already in use; make a new one.",
-    });
-  }
+  if (taken) throw keyInUse();
 
   const notAfter = now + deps.config.agent.keyOverlapMs;
   const sc: ServiceContext = { deps, actor: { kind: "host", hostId: host.id }, requestId };
@@ -101,7 +97,7 @@ export async function rotateAgentKey(
     ]);
   } catch (error) {
     // Another host took the same key between the check above and this write.
-    if (String(error).includes("UNIQUE")) throw keyInUse();
+    if (isUniqueViolation(error)) throw keyInUse();
     throw error;
   }
   if (changed.length === 0) {

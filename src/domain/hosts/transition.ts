@@ -1,5 +1,5 @@
 import { and, eq, inArray } from "drizzle-orm";
-import { type HostState, hosts, workItems } from "../../db/schema";
+import { ACTIVE_WORK_STATES, type HostState, hosts, workItems } from "../../db/schema";
 import { auditStatement } from "../audit/record";
 import { actorId, commit, type ServiceContext, type Statement } from "../context";
 import { ServiceError } from "../errors";
@@ -9,7 +9,7 @@ import { mayHaveRun } from "../work/load-item";
 export type HostDecision = "approve" | "reject" | "disable" | "revoke" | "enable";
 
 /** Work that has not ended. */
-const OPEN = ["queued", "leased", "accepted", "running"] as const;
+const OPEN = ["queued", ...ACTIVE_WORK_STATES] as const;
 
 const TARGET: Record<HostDecision, HostState> = {
   approve: "approved",
@@ -124,21 +124,21 @@ async function shutOut(
     .select()
     .from(workItems)
     .where(and(eq(workItems.hostId, hostId), inArray(workItems.state, [...OPEN])));
-  const statements: Statement[] = [
-    db
-      .update(workItems)
-      .set({
-        state: "cancelled",
-        outcome: "cancelled",
-        finishedAt: now,
-        updatedAt: now,
-        leaseExpiresAt: null,
-      })
-      .where(and(eq(workItems.hostId, hostId), inArray(workItems.state, [...OPEN]))),
-  ];
+  const statements: Statement[] = [];
   for (const item of open) {
     const ran = mayHaveRun(item);
     statements.push(
+      // Each item as it was read: one its host finished meanwhile keeps its result.
+      db
+        .update(workItems)
+        .set({
+          state: "cancelled",
+          outcome: "cancelled",
+          finishedAt: now,
+          updatedAt: now,
+          leaseExpiresAt: null,
+        })
+        .where(and(eq(workItems.id, item.id), eq(workItems.state, item.state))),
       ...(await resultEffects(
         sc.deps,
         item,

@@ -1,4 +1,4 @@
-import { eq } from "drizzle-orm";
+import { and, eq, inArray } from "drizzle-orm";
 import {
   type DesiredState,
   hosts,
@@ -118,7 +118,10 @@ export async function vmResultStatements(
             : (result.error?.message ?? `The host reported ${result.outcome}.`),
           finishedAt: now,
         })
-        .where(eq(operations.id, operation.id)),
+        // Still open: a result that races another ending (a cancel, a revoke) does not rewrite it.
+        .where(
+          and(eq(operations.id, operation.id), inArray(operations.status, ["pending", "running"])),
+        ),
     );
   }
   // An item that never ran leaves the VM as its host last reported it (not in the state the
