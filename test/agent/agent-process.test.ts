@@ -8,6 +8,7 @@ import type { ServiceContext } from "../../src/domain/context";
 import { createEnrollmentToken } from "../../src/domain/hosts/create-enrollment-token";
 import { getHost } from "../../src/domain/hosts/list-hosts";
 import { decideHost } from "../../src/domain/hosts/transition";
+import { cancelWork } from "../../src/domain/work/cancel";
 import { enqueueWork } from "../../src/domain/work/enqueue";
 import { openNodeDatabase } from "../../src/node/database";
 import { busy, until as pollUntil } from "../support/poll";
@@ -237,6 +238,33 @@ describe("strato-agent against the Node server", () => {
       return row?.state === "succeeded" ? row : undefined;
     });
     expect(agent.output()).toContain(`"resuming journaled item","itemId":"${claimedWithIt.id}"`);
+
+    // An item cancelled while its agent was down (killed mid-run) is reported cancelled at the
+    // next start, never run again.
+    const killedMidRun = await busy(() =>
+      enqueueWork(deps, {
+        hostId,
+        op: "host.sleep",
+        resource: { kind: "host", id: hostId, uid: `${hostId}-cancelled-while-down` },
+        params: { ms: 30_000 },
+        createdBy: "e2e",
+      }),
+    );
+    await waitForOutput(agent, `"executing work item","itemId":"${killedMidRun.id}"`, 30_000);
+    killGroup(agent);
+    await agent.exited;
+    expect(
+      await busy(() =>
+        cancelWork({ deps, actor: { kind: "system" }, requestId: "e2e" }, killedMidRun.id),
+      ),
+    ).toMatchObject({ cancelRequested: true });
+    agent = sandbox.spawn(AGENT, ["run", "--state-dir", stateDir], agentEnv);
+    const ended = await until("the item cancelled while the agent was down", async () => {
+      const row = await item(killedMidRun.id);
+      return row?.state === "cancelled" ? row : undefined;
+    });
+    expect(ended.result).toMatchObject({ outcome: "cancelled" });
+    expect(agent.output()).not.toContain(`"executing work item","itemId":"${killedMidRun.id}"`);
 
     // Status goes out on change: with the periodic report an hour away, a finished item still
     // brings a fresh status (capacity and inventory) within seconds.
