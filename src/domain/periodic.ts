@@ -7,39 +7,41 @@ import { ensureHostGrace } from "./hosts/grace";
 import { sweepHostLiveness } from "./hosts/liveness-sweep";
 import { reconcile } from "./vms/reconcile";
 import { settleLapsedCancellations } from "./work/cancel";
+import { purgeExpiredIdempotencyKeys } from "./work/idempotency";
 
 /**
  * The control plane's periodic work, run by the Worker's cron trigger and a timer on Node: push
  * the authorization outbox, record host liveness changes, end cancellations whose host let the
- * lease lapse, then reconcile VMs. Each job logs and survives its own failure.
+ * lease lapse, purge expired idempotency keys, then reconcile VMs. Each job logs and survives its own failure.
  */
 export async function runPeriodicJobs(deps: Deps): Promise<void> {
   await ensureHostGrace(deps);
   await syncAuthorizer(deps);
-  try {
-    await sweepHostLiveness(deps);
-  } catch (err) {
-    deps.log.error("host liveness sweep failed", {
-      error: err instanceof Error ? err.message : String(err),
-    });
-  }
-  try {
+  await job(deps, "host liveness sweep", () => sweepHostLiveness(deps));
+  await job(deps, "settling cancellations", async () => {
     const settled = await settleLapsedCancellations(deps);
     if (settled > 0) deps.log.info("cancellations settled after their leases lapsed", { settled });
-  } catch (err) {
-    deps.log.error("settling cancellations failed", {
-      error: err instanceof Error ? err.message : String(err),
-    });
-  }
-  try {
+  });
+  await job(deps, "purging idempotency keys", async () => {
+    const purged = await purgeExpiredIdempotencyKeys(deps);
+    if (purged > 0) deps.log.info("expired idempotency keys purged", { purged });
+  });
+  await job(deps, "reconcile", async () => {
     const report = await reconcile(deps);
     if (report.dispatched + report.markedUnknown + report.recovered + report.failed > 0) {
       deps.log.info("reconciled", report);
     }
-  } catch (err) {
-    deps.log.error("reconcile failed", { error: err instanceof Error ? err.message : String(err) });
-  }
+  });
   await recordRun(deps);
+}
+
+/** Runs one job; its failure is logged and does not stop the jobs after it. */
+async function job(deps: Deps, name: string, run: () => Promise<unknown>): Promise<void> {
+  try {
+    await run();
+  } catch (err) {
+    deps.log.error(`${name} failed`, { error: err instanceof Error ? err.message : String(err) });
+  }
 }
 
 /** Where the time of the last finished run is kept, so operators can see the cron/timer works. */

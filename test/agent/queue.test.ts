@@ -2,13 +2,15 @@ import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { createMemoryExecutionState, createMemoryReplayJournal } from "../../agent/src/journal";
 import { verifyWorkItem } from "../../agent/src/verify";
-import { auditEvents, workItems } from "../../src/db/schema";
+import { agentIdempotencyKeys, auditEvents, workItems } from "../../src/db/schema";
 import { getHost } from "../../src/domain/hosts/list-hosts";
+import { runPeriodicJobs } from "../../src/domain/periodic";
 import { cancelWork } from "../../src/domain/work/cancel";
 import { enqueueWork } from "../../src/domain/work/enqueue";
+import { IDEMPOTENCY_RETENTION_MS } from "../../src/domain/work/idempotency";
 import type { ClaimResponse } from "../../src/protocol/agent-api";
 import { createHarness, type Harness } from "../support/harness";
-import { call, problem, type ReadyHost, readyHost } from "./support";
+import { accessToken, call, problem, type ReadyHost, readyHost } from "./support";
 
 async function enqueue(h: Harness, hostId: string, n = 1, op = "host.noop") {
   const out = [];
@@ -89,6 +91,29 @@ describe("claim", () => {
     expect(again).toEqual(first);
     expect(first.items.map((i) => i.seq)).toEqual([1, 2]);
     expect((await claim(h, host)).items.map((i) => i.seq)).toEqual([3]);
+  });
+
+  it("an Idempotency-Key past its 7-day retention is a new request; the periodic jobs purge such keys", async () => {
+    const h = await createHarness();
+    const host = await readyHost(h);
+    await enqueue(h, host.hostId, 1);
+    const send = (token: string) =>
+      call(h, "/claim", {
+        token,
+        body: { cursor: 0, max_items: 5 },
+        headers: { "idempotency-key": "claim-old" },
+      });
+    const first = (await (await send(host.token)).json()) as ClaimResponse;
+    expect(first.items.map((i) => i.seq)).toEqual([1]);
+    h.clock.advance(IDEMPOTENCY_RETENTION_MS + 1);
+    await enqueue(h, host.hostId, 1);
+    const token = await accessToken(h, host.key, host.hostId);
+    // Not the stored answer of a week ago: the lapsed lease of seq 1 and the new seq 2.
+    const later = (await (await send(token)).json()) as ClaimResponse;
+    expect(later.items.map((i) => i.seq)).toEqual([1, 2]);
+    h.clock.advance(IDEMPOTENCY_RETENTION_MS + 1);
+    await runPeriodicJobs(h.deps);
+    expect(await h.deps.db.select().from(agentIdempotencyKeys)).toEqual([]);
   });
 
   it("a lapsed lease is re-offered to the same host only, with a new epoch", async () => {

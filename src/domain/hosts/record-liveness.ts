@@ -4,6 +4,12 @@ import type { Deps } from "../../deps";
 import type { AgentHost } from "./authenticate-agent";
 
 /**
+ * Liveness is judged in tens of seconds (Unreachable after 30 s), so a busy agent's claims within
+ * this long of its last recorded signal need no write of their own.
+ */
+export const LIVENESS_WRITE_INTERVAL_MS = 2_000;
+
+/**
  * A liveness signal (heartbeat, claim, long poll): moves `last_seen_at`. Coming back online is
  * recorded (audit and log) by the liveness sweep (liveness-sweep.ts), not on this hot path.
  */
@@ -13,6 +19,9 @@ export async function recordHeartbeat(
   input: { clockOffsetMs?: number | undefined } = {},
 ): Promise<void> {
   const now = deps.clock.now();
+  const recent =
+    host.lastSeenAt !== null && Math.abs(now - host.lastSeenAt) < LIVENESS_WRITE_INTERVAL_MS;
+  if (recent && input.clockOffsetMs === undefined) return;
   await deps.db
     .update(hosts)
     .set({

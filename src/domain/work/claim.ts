@@ -32,7 +32,7 @@ export async function claimWork(
 
   // Queued items past their deadline are never started (design §2.6). One being cancelled is
   // the cancellation's to end (src/domain/work/cancel.ts).
-  await db
+  const expire = db
     .update(workItems)
     .set({ state: "expired", finishedAt: now, updatedAt: now, rejectReason: "deadline" })
     .where(
@@ -63,23 +63,28 @@ export async function claimWork(
     .orderBy(asc(workItems.seq))
     .limit(input.maxItems);
   const leaseExpiresAt = now + deps.config.agent.ackWindowMs;
-  const claimed = await db
-    .update(workItems)
-    .set({
-      state: "leased",
-      leaseEpoch: sql`${workItems.leaseEpoch} + 1`,
-      attempt: sql`${workItems.attempt} + 1`,
-      leaseHolder: host.id,
-      leaseExpiresAt,
-      updatedAt: now,
-    })
-    .where(and(inArray(workItems.id, candidates), claimable))
-    .returning();
+  // One commit for both; the jti is unique per attempt and lease (the values after this update).
+  const [, claimed] = await db.batch([
+    expire,
+    db
+      .update(workItems)
+      .set({
+        state: "leased",
+        leaseEpoch: sql`${workItems.leaseEpoch} + 1`,
+        attempt: sql`${workItems.attempt} + 1`,
+        lastJti: sql`${workItems.id} || ':a' || (${workItems.attempt} + 1) || ':e' || (${workItems.leaseEpoch} + 1)`,
+        leaseHolder: host.id,
+        leaseExpiresAt,
+        updatedAt: now,
+      })
+      .where(and(inArray(workItems.id, candidates), claimable))
+      .returning(),
+  ]);
   claimed.sort((a, b) => a.seq - b.seq);
 
   const trustVersion = signer.trustDocument().version;
   const items: ClaimResponse["items"] = [];
-  const statements: Statement[] = [];
+  const events: Statement[] = [];
   for (const row of claimed) {
     const claims = claimsFor(deps, host, row, now);
     items.push({
@@ -88,8 +93,7 @@ export async function claimWork(
       lease_epoch: row.leaseEpoch,
       token: await signer.sign(claims),
     });
-    statements.push(
-      db.update(workItems).set({ lastJti: claims.jti }).where(eq(workItems.id, row.id)),
+    events.push(
       db.insert(workEvents).values({
         itemId: row.id,
         hostId: host.id,
@@ -100,7 +104,7 @@ export async function claimWork(
       }),
     );
   }
-  const [first, ...rest] = statements;
+  const [first, ...rest] = events;
   if (first) await db.batch([first, ...rest]);
   const last = claimed.at(-1);
   return {
@@ -112,13 +116,18 @@ export async function claimWork(
   };
 }
 
+function claimedJti(row: WorkItemRow): string {
+  if (row.lastJti === null) throw new Error(`claimed item ${row.id} has no jti`);
+  return row.lastJti;
+}
+
 function claimsFor(deps: Deps, host: AgentHost, row: WorkItemRow, now: number): WorkItemClaims {
   const iat = Math.floor(now / 1000);
   return {
     iss: deps.config.agent.issuer,
     aud: host.id,
     sub: row.id,
-    jti: `${row.id}:a${row.attempt}:e${row.leaseEpoch}`,
+    jti: claimedJti(row),
     iat,
     nbf: iat,
     exp: iat + ACCEPT_WINDOW_S,

@@ -27,9 +27,6 @@ export async function withIdempotency(
   const { db } = deps;
   const now = deps.clock.now();
   const requestHash = await sha256Hex(request);
-  await db
-    .delete(agentIdempotencyKeys)
-    .where(and(eq(agentIdempotencyKeys.hostId, hostId), lt(agentIdempotencyKeys.expiresAt, now)));
   const inserted = await db
     .insert(agentIdempotencyKeys)
     .values({ hostId, key, requestHash, createdAt: now, expiresAt: now + IDEMPOTENCY_RETENTION_MS })
@@ -38,7 +35,19 @@ export async function withIdempotency(
   const where = and(eq(agentIdempotencyKeys.hostId, hostId), eq(agentIdempotencyKeys.key, key));
   if (inserted.length === 0) {
     const existing = await db.query.agentIdempotencyKeys.findFirst({ where });
-    if (existing) {
+    if (existing && existing.expiresAt <= now) {
+      // Past retention but not purged yet (purgeExpiredIdempotencyKeys): a new request.
+      await db
+        .update(agentIdempotencyKeys)
+        .set({
+          requestHash,
+          responseStatus: null,
+          responseBody: null,
+          createdAt: now,
+          expiresAt: now + IDEMPOTENCY_RETENTION_MS,
+        })
+        .where(where);
+    } else if (existing) {
       if (existing.requestHash !== requestHash) {
         throw new ProblemError({
           code: "idempotency_mismatch",
@@ -73,4 +82,13 @@ export async function withIdempotency(
     .set({ responseStatus: response.status, responseBody: JSON.stringify(response.body) })
     .where(where);
   return { ...response, replayed: false };
+}
+
+/** Drops keys past their retention (periodic jobs), rather than on every agent request. */
+export async function purgeExpiredIdempotencyKeys(deps: Deps): Promise<number> {
+  const gone = await deps.db
+    .delete(agentIdempotencyKeys)
+    .where(lt(agentIdempotencyKeys.expiresAt, deps.clock.now()))
+    .returning({ key: agentIdempotencyKeys.key });
+  return gone.length;
 }
