@@ -19,7 +19,9 @@
  * (wake-up items per second across all agents, arriving on a fixed schedule; default: closed loop,
  * one item per agent at a time, which with many agents measures saturation rather than latency),
  * --poll-items N (60), --poll-rate N (2 per second: an agent runs its items one after another, so
- * a faster rate measures queueing behind each 5 s claim), --idle-s N (20).
+ * a faster rate measures queueing behind each 5 s claim), --idle-s N (20), --rtt-ms N (0: the
+ * agents and the bare round trip reach the control plane through a proxy that adds this round
+ * trip, bench/lib/delay-proxy.ts, to see dispatch over a network rather than loopback).
  * Targets (issue): wake-up p99 <= 100 ms and <= 5x the bare round trip.
  */
 import { mkdtempSync, rmSync } from "node:fs";
@@ -33,6 +35,7 @@ import { enqueueWork } from "../src/domain/work/enqueue";
 import { type BenchAgent, enrollAgents, startAgents, startSwarm, stopAgents } from "./lib/agents";
 import { benchArgs, intFlag } from "./lib/args";
 import { type ControlPlane, commitP50Ms, seedTenant, startControlPlane } from "./lib/control-plane";
+import { DelayProxy } from "./lib/delay-proxy";
 import { rssMiB, sleep } from "./lib/processes";
 import { summarize } from "./lib/stats";
 
@@ -45,6 +48,7 @@ const flags = benchArgs("dispatch", {
   wakeup: { type: "string" },
   "agent-mode": { type: "string" },
   rate: { type: "string" },
+  "rtt-ms": { type: "string" },
 });
 const AGENTS = intFlag(flags.agents, 1, "agents");
 const ITEMS = intFlag(flags.items, 1000, "items");
@@ -58,6 +62,7 @@ const start = (agents: BenchAgent[], env: Record<string, string> = {}) =>
 const POLL_ITEMS = intFlag(flags["poll-items"], 60, "poll-items");
 const POLL_RATE = intFlag(flags["poll-rate"], 2, "poll-rate");
 const IDLE_S = intFlag(flags["idle-s"], 20, "idle-s");
+const RTT_MS = intFlag(flags["rtt-ms"], 0, "rtt-ms");
 const BARE_N = 2_000;
 const WAKEUP = flags.wakeup ?? "websocket";
 if (WAKEUP !== "websocket" && WAKEUP !== "long-poll") {
@@ -240,6 +245,7 @@ async function agentCallRoundTrip(agent: BenchAgent | undefined) {
 
 const dir = mkdtempSync(join(tmpdir(), "strato-bench-dispatch-"));
 let cp: ControlPlane | undefined;
+let proxy: DelayProxy | undefined;
 let agents: BenchAgent[] = [];
 try {
   const setupStart = performance.now();
@@ -248,25 +254,33 @@ try {
   const traffic = new AgentTraffic();
   traffic.attach(plane);
   const tenant = await seedTenant(plane.deps);
-  agents = await enrollAgents(plane, tenant, { count: AGENTS, dir, env: AGENT_ENV });
+  proxy = RTT_MS > 0 ? await DelayProxy.start(plane.base, RTT_MS) : undefined;
+  const agentBase = proxy?.base ?? plane.base;
+  agents = await enrollAgents(plane, tenant, {
+    count: AGENTS,
+    dir,
+    env: AGENT_ENV,
+    url: agentBase,
+  });
   await start(agents);
   console.log(
     `dispatch: ${AGENTS} agent(s) (${AGENT_MODE}) enrolled and running in ` +
-      `${((performance.now() - setupStart) / 1000).toFixed(1)} s (control plane ${plane.base})`,
+      `${((performance.now() - setupStart) / 1000).toFixed(1)} s (control plane ${plane.base}` +
+      `${proxy ? `, reached through a proxy adding a ${RTT_MS} ms round trip` : ""})`,
   );
 
-  // A bare round trip on the same server: GET /healthz (no I/O), after a warm-up.
+  // A bare round trip on the same server and path: GET /healthz (no I/O), after a warm-up.
   const bare: number[] = [];
   for (let i = 0; i < BARE_N + 200; i++) {
     const t = performance.now();
-    await (await fetch(`${plane.base}/healthz`)).arrayBuffer();
+    await (await fetch(`${agentBase}/healthz`)).arrayBuffer();
     if (i >= 200) bare.push(performance.now() - t);
   }
   const b = summarize(bare);
   const commitMs = await commitP50Ms(dir);
   const call = await agentCallRoundTrip(agents[0]);
   console.log(
-    `  bare loopback round trip GET /healthz: p50 ${b.p50} ms, p99 ${b.p99} ms; ` +
+    `  bare ${proxy ? `round trip (through the ${RTT_MS} ms proxy)` : "loopback round trip"} GET /healthz: p50 ${b.p50} ms, p99 ${b.p99} ms; ` +
       `one agent API call (POST /heartbeat through the agent's client: token check and one ` +
       `write): p50 ${call.p50} ms, p99 ${call.p99} ms; one write commit to a database file ` +
       `here: p50 ${commitMs} ms`,
@@ -364,6 +378,7 @@ try {
     JSON.stringify({
       agents: AGENTS,
       agent_mode: AGENT_MODE,
+      added_rtt_ms: RTT_MS,
       wake_rate_per_s: RATE ?? null,
       items: wakeIds.length,
       wake_p50_ms: wake.p50,
@@ -389,6 +404,7 @@ try {
   );
 } finally {
   await stopAgents(agents);
+  await proxy?.close();
   await cp?.close();
   rmSync(dir, { recursive: true, force: true });
 }

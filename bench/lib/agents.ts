@@ -31,7 +31,14 @@ export type BenchAgent = {
 export async function enrollAgents(
   cp: ControlPlane,
   tenant: Tenant,
-  options: { count: number; dir: string; env: Record<string, string>; parallel?: number },
+  options: {
+    count: number;
+    dir: string;
+    env: Record<string, string>;
+    parallel?: number;
+    /** Where the agents reach the control plane (default: its own address). */
+    url?: string;
+  },
 ): Promise<BenchAgent[]> {
   const api = apiClient(cp.base, tenant.secret);
   const { secret } = await expectJson<{ secret: string }>(
@@ -52,7 +59,7 @@ export async function enrollAgents(
     };
     const enroll = spawnRecorded(
       AGENT_BIN,
-      ["enroll", "--url", cp.base, "--token", secret, "--state-dir", stateDir],
+      ["enroll", "--url", options.url ?? cp.base, "--token", secret, "--state-dir", stateDir],
       { ...process.env, ...env },
     );
     const code = await enroll.exited;
