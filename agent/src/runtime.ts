@@ -82,6 +82,11 @@ export class AgentRuntime {
   readonly #held = new Map<string, Held>();
   #renewing: Promise<void> | undefined;
   #renewAgain = false;
+  /** Items finished here so far, and that count when held items were last checked. */
+  #finished = 0;
+  #finishedAtRelease = 0;
+  /** Work started outside the loops (a held item's cancellation), awaited before run() ends. */
+  readonly #background = new Set<Promise<void>>();
   readonly #timers: NodeJS.Timeout[] = [];
   #exitCode = 0;
   #statusPending: NodeJS.Timeout | undefined;
@@ -138,7 +143,16 @@ export class AgentRuntime {
         this.#log.error("agent stopped on an error", { error: String(error) });
         await this.stop(1);
       }
+    } finally {
+      await Promise.allSettled(this.#background);
     }
+  }
+
+  #inBackground(work: Promise<void>): void {
+    const tracked = work
+      .catch((e: unknown) => this.#fatalOr(e, "background work failed"))
+      .finally(() => this.#background.delete(tracked));
+    this.#background.add(tracked);
   }
 
   #every(ms: number, fn: () => Promise<void>): void {
@@ -397,8 +411,8 @@ export class AgentRuntime {
       }
       if (claim.items.length < 10 || !this.#running) break;
     }
-    // Held items are checked at least once per claim: one may have passed its deadline.
-    await this.#releaseHeld();
+    // Held items are verified in full at least once per claim: one may have passed its deadline.
+    await this.#releaseHeld({ recheckAll: true });
   }
 
   /** Verifies a claimed item (design §2.5), then holds, refuses, or journals, acks and runs it. */
@@ -497,16 +511,23 @@ export class AgentRuntime {
 
   /**
    * Verifies held items again, oldest first, until none moves: each that runs may unblock the
-   * next. Items past their deadline or token expiry are refused here as usual.
+   * next. Only an item finishing here can unblock one, so without `recheckAll` this does nothing
+   * until one has, and then verifies only held items whose `after` items have all finished.
+   * `recheckAll` verifies every held item once, which refuses those past their deadline or
+   * token expiry as usual.
    */
-  async #releaseHeld(): Promise<void> {
+  async #releaseHeld(options: { recheckAll?: boolean } = {}): Promise<void> {
     if (this.#held.size === 0) return;
-    for (let moved = true; moved && this.#running; ) {
+    if (!options.recheckAll && this.#finished === this.#finishedAtRelease) return;
+    for (let pass = 0, moved = true; moved && this.#running; pass++) {
       moved = false;
+      this.#finishedAtRelease = this.#finished;
+      const everyItem = options.recheckAll === true && pass === 0;
       const waiting = [...this.#held.values()].sort((a, b) => a.claimed.seq - b.claimed.seq);
       for (const held of waiting) {
         if (!this.#running) return;
         if (held.busy || this.#held.get(held.claimed.id) !== held) continue;
+        if (!everyItem && !(await this.#afterFinished(held.claims))) continue;
         held.busy = true;
         try {
           await this.#admit(held.claimed, held.trustVersion, held.cursor);
@@ -519,6 +540,11 @@ export class AgentRuntime {
         }
       }
     }
+  }
+
+  async #afterFinished(claims: WorkItemClaims): Promise<boolean> {
+    for (const dep of claims.after) if (!(await this.#journal.isFinished(dep))) return false;
+    return true;
   }
 
   async #renewHeld(held: Held): Promise<void> {
@@ -541,7 +567,9 @@ export class AgentRuntime {
     if (cancel && !held.busy && this.#held.get(claimed.id) === held) {
       held.busy = true;
       this.#held.delete(claimed.id);
-      await this.#cancelHeld(held);
+      // Its ack and result are retried until answered: not inside the renewal round, where an
+      // outage would hold up the renewal of every running item.
+      this.#inBackground(this.#cancelHeld(held));
     }
   }
 
@@ -558,6 +586,7 @@ export class AgentRuntime {
       attempt: entry.attempt,
       outcome: "cancelled",
     });
+    this.#finished++;
     this.#log.info("work item done", { itemId: entry.itemId, outcome: "cancelled" });
     this.#statusSoon();
     const done = this.#journal.entry(entry.idem);
@@ -663,6 +692,7 @@ export class AgentRuntime {
     };
     // Durable first: the last progress lines go out over the network, and may take a while.
     this.#journal.done(entry.idem, body);
+    this.#finished++;
     this.#log.info("work item done", { itemId: entry.itemId, outcome: outcome.outcome });
     await progress.close();
     this.#statusSoon();

@@ -131,6 +131,47 @@ describe("agent protocol under faults (design §4.2)", () => {
     expect(executed(agent, late.id)).toBe(0);
   }, 90_000);
 
+  it("a held item's cancellation waiting for its ack to get through does not stop the renewal of a running item", async () => {
+    const held = await lab.enqueue(agent.hostId, { after: ["wi_neverqueued2"] });
+    await lab.until("the item to be held", async () =>
+      agent.lines().some((l) => l.msg?.startsWith("work item held") && l.itemId === held.id)
+        ? true
+        : undefined,
+    );
+    const running = await lab.enqueue(agent.hostId, { op: "host.sleep", params: { ms: 12_000 } });
+    await lab.until("the sleep to start", async () =>
+      executed(agent, running.id) > 0 ? true : undefined,
+    );
+    // The cancelled held item is journaled and acked before its result: its acks are lost.
+    const ackPath = `/api/v1/agent/items/${held.id}/ack`;
+    const allowAck = agent.proxy.use(async (request, next) =>
+      request.path === ackPath ? DROP : next(request),
+    );
+    await busy(() =>
+      cancelWork({ deps: lab.deps, actor: { kind: "system" }, requestId: "test" }, held.id),
+    );
+    await lab.until("the held item's ack to be lost", async () =>
+      agent.proxy.seen("POST", ackPath).some((e) => e.outcome === DROP) ? true : undefined,
+    );
+    const lostAt = Date.now();
+    // The running item's lease (6 s) is renewed every 2 s all the same.
+    await lab.until(
+      "the running item to be renewed after the ack was lost",
+      async () =>
+        (await lab.events(running.id)).some((e) => e.kind === "renewed" && e.at > lostAt + 500)
+          ? true
+          : undefined,
+      8_000,
+    );
+    allowAck();
+    const cancelled = await lab.settled(held.id, ["cancelled", "succeeded"], 60_000);
+    expect(cancelled.result).toMatchObject({ outcome: "cancelled" });
+    expect(executed(agent, held.id)).toBe(0);
+    const done = await lab.settled(running.id, ["succeeded"], 30_000);
+    expect(done.result).toMatchObject({ lease_epoch: 1, outcome: "succeeded" });
+    expect(executed(agent, running.id)).toBe(1);
+  }, 120_000);
+
   it("a done item re-issued with a new jti is answered from the journal, not run again (row 9)", async () => {
     const item = await lab.enqueue(agent.hostId);
     let refused = false;
