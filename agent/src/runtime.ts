@@ -353,10 +353,10 @@ export class AgentRuntime {
       pollMs: this.#o.pollMs,
       conflictRetryMs: this.#o.sessionConflict.retryMs,
       conflictExitMs: this.#o.sessionConflict.exitMs,
-      // The control plane rings when it cancels an item this agent holds or runs: renew now
-      // rather than at the next renew period, so the cancellation arrives within a round trip.
-      onRing: () => {
-        if (this.#inFlight.size > 0 || this.#held.size > 0) void this.#renewSoon();
+      // An item this agent holds or runs was cancelled: renew it now rather than at the next
+      // renewal period, so the cancellation arrives within a round trip.
+      onCancel: (itemId) => {
+        void this.#renewOne(itemId).catch((e) => this.#fatalOr(e, "renew failed"));
       },
       onError: (error, message) => this.#fatalOr(error, message),
       onSessionConflict: () => {
@@ -739,19 +739,30 @@ export class AgentRuntime {
 
   async #renewAll(): Promise<void> {
     for (const held of [...this.#held.values()]) await this.#renewHeld(held);
-    for (const handle of [...this.#inFlight.values()]) {
-      try {
-        const reply = await this.#client.send("POST", `/items/${handle.itemId}/renew`, {
-          body: { lease_epoch: handle.leaseEpoch },
-        });
-        if ((reply.body as { cancel?: unknown } | null)?.cancel === true)
-          handle.abort.abort("cancel");
-      } catch (error) {
-        if (error instanceof ControlPlaneError && error.code === "item_cancelled") {
-          handle.abort.abort("cancel");
-        } else {
-          this.#fatalOr(error, "renew failed");
-        }
+    for (const handle of [...this.#inFlight.values()]) await this.#renewRunning(handle);
+  }
+
+  /** The item named by a doorbell `cancel`, if this agent holds or runs it. */
+  async #renewOne(itemId: string): Promise<void> {
+    const held = this.#held.get(itemId);
+    if (held) await this.#renewHeld(held);
+    const handle = this.#inFlight.get(itemId);
+    if (handle) await this.#renewRunning(handle);
+  }
+
+  async #renewRunning(handle: Handle): Promise<void> {
+    try {
+      const reply = await this.#client.send("POST", `/items/${handle.itemId}/renew`, {
+        body: { lease_epoch: handle.leaseEpoch },
+      });
+      if ((reply.body as { cancel?: unknown } | null)?.cancel === true) {
+        handle.abort.abort("cancel");
+      }
+    } catch (error) {
+      if (error instanceof ControlPlaneError && error.code === "item_cancelled") {
+        handle.abort.abort("cancel");
+      } else {
+        this.#fatalOr(error, "renew failed");
       }
     }
   }

@@ -6,7 +6,7 @@ import {
   DOORBELL_PATH,
   DOORBELL_PING,
   DOORBELL_PING_INTERVAL_MS,
-  ringMessageSchema,
+  doorbellMessageSchema,
 } from "../../src/protocol/doorbell";
 import { API_PREFIX, backoffMs, type ControlPlaneClient, jitter } from "./client";
 import type { AgentLog } from "./log";
@@ -28,10 +28,10 @@ export type WakeupOptions = {
   /** … and give up after this long (4 minutes). */
   conflictExitMs: number;
   /**
-   * Every ring, as it arrives, even while the agent is busy: a ring can announce a cancellation
-   * (design §2.6), which the runtime learns by renewing its items at once.
+   * A `cancel` message, as it arrives, even while the agent is busy: an item this host holds or
+   * runs was cancelled (design §2.6), which the runtime learns by renewing that item at once.
    */
-  onRing?: () => void;
+  onCancel?: (itemId: string) => void;
   /** This boot of the host: a reconnect with it replaces the old socket (design §2.13). */
   bootId?: string;
 };
@@ -310,11 +310,15 @@ export class WakeupClient {
         } catch {
           return; // "pong"
         }
-        const ring = ringMessageSchema.safeParse(parsed);
-        if (!ring.success) return;
-        this.#log.info("doorbell rang", { latestSeq: ring.data.latest_seq });
+        const message = doorbellMessageSchema.safeParse(parsed);
+        if (!message.success) return;
+        if (message.data.type === "cancel") {
+          this.#log.info("doorbell: item cancelled", { itemId: message.data.item_id });
+          this.#o.onCancel?.(message.data.item_id);
+          return;
+        }
+        this.#log.info("doorbell rang", { latestSeq: message.data.latest_seq });
         this.#notify();
-        this.#o.onRing?.();
       });
       ws.addEventListener("close", (event) => {
         if (this.#socket === ws || !opened) gone(`closed ${event.code} ${event.reason}`.trim());

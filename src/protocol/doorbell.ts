@@ -36,13 +36,33 @@ export const bootIdSchema = z
   .max(64)
   .regex(/^[0-9A-Za-z_-]+$/);
 
-/** The only message the control plane sends today: work above `latest_seq` may exist. */
+/** Work above `latest_seq` may exist: claim. */
 export const ringMessageSchema = z.object({
   type: z.literal("ring"),
   latest_seq: z.number().int().nonnegative(),
 });
 export type RingMessage = z.infer<typeof ringMessageSchema>;
 
+/**
+ * An item this host holds or runs was cancelled (design §2.13 `{t:"cancel",id}`): renew that item,
+ * whose answer says so. Like a ring it carries no authority: the renewal decides.
+ */
+export const cancelMessageSchema = z.object({
+  type: z.literal("cancel"),
+  item_id: z.string().min(1).max(64),
+});
+export type CancelMessage = z.infer<typeof cancelMessageSchema>;
+
+/** What the control plane sends on the socket (besides "pong"). */
+export const doorbellMessageSchema = z.discriminatedUnion("type", [
+  ringMessageSchema,
+  cancelMessageSchema,
+]);
+
 export function ringMessage(latestSeq: number): string {
   return JSON.stringify({ type: "ring", latest_seq: latestSeq } satisfies RingMessage);
+}
+
+export function cancelMessage(itemId: string): string {
+  return JSON.stringify({ type: "cancel", item_id: itemId } satisfies CancelMessage);
 }

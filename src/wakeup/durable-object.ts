@@ -1,5 +1,6 @@
 import {
   bootIdSchema,
+  cancelMessage,
   DOORBELL_CLOSE,
   DOORBELL_LIVE_MS,
   DOORBELL_PING,
@@ -77,6 +78,12 @@ export class HostDoorbell {
       await this.#ring(value);
       return new Response(null, { status: 204 });
     }
+    if (request.method === "POST" && url.pathname === "/cancel") {
+      const { item_id: itemId } = (await request.json()) as { item_id?: unknown };
+      if (typeof itemId !== "string") return new Response(null, { status: 400 });
+      this.#send(cancelMessage(itemId));
+      return new Response(null, { status: 204 });
+    }
     if (request.method === "GET" && url.pathname === "/wait") {
       const cursor = Number(url.searchParams.get("cursor") ?? "0");
       const timeoutMs = Math.min(MAX_WAIT_MS, Number(url.searchParams.get("timeout_ms") ?? "0"));
@@ -138,12 +145,15 @@ export class HostDoorbell {
     for (const w of [...this.#waiters]) {
       if (latest > w.cursor) w.resolve(latest);
     }
-    const message = ringMessage(latest);
+    this.#send(ringMessage(latest));
+  }
+
+  #send(message: string): void {
     for (const ws of this.#state.getWebSockets()) {
       try {
         ws.send(message);
       } catch {
-        // A socket that is closing; the agent's next claim covers it.
+        // A socket that is closing; the agent's next claim or renewal covers it.
       }
     }
   }
@@ -234,6 +244,14 @@ export function createDurableObjectWakeup<Id>(ns: DoorbellNamespace<Id>): Wakeup
       );
       const body = (await res.json()) as { seq?: unknown };
       return typeof body.seq === "number" ? body.seq : undefined;
+    },
+    async cancel(hostId, itemId) {
+      const res = await stub(hostId).fetch("https://doorbell/cancel", {
+        method: "POST",
+        body: JSON.stringify({ item_id: itemId }),
+        headers: { "content-type": "application/json" },
+      });
+      await res.body?.cancel();
     },
     async hangUp(hostId) {
       const res = await stub(hostId).fetch("https://doorbell/hang-up", { method: "POST" });

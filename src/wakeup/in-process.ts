@@ -1,4 +1,5 @@
 import {
+  cancelMessage,
   DOORBELL_CLOSE,
   DOORBELL_LIVE_MS,
   DOORBELL_PING,
@@ -77,6 +78,14 @@ export function createInProcessWakeup(acceptUpgrade?: AcceptUpgrade): Wakeup {
     },
   };
   if (!acceptUpgrade) return wakeup;
+
+  wakeup.cancel = async (hostId, itemId) => {
+    try {
+      sessions.get(hostId)?.socket?.send(cancelMessage(itemId));
+    } catch {
+      // A closing socket; the agent's next renewal covers it.
+    }
+  };
 
   wakeup.hangUp = async (hostId) => {
     const session = sessions.get(hostId);

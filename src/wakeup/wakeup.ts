@@ -23,6 +23,12 @@ export interface Wakeup {
    */
   connect?(request: Request, hostId: string, bootId: string): Promise<ConnectResult>;
   /**
+   * Tells the host's connected agent that an item it holds or runs was cancelled, so it renews
+   * that item now rather than at its next renewal. Best effort, like `ring`; only sockets carry
+   * it (a long-polling agent learns at its next renewal).
+   */
+  cancel?(hostId: string, itemId: string): Promise<void>;
+  /**
    * Rings the host's doorbell socket once more and closes it: the host may no longer work
    * (rejected, disabled, revoked). The agent claims on the ring (and whenever its socket drops), so
    * the refusal reaches it now, not at its next timer. Best effort, like `ring`.

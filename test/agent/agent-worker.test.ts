@@ -207,8 +207,8 @@ describe("strato-agent against the Worker (npm run dev)", () => {
     const host = await ops.request(`/api/v1/hosts/${hostId}`);
     expect(["healthy", "warning"], output()).toContain(String(host.health));
 
-    // Revoking hangs up the Durable Object's socket: with every timer an hour away, the agent
-    // still learns at once and exits 3.
+    // With every timer an hour away: a cancellation, then a revocation, still reach the agent at
+    // once through the Durable Object's socket.
     await stopGroup(agent);
     agent = sandbox.spawn(AGENT, ["run", "--state-dir", stateDir], {
       ...env,
@@ -217,6 +217,39 @@ describe("strato-agent against the Worker (npm run dev)", () => {
       STRATO_AGENT_CLAIM_MS: "3600000",
     });
     await waitForOutput(agent, '"mode":"websocket"', 30_000);
+
+    // A cancellation reaches a running item through the Durable Object's socket (a `cancel`
+    // message), long before the 20 s renewal. The VM's ring makes the agent claim the sleep.
+    const sleeper = await enqueueWork(d, {
+      hostId,
+      op: "host.sleep",
+      params: { ms: 60_000 },
+      resource: { kind: "host", id: hostId, uid: `${hostId}-sleeper` },
+      createdBy: "test",
+    });
+    await ops.createVm("wakes-the-sleeper");
+    await until(
+      "the sleep to start",
+      async () =>
+        agent.output().includes(`"msg":"executing work item","itemId":"${sleeper.id}"`)
+          ? true
+          : undefined,
+      { timeoutMs: 30_000, context: output },
+    );
+    const cancelledAt = Date.now();
+    await ops.request(`/api/v1/hosts/${hostId}/work-items/${sleeper.id}/cancel`, "POST");
+    const stopped = await until(
+      "the sleep to be cancelled",
+      async () => {
+        const row = await d.db.query.workItems.findFirst({ where: eq(workItems.id, sleeper.id) });
+        return row?.state === "cancelled" ? row : undefined;
+      },
+      { timeoutMs: 30_000, context: output },
+    );
+    expect(Date.now() - cancelledAt, output()).toBeLessThan(5_000);
+    expect(stopped.result).toMatchObject({ outcome: "cancelled" });
+    expect(agent.output()).toContain(`"msg":"doorbell: item cancelled","itemId":"${sleeper.id}"`);
+
     const revokedAt = Date.now();
     await ops.request(`/api/v1/hosts/${hostId}/revoke`, "POST");
     expect(await agent.exited, output()).toBe(3);

@@ -12,7 +12,6 @@ import { type AuditInput, auditStatement } from "../audit/record";
 import { commit, type ServiceContext, type Statement } from "../context";
 import { ServiceError } from "../errors";
 import { refusedResult, resultEffects } from "./effects";
-import { ring } from "./enqueue";
 import { cancelPending, mayHaveRun, TERMINAL, type WorkItemRow } from "./load-item";
 
 export type CancelledWork = {
@@ -103,7 +102,7 @@ export async function cancelWork(
   ];
   if (held) {
     await commit(db, statements);
-    await ring(sc.deps, item.hostId, item.seq);
+    await tellHost(sc.deps, item.hostId, item.id);
     return view(item);
   }
   await commit(db, [...(await endStatements(sc.deps, item, now)), ...statements]);
@@ -207,4 +206,13 @@ function finished(item: WorkItemRow): ServiceError {
     [],
     "already_finished",
   );
+}
+
+/** The host's socket hears of it now; its next renewal (≤ a third of a lease) would anyway. */
+async function tellHost(deps: Deps, hostId: string, itemId: string): Promise<void> {
+  try {
+    await deps.wakeup?.cancel?.(hostId, itemId);
+  } catch (error) {
+    deps.log.warn("wake-up cancel failed", { hostId, itemId, error: String(error) });
+  }
 }
