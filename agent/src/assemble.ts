@@ -2,7 +2,7 @@ import { freemem, loadavg } from "node:os";
 import { join, resolve } from "node:path";
 import type { PublicJwk } from "../../src/protocol/trust";
 import { ControlPlaneClient } from "./client";
-import type { AgentSettings } from "./config";
+import { type AgentSettings, UsageError } from "./config";
 import { defaultExecutor } from "./executor";
 import { AGENT_VERSION, collectFacts } from "./facts";
 import { FileJournal } from "./journal-file";
@@ -10,7 +10,7 @@ import { armKeyFallback, scheduleKeyRotation } from "./key-rotation";
 import type { AgentLog } from "./log";
 import { executorHandlers, VM_OP_NAMES, vmOpHandlers } from "./ops";
 import { AgentRuntime } from "./runtime";
-import { JOURNAL_FILE, loadIdentity, loadKey } from "./state";
+import { type Identity, JOURNAL_FILE, loadIdentity, loadKey } from "./state";
 import { readTrustRoot, sameRoot, TrustRootError } from "./trust";
 import { openVmHost } from "./vm-host";
 
@@ -23,8 +23,32 @@ export type AssembledAgent = {
   close(): Promise<void>;
 };
 
-export class StateDirMissing extends Error {
-  override name = "StateDirMissing";
+/**
+ * The state directory of an enrolled agent and the identity `enroll` left there; undefined (and
+ * logged) when the directory holds no enrollment.
+ */
+export function loadEnrolledState(
+  settings: AgentSettings,
+  command: "run" | "rotate-key",
+  log: AgentLog,
+): { dir: string; identity: Identity } | undefined {
+  if (!settings.state_dir) throw new UsageError(`${command} needs a state directory (--state-dir)`);
+  const dir = resolve(settings.state_dir);
+  const identity = loadIdentity(dir);
+  if (!identity) {
+    log.error("not enrolled: run `strato-agent enroll` first", { stateDir: dir });
+    return undefined;
+  }
+  return { dir, identity };
+}
+
+/** A client signed in as the enrolled host with its key, falling back to a rotation's keys. */
+export async function enrolledClient(dir: string, identity: Identity): Promise<ControlPlaneClient> {
+  const key = await loadKey(dir);
+  const client = new ControlPlaneClient(identity.url);
+  client.identity = { hostId: identity.host_id, issuer: identity.issuer, key };
+  armKeyFallback(client, dir);
+  return client;
 }
 
 /**
@@ -36,14 +60,9 @@ export async function assembleAgent(
   settings: AgentSettings,
   log: AgentLog,
 ): Promise<AssembledAgent | { exitCode: number }> {
-  const stateDir = settings.state_dir;
-  if (!stateDir) throw new StateDirMissing("run needs a state directory (--state-dir)");
-  const dir = resolve(stateDir);
-  const identity = loadIdentity(dir);
-  if (!identity) {
-    log.error("not enrolled: run `strato-agent enroll` first", { stateDir: dir });
-    return { exitCode: 2 };
-  }
+  const enrolled = loadEnrolledState(settings, "run", log);
+  if (!enrolled) return { exitCode: 2 };
+  const { dir, identity } = enrolled;
   const trustRoot = pinnedRoot(identity.trust_root, settings.trust_root);
   if (!trustRoot) {
     log.error(
@@ -54,10 +73,7 @@ export async function assembleAgent(
     );
     return { exitCode: 2 };
   }
-  const key = await loadKey(dir);
-  const client = new ControlPlaneClient(identity.url);
-  client.identity = { hostId: identity.host_id, issuer: identity.issuer, key };
-  armKeyFallback(client, dir);
+  const client = await enrolledClient(dir, identity);
   const journal = new FileJournal(join(dir, JOURNAL_FILE));
   const vmHost = await openVmHost(
     {

@@ -85,6 +85,9 @@ export class ConfigError extends Error {
   override name = "ConfigError";
 }
 
+/** A command without a setting it needs, or an unknown command: `strato-agent` prints the usage, exit 2. */
+export class UsageError extends Error {}
+
 const envName = (key: Key) => `STRATO_AGENT_${key.toUpperCase()}`;
 
 function envLayer(env: Record<string, string | undefined>): Partial<Record<Key, unknown>> {

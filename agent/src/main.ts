@@ -1,6 +1,6 @@
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { assembleAgent, StateDirMissing } from "./assemble";
+import { assembleAgent, enrolledClient, loadEnrolledState } from "./assemble";
 import { ControlPlaneClient, ControlPlaneError } from "./client";
 import {
   type AgentSettings,
@@ -8,12 +8,13 @@ import {
   DEFAULT_CONFIG_FILE,
   describeSettings,
   resolveSettings,
+  UsageError,
 } from "./config";
 import { collectFacts } from "./facts";
 import { enrollmentProof } from "./identity";
-import { armKeyFallback, rotateKey } from "./key-rotation";
+import { rotateKey } from "./key-rotation";
 import { jsonLog } from "./log";
-import { ensureStateDir, loadIdentity, loadKey, newKey, saveIdentity } from "./state";
+import { ensureStateDir, loadIdentity, newKey, saveIdentity } from "./state";
 import { readTrustRoot, rootKid, sameRoot, TrustRootError } from "./trust";
 
 const USAGE = `strato-agent — the Strato host agent
@@ -52,8 +53,6 @@ exists): a YAML mapping of the settings below. Flags win over the environment, w
 `;
 
 const log = jsonLog();
-
-class UsageError extends Error {}
 
 async function enroll(
   values: Record<string, string | boolean | undefined>,
@@ -137,20 +136,10 @@ async function enroll(
 
 /** `strato-agent rotate-key`: one rotation now (a running agent picks the new key file up). */
 async function rotateKeyNow(settings: AgentSettings): Promise<number> {
-  if (!settings.state_dir) throw new UsageError("rotate-key needs a state directory (--state-dir)");
-  const dir = resolve(settings.state_dir);
-  const identity = loadIdentity(dir);
-  if (!identity) {
-    log.error("not enrolled: run `strato-agent enroll` first", { stateDir: dir });
-    return 2;
-  }
-  const client = new ControlPlaneClient(identity.url);
-  client.identity = {
-    hostId: identity.host_id,
-    issuer: identity.issuer,
-    key: await loadKey(dir),
-  };
-  armKeyFallback(client, dir);
+  const enrolled = loadEnrolledState(settings, "rotate-key", log);
+  if (!enrolled) return 2;
+  const { dir, identity } = enrolled;
+  const client = await enrolledClient(dir, identity);
   try {
     await rotateKey(client, dir, log);
     return 0;
@@ -163,13 +152,7 @@ async function rotateKeyNow(settings: AgentSettings): Promise<number> {
 }
 
 async function run(settings: AgentSettings): Promise<number> {
-  let agent: Awaited<ReturnType<typeof assembleAgent>>;
-  try {
-    agent = await assembleAgent(settings, log);
-  } catch (error) {
-    if (error instanceof StateDirMissing) throw new UsageError(error.message);
-    throw error;
-  }
+  const agent = await assembleAgent(settings, log);
   if ("exitCode" in agent) return agent.exitCode;
   const { runtime } = agent;
   const shutdown = (signal: string) => {

@@ -46,10 +46,10 @@ export async function newKey(dir: string): Promise<AgentKey> {
 
 /** The key a rotation started with (reused if one was left behind), written before it is sent. */
 export async function nextKey(dir: string): Promise<AgentKey> {
-  const path = join(dir, NEXT_KEY_FILE);
-  if (existsSync(path)) return agentKeyFromPem(readFileSync(path, "utf8"));
+  const pending = await pendingNextKey(dir);
+  if (pending) return pending;
   const { key, pem } = await generateAgentKey();
-  writeAtomic(path, pem, 0o600);
+  writeAtomic(join(dir, NEXT_KEY_FILE), pem, 0o600);
   return key;
 }
 

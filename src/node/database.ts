@@ -9,15 +9,20 @@ import { createDatabase, type Database } from "../db/database";
  */
 const BUSY_TIMEOUT_MS = 5_000;
 
+/** The path of a `file:` URL naming a file on disk; undefined for in-memory and remote databases. */
+function localFilePath(url: string): string | undefined {
+  if (!url.startsWith("file:")) return undefined;
+  const path = url.slice("file:".length);
+  return path === "" || path.startsWith(":memory:") ? undefined : path;
+}
+
 /**
  * Opens the database on Node: `file:` URLs use the embedded libSQL engine (the directory is created
  * on first use); `http(s)://` and `libsql://` URLs talk to sqld/Turso or the local dev endpoint.
  */
 export function openNodeDatabase(url: string, authToken?: string): Database {
-  if (url.startsWith("file:")) {
-    const path = url.slice("file:".length);
-    if (path !== "" && !path.startsWith(":memory:")) mkdirSync(dirname(path), { recursive: true });
-  }
+  const path = localFilePath(url);
+  if (path !== undefined) mkdirSync(dirname(path), { recursive: true });
   return createDatabase(
     createClient({
       url,
@@ -33,6 +38,6 @@ export function openNodeDatabase(url: string, authToken?: string): Database {
  * writer. The mode is kept in the file, so every later connection (the CLI, tests) uses it too.
  */
 export async function useWriteAheadLog(db: Database, url: string): Promise<void> {
-  if (!url.startsWith("file:") || url.includes(":memory:") || url === "file:") return;
+  if (localFilePath(url) === undefined) return;
   await db.$client.execute("PRAGMA journal_mode = WAL");
 }

@@ -86,8 +86,12 @@ describe("claim", () => {
         body: { cursor: 0, max_items: 2 },
         headers: { "idempotency-key": "claim-1" },
       });
-    const first = (await (await send()).json()) as ClaimResponse;
-    const again = (await (await send()).json()) as ClaimResponse;
+    const firstRes = await send();
+    const againRes = await send();
+    expect(firstRes.headers.get("idempotent-replayed")).toBeNull();
+    expect(againRes.headers.get("idempotent-replayed")).toBe("true");
+    const first = (await firstRes.json()) as ClaimResponse;
+    const again = (await againRes.json()) as ClaimResponse;
     expect(again).toEqual(first);
     expect(first.items.map((i) => i.seq)).toEqual([1, 2]);
     expect((await claim(h, host)).items.map((i) => i.seq)).toEqual([3]);

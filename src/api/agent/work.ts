@@ -126,8 +126,9 @@ export function registerAgentWork(app: Router): void {
     const key = c.req.valid("header")["idempotency-key"];
     const out =
       key === undefined
-        ? await run()
+        ? { ...(await run()), replayed: false }
         : await withIdempotency(deps, host.id, key, requestFingerprint(c, input), run);
+    if (out.replayed) c.header("Idempotent-Replayed", "true");
     return c.json(claimResponseSchema.parse(out.body), 200);
   });
 

@@ -35,7 +35,17 @@ export async function issueAccessToken(deps: Deps, assertion: string): Promise<T
   } catch {
     throw invalid("The assertion is not a JWS of type strato-agent+jwt signed with EdDSA.");
   }
-  const host = await deps.db.query.hosts.findFirst({ where: eq(hosts.id, hostId) });
+  // Only what a token needs: not `status` and `facts`, large JSON every token would parse.
+  const host = await deps.db.query.hosts.findFirst({
+    columns: {
+      id: true,
+      state: true,
+      publicJwk: true,
+      previousPublicJwk: true,
+      previousKeyNotAfter: true,
+    },
+    where: eq(hosts.id, hostId),
+  });
   if (!host) throw invalid("Unknown host.");
 
   // The current key, or the one it replaced while the rotation overlap lasts (rotate-key.ts).

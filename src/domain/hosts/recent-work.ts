@@ -4,7 +4,7 @@ import type { Deps } from "../../deps";
 import { authorizeActor } from "../authorize";
 import type { ServiceContext } from "../context";
 import { ServiceError } from "../errors";
-import { cancelPending } from "../work/load-item";
+import { cancelPending, findHostItem, type WorkItemRow } from "../work/load-item";
 
 export type HostWorkView = {
   id: string;
@@ -31,11 +31,19 @@ const columns = {
   finishedAt: workItems.finishedAt,
 };
 
-function toView({
-  cancelRequestedAt,
-  ...row
-}: Omit<HostWorkView, "cancelRequested"> & { cancelRequestedAt: number | null }): HostWorkView {
-  return { ...row, cancelRequested: cancelPending({ cancelRequestedAt, state: row.state }) };
+/** The view of a row with (at least) `columns`: other columns, like params, stay out. */
+function toView(row: Pick<WorkItemRow, keyof typeof columns>): HostWorkView {
+  return {
+    id: row.id,
+    op: row.op,
+    resourceKind: row.resourceKind,
+    resourceId: row.resourceId,
+    state: row.state,
+    outcome: row.outcome,
+    createdAt: row.createdAt,
+    finishedAt: row.finishedAt,
+    cancelRequested: cancelPending(row),
+  };
 }
 
 export type HostWorkQuery = {
@@ -78,9 +86,20 @@ export async function recentHostWork(
   const page = rows.slice(0, limit);
   const last = page.at(-1);
   return {
-    items: page.map(({ seq: _seq, ...row }) => toView(row)),
+    items: page.map((row) => toView(row)),
     nextCursor: rows.length > limit && last ? String(last.seq) : null,
   };
+}
+
+/** One work item of this host, whole (404 when the host has no such item). */
+export async function hostWorkItemRow(
+  deps: Deps,
+  hostId: string,
+  itemId: string,
+): Promise<WorkItemRow> {
+  const item = await findHostItem(deps, hostId, itemId);
+  if (!item) throw new ServiceError("NOT_FOUND", `Host ${hostId} has no work item ${itemId}.`);
+  return item;
 }
 
 /** One work item of this host (404 when the host has no such item). */
@@ -89,11 +108,5 @@ export async function hostWorkItem(
   hostId: string,
   itemId: string,
 ): Promise<HostWorkView> {
-  const [row] = await deps.db
-    .select(columns)
-    .from(workItems)
-    .where(and(eq(workItems.id, itemId), eq(workItems.hostId, hostId)))
-    .limit(1);
-  if (!row) throw new ServiceError("NOT_FOUND", `Host ${hostId} has no work item ${itemId}.`);
-  return toView(row);
+  return toView(await hostWorkItemRow(deps, hostId, itemId));
 }

@@ -1,10 +1,9 @@
-import { and, asc, eq } from "drizzle-orm";
-import { type WorkEventKind, workEvents, workItems } from "../../db/schema";
+import { asc, eq } from "drizzle-orm";
+import { type WorkEventKind, workEvents } from "../../db/schema";
 import { authorizeActor } from "../authorize";
 import type { ServiceContext } from "../context";
-import { ServiceError } from "../errors";
 import { cancelPending } from "../work/load-item";
-import type { HostWorkView } from "./recent-work";
+import { type HostWorkView, hostWorkItemRow } from "./recent-work";
 
 /** How many events one item's log shows (an item normally has a handful). */
 export const WORK_LOG_LIMIT = 500;
@@ -42,12 +41,7 @@ export async function hostWorkItemLog(
   itemId: string,
 ): Promise<HostWorkItemLog> {
   await authorizeActor(sc, { type: "host", id: hostId }, "view");
-  const [item] = await sc.deps.db
-    .select()
-    .from(workItems)
-    .where(and(eq(workItems.id, itemId), eq(workItems.hostId, hostId)))
-    .limit(1);
-  if (!item) throw new ServiceError("NOT_FOUND", `Host ${hostId} has no work item ${itemId}.`);
+  const item = await hostWorkItemRow(sc.deps, hostId, itemId);
   const events = await sc.deps.db
     .select({
       at: workEvents.at,

@@ -17,15 +17,27 @@ export function mayHaveRun(item: Pick<WorkItemRow, "state">): boolean {
   return item.state === "accepted" || item.state === "running";
 }
 
-/** The host's own item; another host's item is reported as not found. */
+/** The host's own item, or undefined: another host's item is not found either. */
+export async function findHostItem(
+  deps: Deps,
+  hostId: string,
+  itemId: string,
+): Promise<WorkItemRow | undefined> {
+  return deps.db.query.workItems.findFirst({
+    where: and(eq(workItems.id, itemId), eq(workItems.hostId, hostId)),
+  });
+}
+
+/**
+ * The host's own item for the agent API; another host's item is reported as not found. (The
+ * operator API words its 404 for people: `hostWorkItemRow`, domain/hosts/recent-work.ts.)
+ */
 export async function loadHostItem(
   deps: Deps,
   hostId: string,
   itemId: string,
 ): Promise<WorkItemRow> {
-  const item = await deps.db.query.workItems.findFirst({
-    where: and(eq(workItems.id, itemId), eq(workItems.hostId, hostId)),
-  });
+  const item = await findHostItem(deps, hostId, itemId);
   if (!item) throw new ProblemError({ code: "not_found", detail: "No such work item." });
   return item;
 }
