@@ -2,15 +2,17 @@ import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { createMemoryExecutionState, createMemoryReplayJournal } from "../../agent/src/journal";
 import { verifyWorkItem } from "../../agent/src/verify";
-import { agentIdempotencyKeys, auditEvents, workItems } from "../../src/db/schema";
+import { agentIdempotencyKeys, auditEvents, workEvents, workItems } from "../../src/db/schema";
+import { ServiceError } from "../../src/domain/errors";
 import { getHost } from "../../src/domain/hosts/list-hosts";
+import { decideHost } from "../../src/domain/hosts/transition";
 import { runPeriodicJobs } from "../../src/domain/periodic";
 import { cancelWork } from "../../src/domain/work/cancel";
 import { enqueueWork } from "../../src/domain/work/enqueue";
 import { IDEMPOTENCY_RETENTION_MS } from "../../src/domain/work/idempotency";
 import type { ClaimResponse } from "../../src/protocol/agent-api";
 import { createHarness, type Harness } from "../support/harness";
-import { accessToken, call, problem, type ReadyHost, readyHost } from "./support";
+import { accessToken, call, problem, type ReadyHost, readyHost, system } from "./support";
 
 async function enqueue(h: Harness, hostId: string, n = 1, op = "host.noop") {
   const out = [];
@@ -260,6 +262,42 @@ describe("ack", () => {
       body: { status: "rejected", lease_epoch: 1, reason: "because" },
     });
     await problem(res, 422, "validation_failed");
+  });
+});
+
+describe("enqueue", () => {
+  it("work queued while its host is being revoked never stays open: refused, or ended with the rest", async () => {
+    const h = await createHarness();
+    const host = await readyHost(h);
+    const enqueueOne = (i: number) =>
+      enqueueWork(h.deps, {
+        hostId: host.hostId,
+        op: "host.noop",
+        resource: { kind: "host", id: host.hostId, uid: `${host.hostId}-${i}` },
+        createdBy: "test",
+      }).then(
+        () => "queued",
+        (error: unknown) => {
+          if (error instanceof ServiceError && error.code === "CONFLICT") return "refused";
+          throw error;
+        },
+      );
+    const revoked = decideHost(system(h), host.hostId, "revoke");
+    // Spread over the revoke's reads and writes: one every few microtasks.
+    const attempts: Promise<string>[] = [];
+    for (let i = 0; i < 80; i++) {
+      attempts.push(enqueueOne(i));
+      for (let tick = 0; tick < 3; tick++) await Promise.resolve();
+    }
+    const [outcomes] = await Promise.all([Promise.all(attempts), revoked]);
+    const items = await h.deps.db
+      .select({ state: workItems.state })
+      .from(workItems)
+      .where(eq(workItems.hostId, host.hostId));
+    expect(items).toHaveLength(outcomes.filter((o) => o === "queued").length);
+    expect(items.filter((i) => i.state !== "cancelled")).toEqual([]);
+    const events = await h.deps.db.select().from(workEvents);
+    expect(events.filter((e) => e.kind === "enqueued")).toHaveLength(items.length);
   });
 });
 

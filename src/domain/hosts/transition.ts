@@ -91,6 +91,17 @@ export async function decideHost(
     );
   }
   await commit(db, statements);
+  // Work queued between the read in shutOut and the commit ends too. Nothing can be queued for
+  // these hosts now (enqueueWork checks the host's state in its INSERT), so this read sees it all.
+  const closed: { id: string; why: "revoked" | "rejected" }[] = [];
+  if (to === "rejected" || to === "revoked") closed.push({ id: hostId, why: to });
+  if (decision === "approve" && host.replacesHostId !== null) {
+    closed.push({ id: host.replacesHostId, why: "revoked" });
+  }
+  for (const { id, why } of closed) {
+    const late = await shutOut(sc, id, now, why);
+    if (late.length > 0) await commit(db, late);
+  }
   // A host that may no longer work hears it now: its agent claims when the socket drops.
   const shutOutHosts = [
     ...(to === "rejected" || to === "disabled" || to === "revoked" ? [hostId] : []),

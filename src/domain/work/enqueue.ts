@@ -1,5 +1,5 @@
-import { and, eq, sql } from "drizzle-orm";
-import { hosts, workEvents, workItems } from "../../db/schema";
+import { eq, sql } from "drizzle-orm";
+import { hosts } from "../../db/schema";
 import type { Deps } from "../../deps";
 import { ServiceError } from "../errors";
 
@@ -30,11 +30,12 @@ export async function enqueueWork(
   deps: Deps,
   input: EnqueueInput,
 ): Promise<{ id: string; seq: number }> {
-  const host = await deps.db.query.hosts.findFirst({ where: eq(hosts.id, input.hostId) });
+  const host = await deps.db.query.hosts.findFirst({
+    columns: { state: true },
+    where: eq(hosts.id, input.hostId),
+  });
   if (!host) throw new ServiceError("NOT_FOUND", "No such host.");
-  if (host.state !== "approved") {
-    throw new ServiceError("CONFLICT", `Work cannot be queued for a ${host.state} host.`);
-  }
+  if (host.state !== "approved") throw notApproved(host.state);
   const now = deps.clock.now();
   const id = deps.ids.next("workItem");
   const values = {
@@ -54,39 +55,44 @@ export async function enqueueWork(
     timeoutS: input.timeoutS ?? 600,
     createdBy: input.createdBy,
   };
-  for (let attempt = 0; ; attempt++) {
+  let seq: number | undefined;
+  for (let attempt = 0; seq === undefined; attempt++) {
     try {
-      await deps.db.batch([
+      // Only while the host is approved, checked in the INSERT itself: a host rejected or revoked
+      // since the read above ended its open work, and must not get more (domain/hosts/transition.ts).
+      const [inserted] = await deps.db.batch([
         deps.db.run(sql`
           INSERT INTO work_items (id, host_id, seq, tenant, op, op_v, resource_kind, resource_id,
             resource_uid, gen, after, idem, params, state, attempt, lease_epoch, start_by,
             timeout_s, late, created_by, created_at, updated_at)
-          SELECT ${values.id}, ${values.hostId}, COALESCE(MAX(seq), 0) + 1, ${values.tenant},
+          SELECT ${values.id}, ${values.hostId}, next.seq, ${values.tenant},
             ${values.op}, ${values.opV}, ${values.resourceKind}, ${values.resourceId},
             ${values.resourceUid}, ${values.gen}, ${values.after}, ${values.idem}, ${values.params},
             'queued', 0, 0, ${values.startBy}, ${values.timeoutS}, 0, ${values.createdBy},
             ${now}, ${now}
-          FROM work_items WHERE host_id = ${values.hostId}`),
-        deps.db.insert(workEvents).values({
-          itemId: id,
-          hostId: input.hostId,
-          at: now,
-          kind: "enqueued",
-          detail: { op: input.op },
-        }),
+          FROM (SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM work_items
+                WHERE host_id = ${values.hostId}) AS next
+          WHERE EXISTS (SELECT 1 FROM hosts WHERE id = ${values.hostId} AND state = 'approved')
+          RETURNING seq`),
+        deps.db.run(sql`
+          INSERT INTO work_events (item_id, host_id, at, kind, detail)
+          SELECT ${id}, ${values.hostId}, ${now}, 'enqueued', ${JSON.stringify({ op: input.op })}
+          WHERE EXISTS (SELECT 1 FROM work_items WHERE id = ${id})`),
       ]);
-      break;
+      const row = inserted.rows[0];
+      if (!row) throw notApproved();
+      seq = Number(row.seq);
     } catch (error) {
       if (attempt >= 5 || !String(error).includes("UNIQUE")) throw error;
     }
   }
-  const [row] = await deps.db
-    .select({ seq: workItems.seq })
-    .from(workItems)
-    .where(and(eq(workItems.id, id)));
-  const seq = row?.seq ?? 0;
   await ring(deps, input.hostId, seq);
   return { id, seq };
+}
+
+function notApproved(state?: string): ServiceError {
+  const host = state === undefined ? "host that is no longer approved" : `${state} host`;
+  return new ServiceError("CONFLICT", `Work cannot be queued for a ${host}.`);
 }
 
 /** Best effort: a failed ring is logged and left to the agent's timed claim. */
