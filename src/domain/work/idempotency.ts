@@ -1,4 +1,4 @@
-import { and, eq, lt } from "drizzle-orm";
+import { and, eq, lt, lte } from "drizzle-orm";
 import { agentIdempotencyKeys } from "../../db/schema";
 import type { Deps } from "../../deps";
 import { ProblemError } from "../../http/problem";
@@ -36,8 +36,9 @@ export async function withIdempotency(
   if (inserted.length === 0) {
     const existing = await db.query.agentIdempotencyKeys.findFirst({ where });
     if (existing && existing.expiresAt <= now) {
-      // Past retention but not purged yet (purgeExpiredIdempotencyKeys): a new request.
-      await db
+      // Past retention but not purged yet (purgeExpiredIdempotencyKeys): a new request. Taken
+      // with a guard, so of two at once only one runs.
+      const taken = await db
         .update(agentIdempotencyKeys)
         .set({
           requestHash,
@@ -46,7 +47,9 @@ export async function withIdempotency(
           createdAt: now,
           expiresAt: now + IDEMPOTENCY_RETENTION_MS,
         })
-        .where(where);
+        .where(and(where, lte(agentIdempotencyKeys.expiresAt, now)))
+        .returning({ key: agentIdempotencyKeys.key });
+      if (taken.length === 0) throw inFlight();
     } else if (existing) {
       if (existing.requestHash !== requestHash) {
         throw new ProblemError({
@@ -61,12 +64,7 @@ export async function withIdempotency(
           replayed: true,
         };
       }
-      if (now - existing.createdAt < IN_FLIGHT_TIMEOUT_MS) {
-        throw new ProblemError({
-          code: "idempotency_in_flight",
-          detail: "A request with this Idempotency-Key is still being processed; retry later.",
-        });
-      }
+      if (now - existing.createdAt < IN_FLIGHT_TIMEOUT_MS) throw inFlight();
       await db.update(agentIdempotencyKeys).set({ createdAt: now }).where(where);
     }
   }
@@ -84,11 +82,17 @@ export async function withIdempotency(
   return { ...response, replayed: false };
 }
 
+function inFlight(): ProblemError {
+  return new ProblemError({
+    code: "idempotency_in_flight",
+    detail: "A request with this Idempotency-Key is still being processed; retry later.",
+  });
+}
+
 /** Drops keys past their retention (periodic jobs), rather than on every agent request. */
 export async function purgeExpiredIdempotencyKeys(deps: Deps): Promise<number> {
-  const gone = await deps.db
+  const result = await deps.db
     .delete(agentIdempotencyKeys)
-    .where(lt(agentIdempotencyKeys.expiresAt, deps.clock.now()))
-    .returning({ key: agentIdempotencyKeys.key });
-  return gone.length;
+    .where(lt(agentIdempotencyKeys.expiresAt, deps.clock.now()));
+  return result.rowsAffected;
 }
