@@ -301,6 +301,37 @@ describe("enqueue", () => {
   });
 });
 
+describe("bad input", () => {
+  it("an agent POST without a JSON body gets a problem, never a 500 (a bare heartbeat is a heartbeat)", async () => {
+    const h = await createHarness();
+    const host = await readyHost(h);
+    const item = "/items/wi_00000000000000000000000000";
+    const paths = ["/enroll", "/token", "/heartbeat", "/status", "/keys", "/claim"];
+    for (const path of [
+      ...paths,
+      `${item}/ack`,
+      `${item}/renew`,
+      `${item}/events`,
+      `${item}/result`,
+    ]) {
+      for (const headers of [{}, { "content-type": "text/plain" }]) {
+        const res = await h.request(`/api/v1/agent${path}`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${host.token}`, "idempotency-key": "k", ...headers },
+          ...("content-type" in headers ? { body: "{}" } : {}),
+        });
+        const what = `${path} ${JSON.stringify(headers)}`;
+        if (path === "/heartbeat" && !("content-type" in headers)) {
+          expect(res.status, what).toBe(200);
+          continue;
+        }
+        expect([400, 401, 404, 415, 422], what).toContain(res.status);
+        expect(res.headers.get("content-type"), what).toContain("application/problem+json");
+      }
+    }
+  });
+});
+
 describe("result", () => {
   it("is idempotent: a replay gets the stored answer, another body with the same key → 422", async () => {
     const h = await createHarness();

@@ -15,7 +15,9 @@ const enrollRoute = createRoute({
   path: `${AGENT_BASE}/enroll`,
   tags: TAG,
   summary: "Enroll a host: enrollment token + proof of possession of the agent's new Ed25519 key",
-  request: { body: { content: { "application/json": { schema: enrollRequestSchema } } } },
+  request: {
+    body: { required: true, content: { "application/json": { schema: enrollRequestSchema } } },
+  },
   responses: {
     201: json(enrollResponseSchema, "The host exists and waits for approval"),
     ...problems(
@@ -35,7 +37,9 @@ const tokenRoute = createRoute({
   path: `${AGENT_BASE}/token`,
   tags: TAG,
   summary: "Exchange a JWT-bearer assertion signed by the agent key for a 15 min access token",
-  request: { body: { content: { "application/json": { schema: tokenRequestSchema } } } },
+  request: {
+    body: { required: true, content: { "application/json": { schema: tokenRequestSchema } } },
+  },
   responses: {
     200: json(tokenResponseSchema, "An access token"),
     ...problems(

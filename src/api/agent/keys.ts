@@ -11,7 +11,9 @@ const keysRoute = createRoute({
   security: bearer,
   summary:
     "Rotate the agent's key (authenticated with the current key; the old one overlaps briefly)",
-  request: { body: { content: { "application/json": { schema: keyRotationRequestSchema } } } },
+  request: {
+    body: { required: true, content: { "application/json": { schema: keyRotationRequestSchema } } },
+  },
   responses: {
     200: json(keyRotationResponseSchema, "The new key is the host's key"),
     ...problems(...AUTH_PROBLEMS, "conflict", "clock_skew"),

@@ -49,7 +49,9 @@ const heartbeatRoute = createRoute({
   tags: TAG,
   security: bearer,
   summary: "Liveness (every 10 s)",
-  request: { body: { content: { "application/json": { schema: heartbeatRequestSchema } } } },
+  request: {
+    body: { required: true, content: { "application/json": { schema: heartbeatRequestSchema } } },
+  },
   responses: { 200: json(livenessResponseSchema, "Recorded"), ...problems(...AUTH_PROBLEMS) },
 });
 
@@ -59,7 +61,9 @@ const statusRoute = createRoute({
   tags: TAG,
   security: bearer,
   summary: "Full status: health, capacity, usage, inventory, versions, clock offset (≥ every 60 s)",
-  request: { body: { content: { "application/json": { schema: statusRequestSchema } } } },
+  request: {
+    body: { required: true, content: { "application/json": { schema: statusRequestSchema } } },
+  },
   responses: { 200: json(livenessResponseSchema, "Recorded"), ...problems(...AUTH_PROBLEMS) },
 });
 
