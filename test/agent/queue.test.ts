@@ -447,6 +447,29 @@ describe("wake-up (long poll)", () => {
       "validation_failed",
     );
   });
+
+  it("with nothing to claim, a cursor reset to 0 waits for new work instead of answering at once", async () => {
+    const h = await createHarness();
+    const host = await readyHost(h);
+    const [queued] = await enqueue(h, host.hostId);
+    if (!queued) throw new Error("no item");
+    await claim(h, host);
+    await call(h, `/items/${queued.id}/ack`, {
+      token: host.token,
+      body: { status: "accepted", lease_epoch: 1 },
+    });
+    // The doorbell remembers seq 1; the agent's rescan claims from 0 and finds nothing.
+    expect((await claim(h, host, 0)).cursor).toBe(0);
+    const started = Date.now();
+    const quiet = await call(h, "/wait?cursor=0&timeout=1", { token: host.token });
+    expect(quiet.status).toBe(204);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+    // New work still wakes it.
+    const waiting = call(h, "/wait?cursor=0&timeout=5", { token: host.token });
+    await new Promise((r) => setTimeout(r, 50));
+    await enqueue(h, host.hostId);
+    expect(await (await waiting).json()).toEqual({ ring: true, latest_seq: 2 });
+  });
 });
 
 describe("heartbeats and health", () => {

@@ -3,7 +3,7 @@ import type { Deps } from "../../deps";
 import { recordHeartbeat, recordStatus } from "../../domain/hosts/record-liveness";
 import { applyInventory, inventoryEntries } from "../../domain/vms/inventory";
 import { withoutTelemetry } from "../../domain/vms/telemetry-report";
-import { hasClaimable } from "../../domain/work/claim";
+import { hasClaimable, latestSeq } from "../../domain/work/claim";
 import { ProblemError } from "../../http/problem";
 import {
   enrollmentStatusSchema,
@@ -144,7 +144,10 @@ export function registerAgentSession(app: Router): void {
     // The database decides first, so a doorbell lost in a restart cannot hide existing work.
     const pending = await hasClaimable(deps, host.id, cursor);
     if (pending > 0) return c.json({ ring: true as const, latest_seq: pending }, 200);
-    const seq = await deps.wakeup?.wait(host.id, cursor, timeout * 1000, c.req.raw.signal);
+    // Nothing to claim: wait for work queued after the latest item. With the agent's cursor (reset
+    // to 0 at each rescan) the doorbell's remembered seq would answer at once, again and again.
+    const after = Math.max(cursor, await latestSeq(deps, host.id));
+    const seq = await deps.wakeup?.wait(host.id, after, timeout * 1000, c.req.raw.signal);
     if (seq !== undefined) return c.json({ ring: true as const, latest_seq: seq }, 200);
     return c.body(null, 204);
   });

@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, inArray, isNull, lt, lte, or, sql } from "drizzle-orm";
+import { and, asc, eq, gt, inArray, isNull, lt, lte, max, or, sql } from "drizzle-orm";
 import { workEvents, workItems } from "../../db/schema";
 import type { Deps } from "../../deps";
 import { ProblemError } from "../../http/problem";
@@ -171,4 +171,13 @@ export async function hasClaimable(deps: Deps, hostId: string, cursor: number): 
     .orderBy(asc(workItems.seq))
     .limit(1);
   return rows[0]?.seq ?? 0;
+}
+
+/** The host's highest `seq` (0 without items): what a long poll with nothing to claim waits past. */
+export async function latestSeq(deps: Deps, hostId: string): Promise<number> {
+  const [row] = await deps.db
+    .select({ seq: max(workItems.seq) })
+    .from(workItems)
+    .where(eq(workItems.hostId, hostId));
+  return row?.seq ?? 0;
 }
