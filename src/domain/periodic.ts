@@ -15,7 +15,7 @@ import { purgeExpiredIdempotencyKeys } from "./work/idempotency";
  * lease lapse, purge expired idempotency keys, then reconcile VMs. Each job logs and survives its own failure.
  */
 export async function runPeriodicJobs(deps: Deps): Promise<void> {
-  await ensureHostGrace(deps);
+  await job(deps, "restart grace", () => ensureHostGrace(deps));
   await syncAuthorizer(deps);
   await job(deps, "host liveness sweep", () => sweepHostLiveness(deps));
   await job(deps, "settling cancellations", async () => {

@@ -85,7 +85,18 @@ async function main(): Promise<void> {
   const signer = await signerFromConfig(config, deps.log);
   if (signer) deps.signer = signer;
   // The authz outbox and the VM reconciler (the Worker runs them from its cron trigger).
-  const periodic = setInterval(() => void runPeriodicJobs(deps), PERIODIC_INTERVAL_MS);
+  let periodicRunning = false;
+  const periodic = setInterval(() => {
+    // A run that outlasts the interval is not overlapped by the next (they would both settle the
+    // same items).
+    if (periodicRunning) return;
+    periodicRunning = true;
+    runPeriodicJobs(deps)
+      .catch((err: unknown) => deps.log.error("periodic jobs failed", { error: String(err) }))
+      .finally(() => {
+        periodicRunning = false;
+      });
+  }, PERIODIC_INTERVAL_MS);
   periodic.unref();
   const app = createApp(deps);
   const setupCode = await ensureSetupCode(deps);

@@ -197,6 +197,44 @@ describe("libsql-http through @libsql/client", () => {
     expect(await count(db, "items")).toBe(2);
   });
 
+  it("keeps changes() across a batch's statements: a write guard rolls a lost write back", async () => {
+    // src/domain/write-guard.ts relies on this over HTTP (the Worker) as much as locally.
+    const db = client();
+    await db.batch(
+      [
+        "CREATE TABLE guarded (id INTEGER PRIMARY KEY, state TEXT NOT NULL)",
+        "CREATE TABLE guards (reason TEXT NOT NULL, CONSTRAINT stale_write CHECK (0))",
+        "INSERT INTO guarded VALUES (1, 'a')",
+      ],
+      "write",
+    );
+    const guard = "INSERT INTO guards (reason) SELECT 'stale' WHERE changes() = 0";
+    await db.batch(
+      [
+        "UPDATE guarded SET state = 'b' WHERE id = 1 AND state = 'a'",
+        guard,
+        "INSERT INTO guarded VALUES (2, 'effect')",
+      ],
+      "write",
+    );
+    const lost = await rejection(
+      db.batch(
+        [
+          "UPDATE guarded SET state = 'c' WHERE id = 1 AND state = 'a'",
+          guard,
+          "INSERT INTO guarded VALUES (3, 'effect')",
+        ],
+        "write",
+      ),
+    );
+    expect(lost.message).toMatch(/CHECK constraint failed: stale_write/);
+    const rows = await db.execute("SELECT id, state FROM guarded ORDER BY id");
+    expect(rows.rows.map((r) => [r.id, r.state])).toEqual([
+      [1, "b"],
+      [2, "effect"],
+    ]);
+  });
+
   it("runs executeMultiple (sequence) and migrate without leaking PRAGMA state", async () => {
     const db = client();
     await db.executeMultiple(`

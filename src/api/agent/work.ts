@@ -58,7 +58,7 @@ const ackRoute = createRoute({
   request: { params: ItemParams, ...body(ackRequestSchema) },
   responses: {
     200: json(ackResponseSchema, "Recorded"),
-    ...problems(...AUTH_PROBLEMS, "not_found", "stale_epoch"),
+    ...problems(...AUTH_PROBLEMS, "not_found", "stale_epoch", "conflict"),
   },
 });
 
@@ -88,6 +88,7 @@ const eventsRoute = createRoute({
       ...AUTH_PROBLEMS,
       "not_found",
       "stale_epoch",
+      "conflict",
       "idempotency_mismatch",
       "idempotency_in_flight",
     ),
@@ -107,6 +108,7 @@ const resultRoute = createRoute({
       ...AUTH_PROBLEMS,
       "not_found",
       "stale_epoch",
+      "conflict",
       "idempotency_mismatch",
       "idempotency_in_flight",
     ),

@@ -6,3 +6,4 @@ export * from "./settings";
 export * from "./tenancy";
 export * from "./vms";
 export * from "./work";
+export * from "./write-guards";

@@ -84,6 +84,11 @@ export const workItems = sqliteTable(
     uniqueIndex("work_items_host_seq_unique").on(t.hostId, t.seq),
     index("work_items_host_state_idx").on(t.hostId, t.state, t.seq),
     index("work_items_idem_idx").on(t.hostId, t.idem),
+    // Open items only, in seq order: what claims and long polls look for, however long the
+    // host's history grows.
+    index("work_items_open_idx")
+      .on(t.hostId, t.seq)
+      .where(sql`${t.state} IN ('queued', 'leased', 'accepted', 'running')`),
     // Cancellations not settled yet: few rows, read by every periodic run.
     index("work_items_cancel_pending_idx")
       .on(t.leaseExpiresAt)

@@ -5,6 +5,7 @@ import { actorId, commit, type ServiceContext, type Statement } from "../context
 import { ServiceError } from "../errors";
 import { refusedResult, resultEffects } from "../work/effects";
 import { mayHaveRun } from "../work/load-item";
+import { abortUnlessChanged, isStaleWrite, retryStaleOnce } from "../write-guard";
 
 export type HostDecision = "approve" | "reject" | "disable" | "revoke" | "enable";
 
@@ -42,7 +43,17 @@ const DONE: Record<HostDecision, string> = {
  * row, so the new state takes effect on the next call; rejecting or revoking also cancels open work.
  * Approving a re-enrollment revokes the identity it replaces.
  */
-export async function decideHost(
+export function decideHost(
+  sc: ServiceContext,
+  hostId: string,
+  decision: HostDecision,
+): Promise<{ id: string; state: HostState }> {
+  // A decision racing another (or an item changing under the shut-out) is made again on what
+  // the other left: the same target is then a no-op, another state a clear 409.
+  return retryStaleOnce(() => decideOnce(sc, hostId, decision));
+}
+
+async function decideOnce(
   sc: ServiceContext,
   hostId: string,
   decision: HostDecision,
@@ -65,6 +76,7 @@ export async function decideHost(
       .update(hosts)
       .set({ state: to, ...decided })
       .where(and(eq(hosts.id, hostId), eq(hosts.state, host.state))),
+    abortUnlessChanged(db),
     auditStatement(sc, {
       action: `host.${decision}`,
       target: { type: "host", id: hostId },
@@ -98,10 +110,7 @@ export async function decideHost(
   if (decision === "approve" && host.replacesHostId !== null) {
     closed.push({ id: host.replacesHostId, why: "revoked" });
   }
-  for (const { id, why } of closed) {
-    const late = await shutOut(sc, id, now, why);
-    if (late.length > 0) await commit(db, late);
-  }
+  for (const { id, why } of closed) await shutOutLate(sc, id, now, why);
   // A host that may no longer work hears it now: its agent claims when the socket drops.
   const shutOutHosts = [
     ...(to === "rejected" || to === "disabled" || to === "revoked" ? [hostId] : []),
@@ -109,6 +118,24 @@ export async function decideHost(
   ];
   for (const id of shutOutHosts) await hangUp(sc, id);
   return { id: hostId, state: to };
+}
+
+/** The second look after the decision: an item its host ends meanwhile is simply read again. */
+async function shutOutLate(
+  sc: ServiceContext,
+  hostId: string,
+  now: number,
+  why: "revoked" | "rejected",
+): Promise<void> {
+  for (let tries = 0; tries < 3; tries++) {
+    try {
+      await commit(sc.deps.db, await shutOut(sc, hostId, now, why));
+      return;
+    } catch (err) {
+      if (!isStaleWrite(err)) throw err;
+    }
+  }
+  sc.deps.log.warn("host shut-out: open items kept changing; some may stay open", { hostId });
 }
 
 async function hangUp(sc: ServiceContext, hostId: string): Promise<void> {
@@ -139,7 +166,8 @@ async function shutOut(
   for (const item of open) {
     const ran = mayHaveRun(item);
     statements.push(
-      // Each item as it was read: one its host finished meanwhile keeps its result.
+      // Each item as it was read: if its host finished it meanwhile, it keeps its result and the
+      // whole decision is made again.
       db
         .update(workItems)
         .set({
@@ -150,6 +178,7 @@ async function shutOut(
           leaseExpiresAt: null,
         })
         .where(and(eq(workItems.id, item.id), eq(workItems.state, item.state))),
+      abortUnlessChanged(db),
       ...(await resultEffects(
         sc.deps,
         item,

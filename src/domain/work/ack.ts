@@ -7,8 +7,9 @@ import { REJECTIONS, type RejectionReason } from "../../protocol/rejections";
 import type { Statement } from "../context";
 import type { AgentHost } from "../hosts/authenticate-agent";
 import { hostAuditStatement } from "../hosts/host-audit";
+import { abortUnlessChanged, retryStaleOnce } from "../write-guard";
 import { refusedResult, resultEffects } from "./effects";
-import { loadHostItem, staleEpoch, TERMINAL } from "./load-item";
+import { loadHostItem, notLeased, staleEpoch, TERMINAL } from "./load-item";
 
 function isReason(reason: string): reason is RejectionReason {
   return Object.hasOwn(REJECTIONS, reason);
@@ -20,7 +21,17 @@ function isReason(reason: string): reason is RejectionReason {
  * rejections are terminal, audited and alerted; retryable ones go back to the queue and are
  * re-signed on the next claim; `superseded` and `deadline` are terminal outcomes.
  */
-export async function ackWork(
+export function ackWork(
+  deps: Deps,
+  host: AgentHost,
+  itemId: string,
+  input: AckRequest,
+  requestId: string,
+): Promise<{ state: string; lease_expires_at: number | null }> {
+  return retryStaleOnce(() => ackOnce(deps, host, itemId, input, requestId));
+}
+
+async function ackOnce(
   deps: Deps,
   host: AgentHost,
   itemId: string,
@@ -33,13 +44,21 @@ export async function ackWork(
   if (TERMINAL.has(item.state)) {
     return { state: item.state, lease_expires_at: null };
   }
+  if (item.state === "queued") throw notLeased(item);
   const now = deps.clock.now();
-  const guard = and(eq(workItems.id, item.id), eq(workItems.leaseEpoch, input.lease_epoch));
+  // As read: a cancellation, a shut-out or a lapsed lease's re-claim since then wins, and the
+  // retry answers from what it left (the effects below are never applied twice).
+  const guard = and(
+    eq(workItems.id, item.id),
+    eq(workItems.leaseEpoch, input.lease_epoch),
+    eq(workItems.state, item.state),
+  );
   if (input.status === "accepted") {
     const leaseExpiresAt = now + deps.config.agent.leaseMs;
     const state = item.state === "leased" ? "accepted" : item.state;
     await db.batch([
       db.update(workItems).set({ state, leaseExpiresAt, updatedAt: now }).where(guard),
+      abortUnlessChanged(db),
       db.insert(workEvents).values({
         itemId: item.id,
         hostId: host.id,
@@ -90,6 +109,7 @@ export async function ackWork(
           updatedAt: now,
         })
         .where(guard),
+      abortUnlessChanged(db),
       event("security"),
       hostAuditStatement(deps, {
         hostId: host.id,
@@ -116,6 +136,7 @@ export async function ackWork(
         .update(workItems)
         .set({ state: "queued", rejectReason: reason, leaseExpiresAt: null, updatedAt: now })
         .where(guard),
+      abortUnlessChanged(db),
       event("rejected"),
     ]);
     return { state: "queued", lease_expires_at: null };
@@ -134,6 +155,7 @@ export async function ackWork(
           updatedAt: now,
         })
         .where(guard),
+      abortUnlessChanged(db),
       event("rejected"),
       ...(await resultEffects(
         deps,

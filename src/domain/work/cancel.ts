@@ -11,6 +11,7 @@ import type { Deps } from "../../deps";
 import { type AuditInput, auditStatement } from "../audit/record";
 import { commit, type ServiceContext, type Statement } from "../context";
 import { ServiceError } from "../errors";
+import { abortUnlessChanged, isStaleWrite } from "../write-guard";
 import { refusedResult, resultEffects } from "./effects";
 import { cancelPending, mayHaveRun, TERMINAL, type WorkItemRow } from "./load-item";
 
@@ -72,11 +73,8 @@ export async function cancelWork(
     const current = await db.query.workItems.findFirst({ where: eq(workItems.id, itemId) });
     if (!current) throw new ServiceError("NOT_FOUND", `No work item ${itemId}.`);
     if (TERMINAL.has(current.state) && current.state !== "cancelled") throw finished(current);
-    if (!TERMINAL.has(current.state) && !heldAt(current, now)) {
-      // Asked before, and the host that held it let its lease lapse: it ends now.
-      await commit(db, await endStatements(sc.deps, current, now));
-      return { id: current.id, state: "cancelled", cancelRequested: false };
-    }
+    // Asked before, and the host that held it let its lease lapse: it ends now.
+    if (!TERMINAL.has(current.state) && !heldAt(current, now)) return endNow(sc.deps, current, now);
     return view(current);
   }
   const [host] = await db
@@ -105,8 +103,25 @@ export async function cancelWork(
     await tellHost(sc.deps, item.hostId, item.id);
     return view(item);
   }
-  await commit(db, [...(await endStatements(sc.deps, item, now)), ...statements]);
-  return { id: item.id, state: "cancelled", cancelRequested: false };
+  // The request first: if ending it loses a race, or the control plane stops in between, the
+  // periodic jobs end it (settleLapsedCancellations).
+  await commit(db, statements);
+  return endNow(sc.deps, item, now);
+}
+
+/** Ends an item no host holds; if it changed meanwhile, says where it stands now. */
+async function endNow(deps: Deps, item: WorkItemRow, now: number): Promise<CancelledWork> {
+  try {
+    await commit(deps.db, await endStatements(deps, item, now));
+    return { id: item.id, state: "cancelled", cancelRequested: false };
+  } catch (err) {
+    if (!isStaleWrite(err)) throw err;
+    // Its host's result came in, or its host renewed the lapsed lease (it holds the item again).
+    const current = await deps.db.query.workItems.findFirst({ where: eq(workItems.id, item.id) });
+    if (!current) throw err;
+    if (heldAt(current, now)) await tellHost(deps, current.hostId, current.id);
+    return view(current);
+  }
 }
 
 /**
@@ -121,6 +136,8 @@ async function endStatements(deps: Deps, item: WorkItemRow, now: number): Promis
       .update(workItems)
       .set({ state: "cancelled", outcome: "cancelled", leaseExpiresAt: null, finishedAt: now })
       .where(and(eq(workItems.id, item.id), eq(workItems.state, item.state))),
+    // Its effects only with it: not again after a result or another settler ended it first.
+    abortUnlessChanged(deps.db),
     ...(await resultEffects(
       deps,
       item,
@@ -166,24 +183,35 @@ export async function settleLapsedCancellations(deps: Deps, limit = 100): Promis
       ),
     )
     .limit(limit);
+  let settled = 0;
   for (const item of lapsed) {
-    await commit(deps.db, [
-      ...(await endStatements(deps, item, now)),
-      deps.db.insert(workEvents).values({
-        itemId: item.id,
-        hostId: item.hostId,
-        at: now,
-        kind: "expired",
-        detail: {
-          reason:
-            item.state === "queued"
-              ? "the cancellation was not finished; it ends now"
-              : "the lease lapsed before the host confirmed the cancellation",
-        },
-      }),
-    ]);
+    try {
+      await settle(deps, item, now);
+      settled++;
+    } catch (err) {
+      // Ended or renewed since it was read (a result, a cancel, its host back): nothing to do.
+      if (!isStaleWrite(err)) throw err;
+    }
   }
-  return lapsed.length;
+  return settled;
+}
+
+async function settle(deps: Deps, item: WorkItemRow, now: number): Promise<void> {
+  await commit(deps.db, [
+    ...(await endStatements(deps, item, now)),
+    deps.db.insert(workEvents).values({
+      itemId: item.id,
+      hostId: item.hostId,
+      at: now,
+      kind: "expired",
+      detail: {
+        reason:
+          item.state === "queued"
+            ? "the cancellation was not finished; it ends now"
+            : "the lease lapsed before the host confirmed the cancellation",
+      },
+    }),
+  ]);
 }
 
 /** A host holds the item: leased to it (or running there) under a lease that has not lapsed. */

@@ -1,5 +1,5 @@
-import { and, asc, eq, gt, inArray, isNull, lt, lte, max, or, sql } from "drizzle-orm";
-import { workEvents, workItems } from "../../db/schema";
+import { and, asc, eq, exists, gt, inArray, isNull, lt, lte, max, or, sql } from "drizzle-orm";
+import { ACTIVE_WORK_STATES, hosts, workEvents, workItems } from "../../db/schema";
 import type { Deps } from "../../deps";
 import { ProblemError } from "../../http/problem";
 import type { ClaimResponse } from "../../protocol/agent-api";
@@ -47,6 +47,8 @@ export async function claimWork(
   const claimable = and(
     eq(workItems.hostId, host.id),
     gt(workItems.seq, input.cursor),
+    // Also what lets SQLite use the open-items index (work_items_open_idx), not the whole history.
+    inArray(workItems.state, OPEN_STATES),
     isNull(workItems.cancelRequestedAt),
     or(
       eq(workItems.state, "queued"),
@@ -77,7 +79,9 @@ export async function claimWork(
         leaseExpiresAt,
         updatedAt: now,
       })
-      .where(and(inArray(workItems.id, candidates), claimable))
+      // Only while the host may work: a revoke that committed after this request was
+      // authenticated hands out nothing more.
+      .where(and(inArray(workItems.id, candidates), claimable, hostApproved(host.id)))
       .returning(),
   ]);
   claimed.sort((a, b) => a.seq - b.seq);
@@ -114,6 +118,15 @@ export async function claimWork(
     lease_expires_at: claimed.length > 0 ? leaseExpiresAt : null,
     server_time_ms: now,
   };
+}
+
+/** The states `work_items_open_idx` covers. */
+const OPEN_STATES = ["queued", ...ACTIVE_WORK_STATES] as const;
+
+function hostApproved(hostId: string) {
+  return exists(
+    sql`(SELECT 1 FROM ${hosts} WHERE ${hosts.id} = ${hostId} AND ${hosts.state} = 'approved')`,
+  );
 }
 
 function claimedJti(row: WorkItemRow): string {
@@ -158,6 +171,7 @@ export async function hasClaimable(deps: Deps, hostId: string, cursor: number): 
       and(
         eq(workItems.hostId, hostId),
         gt(workItems.seq, cursor),
+        inArray(workItems.state, OPEN_STATES),
         isNull(workItems.cancelRequestedAt),
         or(
           eq(workItems.state, "queued"),

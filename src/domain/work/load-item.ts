@@ -49,3 +49,11 @@ export function staleEpoch(item: WorkItemRow, epoch: number): ProblemError {
     extensions: { lease_epoch: item.leaseEpoch },
   });
 }
+
+/** An item no claim has handed out (still queued): no host holds a lease to report on. */
+export function notLeased(item: WorkItemRow): ProblemError {
+  return new ProblemError({
+    code: "conflict",
+    detail: `Work item ${item.id} is queued: it was never handed to this host under a lease.`,
+  });
+}

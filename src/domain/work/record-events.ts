@@ -4,7 +4,7 @@ import type { Deps } from "../../deps";
 import { commit } from "../context";
 import type { AgentHost } from "../hosts/authenticate-agent";
 import { progressEffects } from "./effects";
-import { loadHostItem, staleEpoch } from "./load-item";
+import { loadHostItem, notLeased, staleEpoch } from "./load-item";
 
 export type AgentEvent = {
   kind: "progress" | "log";
@@ -25,6 +25,7 @@ export async function recordEvents(
 ): Promise<{ stored: number }> {
   const item = await loadHostItem(deps, host.id, itemId);
   if (item.leaseEpoch !== input.lease_epoch) throw staleEpoch(item, input.lease_epoch);
+  if (item.state === "queued") throw notLeased(item);
   const now = deps.clock.now();
   const rows = input.events.map((e) => ({
     itemId: item.id,

@@ -3,15 +3,25 @@ import { workEvents, workItems } from "../../db/schema";
 import type { Deps } from "../../deps";
 import type { ResultRequest } from "../../protocol/agent-api";
 import type { AgentHost } from "../hosts/authenticate-agent";
+import { abortUnlessChanged, retryStaleOnce } from "../write-guard";
 import { resultEffects } from "./effects";
-import { loadHostItem, staleEpoch, TERMINAL } from "./load-item";
+import { loadHostItem, notLeased, staleEpoch, TERMINAL } from "./load-item";
 
 /**
  * The final outcome of an item (design §2.6). A result for an item already cancelled is kept with
  * `late: true` for reconciliation; one from an older lease epoch is refused (409). Duplicates are
  * answered by the Idempotency-Key layer before this runs.
  */
-export async function recordResult(
+export function recordResult(
+  deps: Deps,
+  host: AgentHost,
+  itemId: string,
+  input: ResultRequest,
+): Promise<{ id: string; state: string; late: boolean }> {
+  return retryStaleOnce(() => recordOnce(deps, host, itemId, input));
+}
+
+async function recordOnce(
   deps: Deps,
   host: AgentHost,
   itemId: string,
@@ -47,6 +57,7 @@ export async function recordResult(
     return { id: item.id, state: item.state, late: true };
   }
   if (item.leaseEpoch !== input.lease_epoch) throw staleEpoch(item, input.lease_epoch);
+  if (item.state === "queued") throw notLeased(item);
   const effects = await resultEffects(deps, item, input);
   await deps.db.batch([
     deps.db
@@ -59,7 +70,16 @@ export async function recordResult(
         finishedAt: now,
         updatedAt: now,
       })
-      .where(and(eq(workItems.id, item.id), eq(workItems.leaseEpoch, input.lease_epoch))),
+      // As read: if a cancellation or a host shut-out ended it first, the retry records this
+      // result as late and its effects are not applied twice.
+      .where(
+        and(
+          eq(workItems.id, item.id),
+          eq(workItems.leaseEpoch, input.lease_epoch),
+          eq(workItems.state, item.state),
+        ),
+      ),
+    abortUnlessChanged(deps.db),
     event,
     ...effects,
   ]);

@@ -4,6 +4,7 @@ import type { Deps } from "../../deps";
 import { ProblemError } from "../../http/problem";
 import { HELD_STEP } from "../../protocol/agent-api";
 import type { AgentHost } from "../hosts/authenticate-agent";
+import { abortUnlessChanged, retryStaleOnce } from "../write-guard";
 import { loadHostItem, staleEpoch, TERMINAL } from "./load-item";
 
 /**
@@ -11,7 +12,16 @@ import { loadHostItem, staleEpoch, TERMINAL } from "./load-item";
  * re-leased: the partition healed. A newer epoch → 409; a cancelled item → 410; a cancellation
  * request is announced with `cancel: true`.
  */
-export async function renewLease(
+export function renewLease(
+  deps: Deps,
+  host: AgentHost,
+  itemId: string,
+  input: { lease_epoch: number; step?: string | undefined },
+): Promise<{ lease_expires_at: number; cancel: boolean }> {
+  return retryStaleOnce(() => renewOnce(deps, host, itemId, input));
+}
+
+async function renewOnce(
   deps: Deps,
   host: AgentHost,
   itemId: string,
@@ -34,7 +44,16 @@ export async function renewLease(
     deps.db
       .update(workItems)
       .set({ leaseExpiresAt, state, updatedAt: now })
-      .where(and(eq(workItems.id, item.id), eq(workItems.leaseEpoch, input.lease_epoch))),
+      // As read: a result, a cancellation or another renewal since then wins, and this one is
+      // answered again from what they left.
+      .where(
+        and(
+          eq(workItems.id, item.id),
+          eq(workItems.leaseEpoch, input.lease_epoch),
+          eq(workItems.state, item.state),
+        ),
+      ),
+    abortUnlessChanged(deps.db),
     deps.db.insert(workEvents).values({
       itemId: item.id,
       hostId: host.id,

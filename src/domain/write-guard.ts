@@ -1,0 +1,44 @@
+import { sql } from "drizzle-orm";
+import type { Database } from "../db/database";
+import { writeGuards } from "../db/schema";
+import type { Statement } from "./context";
+import { ServiceError } from "./errors";
+
+/**
+ * Placed right after a guarded UPDATE in a batch (one whose WHERE names the state it was read in):
+ * if that UPDATE changed no row, because another request changed the row first, the insert fails
+ * the `write_guards` CHECK and the whole batch rolls back. So the effects that follow it (a VM's
+ * state, an operation, an audit event) are written only with the change they belong to. SQLite's
+ * `changes()` is the previous statement's count, on the same connection (also over libSQL HTTP).
+ */
+export function abortUnlessChanged(db: Database): Statement {
+  return db.run(sql`INSERT INTO ${writeGuards} (reason) SELECT 'stale' WHERE changes() = 0`);
+}
+
+/** True for the error of a batch that `abortUnlessChanged` rolled back. */
+export function isStaleWrite(err: unknown): boolean {
+  let current: unknown = err;
+  for (let i = 0; i < 4 && current instanceof Error; i++) {
+    if (/CHECK constraint failed: stale_write/i.test(current.message)) return true;
+    current = current.cause;
+  }
+  return false;
+}
+
+/**
+ * Runs `attempt` and, if its batch lost a race (`isStaleWrite`), once more: the second run reads
+ * the row again and answers from what it finds now (usually a clear refusal). A second loss is a
+ * 409 the caller may retry.
+ */
+export async function retryStaleOnce<T>(attempt: () => Promise<T>): Promise<T> {
+  for (let tries = 0; ; tries++) {
+    try {
+      return await attempt();
+    } catch (err) {
+      if (!isStaleWrite(err)) throw err;
+      if (tries >= 1) {
+        throw new ServiceError("CONFLICT", "Another request changed this at the same time; retry.");
+      }
+    }
+  }
+}

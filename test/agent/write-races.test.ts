@@ -1,0 +1,176 @@
+import { eq } from "drizzle-orm";
+import { describe, expect, it } from "vitest";
+import { hosts, workItems } from "../../src/db/schema";
+import type { Deps } from "../../src/deps";
+import { ServiceError } from "../../src/domain/errors";
+import { authenticateAgent } from "../../src/domain/hosts/authenticate-agent";
+import { decideHost } from "../../src/domain/hosts/transition";
+import { cancelWork, settleLapsedCancellations } from "../../src/domain/work/cancel";
+import { enqueueWork } from "../../src/domain/work/enqueue";
+import { recordResult } from "../../src/domain/work/record-result";
+import { renewLease } from "../../src/domain/work/renew";
+import { ProblemError } from "../../src/http/problem";
+import { createHarness, type Harness } from "../support/harness";
+import { call, enrollHost, mintToken, type ReadyHost, readyHost, system } from "./support";
+
+/**
+ * Two requests on one row, the second writing between the first's read and its write: the
+ * first's batch is held (its reads run at once) until the second is done. The first must then
+ * change nothing and answer from what the second left.
+ */
+function heldWrites(deps: Deps): { deps: Deps; release: () => void } {
+  let release = () => {};
+  const gate = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const db = new Proxy(deps.db, {
+    get(target, prop, receiver) {
+      if (prop === "batch") {
+        return async (statements: Parameters<typeof target.batch>[0]) => {
+          await gate;
+          return target.batch(statements);
+        };
+      }
+      const value: unknown = Reflect.get(target, prop, receiver);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  return { deps: { ...deps, db }, release };
+}
+
+const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
+
+async function acceptedItem(h: Harness, host: ReadyHost): Promise<string> {
+  const { id } = await enqueueWork(h.deps, {
+    hostId: host.hostId,
+    op: "host.noop",
+    resource: { kind: "host", id: host.hostId, uid: host.hostId },
+    createdBy: "test",
+  });
+  const claimed = await call(h, "/claim", { token: host.token, body: { cursor: 0, max_items: 5 } });
+  expect(claimed.status).toBe(200);
+  const ack = await call(h, `/items/${id}/ack`, {
+    token: host.token,
+    body: { status: "accepted", lease_epoch: 1 },
+  });
+  expect(ack.status).toBe(200);
+  return id;
+}
+
+const row = (h: Harness, id: string) =>
+  h.deps.db.query.workItems.findFirst({ where: eq(workItems.id, id) });
+
+async function problemCode(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+  } catch (err) {
+    if (err instanceof ProblemError) return err.problem.code;
+    if (err instanceof ServiceError) return err.code;
+    throw err;
+  }
+  return "none";
+}
+
+describe("writes that lose a race change nothing (guarded batches)", () => {
+  it("a renewal read before the item's result does not bring it back: no new lease, no re-claim", async () => {
+    const h = await createHarness();
+    const host = await readyHost(h);
+    const id = await acceptedItem(h, host);
+    const agent = await authenticateAgent(h.deps, `Bearer ${host.token}`, { allowPending: false });
+    const slow = heldWrites(h.deps);
+    const renewal = renewLease(slow.deps, agent, id, { lease_epoch: 1, step: "working" });
+    await settle();
+    await recordResult(h.deps, agent, id, { lease_epoch: 1, attempt: 1, outcome: "succeeded" });
+    slow.release();
+    expect(await problemCode(renewal)).toBe("conflict");
+    expect(await row(h, id)).toMatchObject({ state: "succeeded", leaseExpiresAt: null });
+    h.clock.advance(120_000);
+    const again = await call(h, "/claim", { token: host.token, body: { cursor: 0, max_items: 5 } });
+    expect(((await again.json()) as { items: unknown[] }).items).toEqual([]);
+  });
+
+  it("a renewal read before its cancellation was settled answers 410, and the item stays cancelled", async () => {
+    const h = await createHarness();
+    const host = await readyHost(h);
+    const id = await acceptedItem(h, host);
+    await cancelWork(system(h), id);
+    h.clock.advance(61_000);
+    const agent = await authenticateAgent(h.deps, `Bearer ${host.token}`, { allowPending: false });
+    const slow = heldWrites(h.deps);
+    const renewal = renewLease(slow.deps, agent, id, { lease_epoch: 1 });
+    await settle();
+    expect(await settleLapsedCancellations(h.deps)).toBe(1);
+    slow.release();
+    expect(await problemCode(renewal)).toBe("item_cancelled");
+    expect(await row(h, id)).toMatchObject({ state: "cancelled", leaseExpiresAt: null });
+    expect(await settleLapsedCancellations(h.deps)).toBe(0);
+  });
+
+  it("a result read before its cancellation was settled is kept as late; the cancellation stands", async () => {
+    const h = await createHarness();
+    const host = await readyHost(h);
+    const id = await acceptedItem(h, host);
+    await cancelWork(system(h), id);
+    h.clock.advance(61_000);
+    const agent = await authenticateAgent(h.deps, `Bearer ${host.token}`, { allowPending: false });
+    const slow = heldWrites(h.deps);
+    const result = recordResult(slow.deps, agent, id, {
+      lease_epoch: 1,
+      attempt: 1,
+      outcome: "succeeded",
+    });
+    await settle();
+    expect(await settleLapsedCancellations(h.deps)).toBe(1);
+    slow.release();
+    expect(await result).toEqual({ id, state: "cancelled", late: true });
+    expect(await row(h, id)).toMatchObject({
+      state: "cancelled",
+      outcome: "cancelled",
+      late: true,
+    });
+  });
+
+  it("approving a re-enrollment while another operator rejects it leaves the old host working", async () => {
+    const h = await createHarness();
+    const old = await readyHost(h);
+    const { res } = await enrollHost(h, await mintToken(h, old.orgId));
+    const { host_id: newId } = (await res.json()) as { host_id: string };
+    const slow = heldWrites(h.deps);
+    const approval = decideHost({ ...system(h), deps: slow.deps }, newId, "approve");
+    await settle();
+    await decideHost(system(h), newId, "reject");
+    slow.release();
+    expect(await problemCode(approval)).toBe("CONFLICT");
+    const states = await h.deps.db.select({ id: hosts.id, state: hosts.state }).from(hosts);
+    expect(states).toEqual(
+      expect.arrayContaining([
+        { id: old.hostId, state: "approved" },
+        { id: newId, state: "rejected" },
+      ]),
+    );
+  });
+
+  it("a result or ack for an item no claim handed out is refused (409), and it stays queued", async () => {
+    const h = await createHarness();
+    const host = await readyHost(h);
+    const { id } = await enqueueWork(h.deps, {
+      hostId: host.hostId,
+      op: "host.noop",
+      resource: { kind: "host", id: host.hostId, uid: host.hostId },
+      createdBy: "test",
+    });
+    const result = await call(h, `/items/${id}/result`, {
+      token: host.token,
+      headers: { "idempotency-key": "never-claimed" },
+      body: { lease_epoch: 0, attempt: 1, outcome: "succeeded" },
+    });
+    expect(result.status).toBe(409);
+    expect(((await result.json()) as { code: string }).code).toBe("conflict");
+    const ack = await call(h, `/items/${id}/ack`, {
+      token: host.token,
+      body: { status: "accepted", lease_epoch: 0 },
+    });
+    expect(ack.status).toBe(409);
+    expect(await row(h, id)).toMatchObject({ state: "queued", leaseExpiresAt: null });
+  });
+});
