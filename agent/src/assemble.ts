@@ -74,7 +74,8 @@ export async function assembleAgent(
     return { exitCode: 2 };
   }
   const client = await enrolledClient(dir, identity);
-  const journal = new FileJournal(join(dir, JOURNAL_FILE));
+  // Seen jtis are kept by the control plane's clock, the one their tokens are checked against.
+  const journal = new FileJournal(join(dir, JOURNAL_FILE), () => client.now());
   const vmHost = await openVmHost(
     {
       stateDir: dir,

@@ -8,6 +8,8 @@ import {
 } from "../../src/protocol/agent-api";
 import { type AgentKey, tokenAssertion } from "./identity";
 
+/** Answers slower than this do not move the server clock offset. */
+const MAX_CLOCK_SAMPLE_RTT_MS = 2_000;
 export const API_PREFIX = "/api/v1/agent";
 
 /** A non-2xx answer from the control plane, with its problem `code`. */
@@ -87,6 +89,9 @@ export class ControlPlaneClient {
   }
 
   #learnClock(serverMs: number, sentAt: number, receivedAt: number): void {
+    // A long poll is answered at the end of its hold, not halfway: its time says little, and
+    // neither does any slow answer.
+    if (receivedAt - sentAt > MAX_CLOCK_SAMPLE_RTT_MS) return;
     const sample = serverMs - (sentAt + receivedAt) / 2;
     this.#samples += 1;
     // EWMA, but the first sample is taken as is.
@@ -139,7 +144,8 @@ export class ControlPlaneClient {
       const v = header(res.headers, name);
       if (v !== undefined) flat[name] = v;
     }
-    if (res.statusCode >= 200 && res.statusCode < 400) {
+    // A redirect is not an answer from the control plane (an SSO or maintenance proxy, say).
+    if ((res.statusCode >= 200 && res.statusCode < 300) || res.statusCode === 304) {
       return { status: res.statusCode, body, headers: flat };
     }
     const problem = (typeof body === "object" && body !== null ? body : {}) as {

@@ -1,5 +1,7 @@
+import { randomUUID } from "node:crypto";
 import { decodeJwt } from "jose";
 import {
+  ackResponseSchema,
   type ClaimResponse,
   claimResponseSchema,
   enrollmentStatusSchema,
@@ -7,6 +9,7 @@ import {
   MAX_REPORTED_BLOCKED,
   trustResponseSchema,
 } from "../../src/protocol/agent-api";
+import { CLOCK_SKEW_TOLERANCE_S } from "../../src/protocol/limits";
 import type { RejectionReason } from "../../src/protocol/rejections";
 import type { PublicJwk, TrustDocument } from "../../src/protocol/trust";
 import type { WorkItemClaims } from "../../src/protocol/work-item";
@@ -57,6 +60,9 @@ type Held = {
   busy: boolean;
 };
 
+/** What the control plane may answer to an `accepted` ack for an item that may then run. */
+const RUNNABLE_AFTER_ACK = new Set(["accepted", "running"]);
+
 /** The last accepted trust bundle (the JWS, verified again on start). */
 const TRUST_KEY = "trust_bundle";
 /** How long after a finished item the status goes out (items finishing together share one). */
@@ -73,6 +79,8 @@ export class AgentRuntime {
   readonly #o: RuntimeOptions;
   #trust: TrustDocument | undefined;
   #unknownKidRefreshAt = Number.NEGATIVE_INFINITY;
+  /** Set when a claim round refused an item for a reason that may pass: back off before the next. */
+  #retryLater = false;
   #cursor = 0;
   #rescanAt = 0;
   #renewMs = 20_000;
@@ -177,11 +185,14 @@ export class AgentRuntime {
 
   #sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const t = setTimeout(resolve, ms);
-      this.#stop.signal.addEventListener("abort", () => {
+      const { signal } = this.#stop;
+      const done = () => {
         clearTimeout(t);
+        signal.removeEventListener("abort", done);
         resolve();
-      });
+      };
+      const t = setTimeout(done, ms);
+      signal.addEventListener("abort", done, { once: true });
     });
   }
 
@@ -309,8 +320,10 @@ export class AgentRuntime {
   /** After a restart: re-send results the CP has not acknowledged; re-lease work in progress. */
   async #resume(): Promise<void> {
     for (const entry of this.#journal.pending()) {
+      // Stopped meanwhile: what is left resumes at the next start.
+      if (!this.#running) return;
       if (entry.state === "done") {
-        await this.#sendResult(entry);
+        this.#deliver(entry);
         continue;
       }
       let cancelled = false;
@@ -342,6 +355,12 @@ export class AgentRuntime {
       } catch {
         continue;
       }
+      // Never started, and now too late or replaced (design §2.6, §2.12): refused, not run.
+      const refusal = entry.state === "accepted" ? await this.#tooLateToStart(claims) : undefined;
+      if (refusal) {
+        await this.#refuseUnstarted(entry, refusal);
+        continue;
+      }
       this.#log.info("resuming journaled item", { itemId: entry.itemId, state: entry.state });
       await this.#execute(entry, claims);
     }
@@ -368,18 +387,29 @@ export class AgentRuntime {
     let lastClaim = 0;
     let rung = true;
     let failures = 0;
+    let retryRounds = 0;
     while (this.#running) {
       if (rung || Date.now() - lastClaim >= this.#o.claimMs) {
         lastClaim = Date.now();
         try {
+          this.#retryLater = false;
           await this.#claimAll();
           failures = 0;
         } catch (error) {
           this.#fatalOr(error, "claim failed");
           // Back off; a ring (or the socket coming back) says the server is up again.
-          if (await wakeup.pause(backoffMs(failures++), this.#stop.signal)) rung = true;
+          const wait = error instanceof ControlPlaneError ? error.retryAfterMs : undefined;
+          if (await wakeup.pause(wait ?? backoffMs(failures++), this.#stop.signal)) rung = true;
           continue;
         }
+        // An item refused for a reason that may pass (a trust document not here yet, a token
+        // not valid yet) is queued again at once, and the long poll would answer at once: the
+        // next claim waits a growing, jittered while instead of spinning.
+        if (this.#retryLater) {
+          if (await wakeup.pause(backoffMs(retryRounds++), this.#stop.signal)) rung = true;
+          continue;
+        }
+        retryRounds = 0;
       }
       if (!this.#running) return;
       // Doorbell socket, long poll or polling (agent/src/wakeup-client.ts), up to the safety claim.
@@ -400,7 +430,8 @@ export class AgentRuntime {
       const reply = await this.#client.send("POST", "/claim", { body: { cursor, max_items: 10 } });
       const claim = claimResponseSchema.parse(reply.body);
       this.#cursor = Math.max(this.#cursor, claim.cursor);
-      // The CP announces a newer trust document (key rotation): fetch it before verifying.
+      // The CP announces a newer trust document (key rotation): fetch it before verifying. (If
+      // it cannot be had, the items are refused `stale_trust` and the next claim backs off.)
       if (this.#trust && claim.trust_version > this.#trust.version) await this.#refreshTrust();
       for (const item of claim.items) {
         // After a stop these are still admitted (journaled and acked, not run): they are leased
@@ -474,12 +505,14 @@ export class AgentRuntime {
       gen: item.gen,
       token,
     });
+    let answer: { state: string };
     try {
-      await this.#retrying(() =>
+      const reply = await this.#retrying(() =>
         this.#client.send("POST", `/items/${item.sub}/ack`, {
           body: { status: "accepted", lease_epoch: item.lease_epoch },
         }),
       );
+      answer = ackResponseSchema.parse(reply.body);
     } catch (error) {
       this.#log.warn("ack refused; dropping this handle", {
         itemId: item.sub,
@@ -487,7 +520,18 @@ export class AgentRuntime {
       });
       return undefined;
     }
-    return this.#journal.entry(item.idem);
+    const entry = this.#journal.entry(item.idem);
+    if (entry && !RUNNABLE_AFTER_ACK.has(answer.state)) {
+      // It ended on the control plane before this ack arrived (a cancel while its ack window
+      // lapsed, say): never run. Its `cancelled` result is kept there as late.
+      this.#log.info("work item ended before it could start", {
+        itemId: item.sub,
+        state: answer.state,
+      });
+      await this.#finishCancelled(entry);
+      return undefined;
+    }
+    return entry;
   }
 
   /**
@@ -496,7 +540,9 @@ export class AgentRuntime {
    */
   async #hold(claimed: ClaimedItem, trustVersion: number, cursor: number): Promise<void> {
     const existing = this.#held.get(claimed.id);
-    if (existing) return;
+    // Held already, under this lease. A newer lease (the old one lapsed in a partition and the
+    // rescan claimed it again) replaces it, or its renewals would go out under a stale epoch.
+    if (existing && existing.claimed.lease_epoch >= claimed.lease_epoch) return;
     // The signature was verified before the order checks, so the payload is the CP's.
     const claims = decodeJwt(claimed.token) as WorkItemClaims;
     const held: Held = { claimed, claims, cursor, trustVersion, busy: false };
@@ -579,6 +625,41 @@ export class AgentRuntime {
     if (entry) await this.#finishCancelled(entry);
   }
 
+  /** Why an accepted item must not start any more: its deadline passed, or a newer generation ran. */
+  async #tooLateToStart(item: WorkItemClaims): Promise<"deadline" | "superseded" | undefined> {
+    if (this.#client.now() / 1000 - CLOCK_SKEW_TOLERANCE_S > item.start_by) return "deadline";
+    const applied = await this.#journal.appliedGeneration(item.resource.uid);
+    if (applied !== undefined && item.gen <= applied) return "superseded";
+    return undefined;
+  }
+
+  /**
+   * An accepted item found too late at resume: its acceptance is replaced by a refusal (the
+   * control plane ends it `expired` or `superseded`, with what it was for), and the journal keeps
+   * it as done so it is never run or reported again. Not answered: it is tried at the next start.
+   */
+  async #refuseUnstarted(entry: JournalEntry, reason: "deadline" | "superseded"): Promise<void> {
+    this.#log.info("work item not run", { itemId: entry.itemId, reason });
+    try {
+      await this.#retrying(() =>
+        this.#client.send("POST", `/items/${entry.itemId}/ack`, {
+          body: { status: "rejected", lease_epoch: entry.leaseEpoch, reason },
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ControlPlaneError) || error.transient) return;
+      // 409 stale_epoch: a newer lease exists, and that one decides.
+    }
+    this.#journal.done(entry.idem, {
+      lease_epoch: entry.leaseEpoch,
+      attempt: entry.attempt,
+      outcome: "cancelled",
+      error: { code: reason, retryable: false },
+    });
+    this.#journal.resultSent(entry.idem);
+    this.#finished++;
+  }
+
   /** A journaled item that will not run: its `cancelled` result is journaled, then reported. */
   async #finishCancelled(entry: JournalEntry): Promise<void> {
     this.#journal.done(entry.idem, {
@@ -590,7 +671,7 @@ export class AgentRuntime {
     this.#log.info("work item done", { itemId: entry.itemId, outcome: "cancelled" });
     this.#statusSoon();
     const done = this.#journal.entry(entry.idem);
-    if (done) await this.#sendResult(done);
+    if (done) this.#deliver(done);
   }
 
   async #rejected(
@@ -603,7 +684,10 @@ export class AgentRuntime {
       security ? "security: work item rejected" : "work item not run",
       { itemId: claimed.id, reason },
     );
-    if (retry) this.#cursor = Math.min(this.#cursor, claimed.seq - 1);
+    if (retry) {
+      this.#cursor = Math.min(this.#cursor, claimed.seq - 1);
+      this.#retryLater = true;
+    }
     try {
       await this.#retrying(() =>
         this.#client.send("POST", `/items/${claimed.id}/ack`, {
@@ -624,7 +708,7 @@ export class AgentRuntime {
           Number(decodeJwt(claimed.token).attempt ?? 1),
         );
         const rebound = this.#journal.entry(idem);
-        if (rebound) await this.#sendResult(rebound);
+        if (rebound) this.#deliver(rebound);
       }
     }
   }
@@ -640,12 +724,14 @@ export class AgentRuntime {
     };
     this.#inFlight.set(entry.itemId, handle);
     const timeout = setTimeout(() => abort.abort("timeout"), item.timeout_s * 1000);
+    const runId = randomUUID().slice(0, 8);
     const progress = new ProgressOutbox(
       (events, range) =>
         this.#client
           .send("POST", `/items/${entry.itemId}/events`, {
             body: { lease_epoch: handle.leaseEpoch, events },
-            idempotencyKey: `${entry.itemId}:${handle.leaseEpoch}:events:${range}`,
+            // Per run: a resumed item runs again under the same lease, from line 0.
+            idempotencyKey: `${entry.itemId}:${handle.leaseEpoch}:events:${runId}:${range}`,
           })
           .catch((error: unknown) => {
             // Refused for good (a newer lease, a line the CP will not take): sending it again
@@ -697,7 +783,15 @@ export class AgentRuntime {
     await progress.close();
     this.#statusSoon();
     const done = this.#journal.entry(entry.idem);
-    if (done) await this.#sendResult(done);
+    if (done) this.#deliver(done);
+  }
+
+  /**
+   * Sends a journaled result beside the loops: one the control plane keeps refusing (5xx) is
+   * retried on its own and holds up neither claims nor other results.
+   */
+  #deliver(entry: JournalEntry): void {
+    this.#inBackground(this.#sendResult(entry));
   }
 
   /** Retried until acknowledged (design §2.11), except when the CP says the handle is stale. */
@@ -738,8 +832,9 @@ export class AgentRuntime {
   }
 
   async #renewAll(): Promise<void> {
-    for (const held of [...this.#held.values()]) await this.#renewHeld(held);
+    // Running items first: their leases matter most, and held ones may be many.
     for (const handle of [...this.#inFlight.values()]) await this.#renewRunning(handle);
+    for (const held of [...this.#held.values()]) await this.#renewHeld(held);
   }
 
   /** The item named by a doorbell `cancel`, if this agent holds or runs it. */

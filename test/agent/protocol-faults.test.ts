@@ -5,10 +5,25 @@ import { DROP, type Exchange, type ProxiedResponse, type Rule } from "../support
 import { busy } from "../support/poll";
 import { killGroup, processSandbox } from "../support/processes";
 import { type Lab, type LabAgent, startLab } from "../support/protocol-lab";
-import { CLAIM_PATH, loseClaimResponseWith, partition } from "../support/proxy-rules";
+import {
+  announceTrustVersion,
+  CLAIM_PATH,
+  loseClaimResponseWith,
+  partition,
+} from "../support/proxy-rules";
 
 const SKEWED_CLOCK = join(import.meta.dirname, "../support/skewed-clock.mjs");
 const resultPath = (itemId: string) => `/api/v1/agent/items/${itemId}/result`;
+/** The item ids a claim exchange answered with. */
+const claimedIds = (e: Exchange): string[] => {
+  if (e.outcome === DROP) return [];
+  try {
+    const body = JSON.parse(e.outcome.body) as { items?: { id: string }[] };
+    return (body.items ?? []).map((i) => i.id);
+  } catch {
+    return [];
+  }
+};
 
 /**
  * Design §4.2, the rows about faults on the way: lost responses, a crash at the worst moment, a
@@ -172,6 +187,44 @@ describe("agent protocol under faults (design §4.2)", () => {
     expect(executed(agent, running.id)).toBe(1);
   }, 120_000);
 
+  it("an item cancelled while its ack was on the way is never run: the ack's answer says it ended", async () => {
+    const item = await lab.enqueue(agent.hostId);
+    const ackPath = `/api/v1/agent/items/${item.id}/ack`;
+    let release = () => {};
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let held = false;
+    const stopHolding = agent.proxy.use(async (request, next) => {
+      if (request.path !== ackPath) return next(request);
+      held = true;
+      await released;
+      return next(request);
+    });
+    await lab.until("the ack to be held", async () => (held ? true : undefined));
+    // Past the 3 s ack window the lease has lapsed: the cancel ends the item at once.
+    await lab.until("the ack window to pass", async () => {
+      const row = await lab.item(item.id);
+      return row?.leaseExpiresAt && row.leaseExpiresAt < Date.now() ? true : undefined;
+    });
+    expect(
+      await busy(() =>
+        cancelWork({ deps: lab.deps, actor: { kind: "system" }, requestId: "test" }, item.id),
+      ),
+    ).toMatchObject({ state: "cancelled" });
+    release();
+    stopHolding();
+    await lab.until("the agent to see that the item ended", async () =>
+      agent
+        .lines()
+        .some((l) => l.msg === "work item ended before it could start" && l.itemId === item.id)
+        ? true
+        : undefined,
+    );
+    expect(executed(agent, item.id)).toBe(0);
+    expect(await lab.item(item.id)).toMatchObject({ state: "cancelled", outcome: "cancelled" });
+  }, 60_000);
+
   it("a done item re-issued with a new jti is answered from the journal, not run again (row 9)", async () => {
     const item = await lab.enqueue(agent.hostId);
     let refused = false;
@@ -225,6 +278,29 @@ describe("agent protocol under faults (design §4.2)", () => {
     expect(second.at - first.at).toBeGreaterThanOrEqual(900);
     expect(await results(item.id)).toHaveLength(1);
   }, 60_000);
+
+  it("a result the control plane keeps refusing (503) holds up neither later items nor their results", async () => {
+    const stuck = await lab.enqueue(agent.hostId);
+    const refuse = agent.proxy.use(async (request, next) =>
+      request.path === resultPath(stuck.id)
+        ? {
+            status: 503,
+            headers: { "content-type": "application/problem+json" },
+            body: JSON.stringify({ code: "unavailable", detail: "try later" }),
+          }
+        : next(request),
+    );
+    await lab.until("the stuck result to be refused", async () =>
+      agent.proxy.seen("POST", resultPath(stuck.id)).length > 0 ? true : undefined,
+    );
+    const later = await lab.enqueue(agent.hostId);
+    await lab.settled(later.id, ["succeeded"], 30_000);
+    expect((await lab.item(stuck.id))?.state).not.toBe("succeeded");
+    refuse();
+    await lab.settled(stuck.id, ["succeeded"], 90_000);
+    expect(executed(agent, stuck.id)).toBe(1);
+    expect(await results(stuck.id)).toHaveLength(1);
+  }, 150_000);
 
   it("a crash after the result was sent, before the journal marked it acknowledged, re-sends the same result and gets the same answer (row 13)", async () => {
     const item = await lab.enqueue(agent.hostId);
@@ -397,6 +473,32 @@ describe("agent protocol under faults (design §4.2)", () => {
     expect(claimedAt - row.createdAt).toBeLessThan(12_000);
     killGroup(blocked.process());
   }, 90_000);
+
+  it("an item refused for a reason that may pass is claimed again after a growing pause, not at once (long poll)", async () => {
+    // Long polling only: a re-queued item is claimable at once, so /wait answers at once.
+    const poller = await lab.agent("retrying-host", {
+      STRATO_AGENT_WEBSOCKET: "0",
+      STRATO_AGENT_WAIT_S: "25",
+      STRATO_AGENT_CLAIM_MS: "60000",
+    });
+    const item = await lab.enqueue(poller.hostId);
+    // Every claim carrying it announces a trust version the control plane does not have: the
+    // agent refuses it `stale_trust` (retryable) each time.
+    const stopAnnouncing = poller.proxy.use(
+      announceTrustVersion(item.id, 99, { everyClaim: true }),
+    );
+    const claims = () =>
+      poller.proxy.seen("POST", CLAIM_PATH).filter((e) => claimedIds(e).includes(item.id)).length;
+    await lab.until("the first refusal", async () => (claims() > 0 ? true : undefined));
+    await new Promise((resolve) => setTimeout(resolve, 4_000));
+    // Backoff U(0, 1 s), U(0, 2 s), U(0, 4 s)…: a handful in 4 s, where it used to be thousands.
+    expect(claims()).toBeLessThanOrEqual(8);
+    stopAnnouncing();
+    const row = await lab.settled(item.id, ["succeeded"], 60_000);
+    expect(row.result).toMatchObject({ outcome: "succeeded" });
+    expect(executed(poller, item.id)).toBe(1);
+    killGroup(poller.process());
+  }, 120_000);
 
   it("with every ring lost, the safety claim still delivers (row 22)", async () => {
     const claimMs = 4_000;

@@ -85,13 +85,17 @@ export function deliveredItem(
 }
 
 /** The first claim response carrying `itemId` announces trust document `version` instead. */
-export function announceTrustVersion(itemId: string, version: number): Rule {
+export function announceTrustVersion(
+  itemId: string,
+  version: number,
+  options: { everyClaim?: boolean } = {},
+): Rule {
   let done = false;
   return async (request, next) => {
     const outcome = await next(request);
     const body = isClaim(request.method, request.path) && !done ? claimBody(outcome) : undefined;
     if (!body?.items.some((i) => i.id === itemId) || outcome === DROP) return outcome;
-    done = true;
+    done = options.everyClaim !== true;
     return withBody(outcome, { ...body, trust_version: version });
   };
 }
