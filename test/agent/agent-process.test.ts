@@ -219,6 +219,17 @@ describe("strato-agent against the Node server", () => {
         createdBy: "e2e",
       }),
     );
+    // And one that must start within seconds: by the next start it is too late (design §2.6).
+    const startBy = Date.now() + 8_000;
+    const tooLate = await busy(() =>
+      enqueueWork(deps, {
+        hostId,
+        op: "host.noop",
+        resource: { kind: "host", id: hostId, uid: `${hostId}-too-late` },
+        startByMs: startBy,
+        createdBy: "e2e",
+      }),
+    );
     agent = sandbox.spawn(AGENT, ["run", "--state-dir", stateDir], agentEnv);
     await waitForOutput(agent, `"executing work item","itemId":"${running.id}"`, 30_000);
     signalGroup(agent, "SIGTERM");
@@ -232,12 +243,21 @@ describe("strato-agent against the Node server", () => {
     expect(agent.output()).not.toContain(`"executing work item","itemId":"${claimedWithIt.id}"`);
     expect((await item(running.id))?.state).toBe("succeeded");
     expect((await item(claimedWithIt.id))?.state).toBe("accepted");
+    expect((await item(tooLate.id))?.state).toBe("accepted");
+    // Past its start_by and the agent's 30 s clock tolerance.
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, startBy + 31_000 - Date.now())));
     agent = sandbox.spawn(AGENT, ["run", "--state-dir", stateDir], agentEnv);
     await until("the item left at shutdown to run after the restart", async () => {
       const row = await item(claimedWithIt.id);
       return row?.state === "succeeded" ? row : undefined;
     });
     expect(agent.output()).toContain(`"resuming journaled item","itemId":"${claimedWithIt.id}"`);
+    const lateRow = await until("the item too late to start to be refused", async () => {
+      const row = await item(tooLate.id);
+      return row?.state === "expired" ? row : undefined;
+    });
+    expect(lateRow.rejectReason).toBe("deadline");
+    expect(agent.output()).not.toContain(`"executing work item","itemId":"${tooLate.id}"`);
 
     // An item cancelled while its agent was down (killed mid-run) is reported cancelled at the
     // next start, never run again.
@@ -303,7 +323,7 @@ describe("strato-agent against the Node server", () => {
     // Revocation stops the agent with a non-zero exit.
     await busy(() => decideHost(sc, hostId, "revoke"));
     expect(await agent.exited).toBe(3);
-  }, 120_000);
+  }, 180_000);
 });
 
 /**
