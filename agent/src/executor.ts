@@ -12,7 +12,10 @@ export type ExecutionOutcome =
 
 export type ExecutionContext = {
   item: WorkItemClaims;
-  /** Aborted on cancellation, shutdown or timeout; handlers stop at their next safe point. */
+  /**
+   * Aborted on cancellation or timeout; handlers stop at their next safe point. A stopping agent
+   * lets the item finish (its lease is renewed meanwhile).
+   */
   signal: AbortSignal;
   /** Progress for the control plane (batched by the runtime). */
   progress(message: string, data?: Record<string, unknown>): void;

@@ -60,6 +60,9 @@ type Held = {
   busy: boolean;
 };
 
+/** How many doorbell cancellations of items not (yet) here are remembered. */
+const MAX_CANCELS_HEARD = 1_000;
+
 /** What the control plane may answer to an `accepted` ack for an item that may then run. */
 const RUNNABLE_AFTER_ACK = new Set(["accepted", "running"]);
 
@@ -79,6 +82,8 @@ export class AgentRuntime {
   readonly #o: RuntimeOptions;
   #trust: TrustDocument | undefined;
   #unknownKidRefreshAt = Number.NEGATIVE_INFINITY;
+  /** Items named by a doorbell `cancel` that were neither held nor running here at the time. */
+  readonly #cancelHeard = new Set<string>();
   /** Set when a claim round refused an item for a reason that may pass: back off before the next. */
   #retryLater = false;
   #cursor = 0;
@@ -96,6 +101,8 @@ export class AgentRuntime {
   /** Work started outside the loops (a held item's cancellation), awaited before run() ends. */
   readonly #background = new Set<Promise<void>>();
   readonly #timers: NodeJS.Timeout[] = [];
+  /** Heartbeat and renewal: kept after stop() until the loops have ended. */
+  readonly #untilEndTimers: NodeJS.Timeout[] = [];
   #exitCode = 0;
   #statusPending: NodeJS.Timeout | undefined;
   #done: Promise<void> = Promise.resolve();
@@ -134,15 +141,21 @@ export class AgentRuntime {
     clearTimeout(this.#statusPending);
   }
 
+  /** After the loops ended: the timers that kept a stopping agent's running items alive. */
+  #ended(): void {
+    for (const t of this.#untilEndTimers) clearInterval(t);
+  }
+
   async #main(): Promise<void> {
     try {
       const stored = this.#journal.getValue(TRUST_KEY);
       if (stored) await this.#acceptTrust(stored);
       await this.#awaitApproval();
       if (!this.#running) return;
-      this.#every(this.#o.heartbeatMs, () => this.#heartbeat());
+      // Liveness and leases go on while a stopping agent finishes the item it runs.
+      this.#every(this.#o.heartbeatMs, () => this.#heartbeat(), { untilEnd: true });
       this.#every(this.#o.statusMs, () => this.#status());
-      this.#every(this.#renewMs, () => this.#renewSoon());
+      this.#every(this.#renewMs, () => this.#renewSoon(), { untilEnd: true });
       void this.#status().catch((e) => this.#fatalOr(e, "status report failed"));
       await this.#resume();
       await this.#dispatch();
@@ -153,6 +166,7 @@ export class AgentRuntime {
       }
     } finally {
       await Promise.allSettled(this.#background);
+      this.#ended();
     }
   }
 
@@ -163,11 +177,15 @@ export class AgentRuntime {
     this.#background.add(tracked);
   }
 
-  #every(ms: number, fn: () => Promise<void>): void {
+  #every(ms: number, fn: () => Promise<void>, options: { untilEnd?: boolean } = {}): void {
+    const untilEnd = options.untilEnd === true;
     const t = setInterval(() => {
-      if (this.#running) void fn().catch((e) => this.#fatalOr(e, "periodic call failed"));
+      const stoppingWithWork = untilEnd && this.#inFlight.size > 0;
+      if (this.#running || stoppingWithWork) {
+        void fn().catch((e) => this.#fatalOr(e, "periodic call failed"));
+      }
     }, ms);
-    this.#timers.push(t);
+    (untilEnd ? this.#untilEndTimers : this.#timers).push(t);
   }
 
   /** Design §2.11: revoked/rejected → stop taking work and exit non-zero; others are logged. */
@@ -489,7 +507,27 @@ export class AgentRuntime {
       this.#log.info("shutting down: work item left for the next start", { itemId: item.sub });
       return;
     }
+    // A doorbell `cancel` heard while it was on its way here (claimed, verified, acked): the
+    // renewal's answer decides, before anything runs.
+    if (this.#cancelHeard.delete(item.sub) && (await this.#cancelledNow(journaled))) {
+      await this.#finishCancelled(journaled);
+      return;
+    }
     await this.#execute(journaled, item);
+  }
+
+  /** Asks the control plane (a renewal) whether the journaled item was cancelled. */
+  async #cancelledNow(entry: JournalEntry): Promise<boolean> {
+    try {
+      const reply = await this.#client.send("POST", `/items/${entry.itemId}/renew`, {
+        body: { lease_epoch: entry.leaseEpoch },
+      });
+      return (reply.body as { cancel?: unknown } | null)?.cancel === true;
+    } catch (error) {
+      if (error instanceof ControlPlaneError && error.code === "item_cancelled") return true;
+      this.#fatalOr(error, "renew failed");
+      return false;
+    }
   }
 
   /** Step 7: journal (fsync'd) before the ack; the caller executes only what this returns. */
@@ -610,6 +648,8 @@ export class AgentRuntime {
       if (error instanceof ControlPlaneError && error.code === "item_cancelled") cancel = true;
       else this.#fatalOr(error, "renew failed");
     }
+    // Being verified again right now: checked before it starts instead.
+    if (cancel && held.busy) this.#noteCancel(claimed.id);
     if (cancel && !held.busy && this.#held.get(claimed.id) === held) {
       held.busy = true;
       this.#held.delete(claimed.id);
@@ -837,12 +877,25 @@ export class AgentRuntime {
     for (const held of [...this.#held.values()]) await this.#renewHeld(held);
   }
 
-  /** The item named by a doorbell `cancel`, if this agent holds or runs it. */
+  /**
+   * The item named by a doorbell `cancel`: renewed if this agent holds or runs it, else noted, as
+   * it may be between a claim and its start (checked there).
+   */
   async #renewOne(itemId: string): Promise<void> {
     const held = this.#held.get(itemId);
-    if (held) await this.#renewHeld(held);
     const handle = this.#inFlight.get(itemId);
-    if (handle) await this.#renewRunning(handle);
+    if (held && !held.busy) await this.#renewHeld(held);
+    else if (handle) await this.#renewRunning(handle);
+    else this.#noteCancel(itemId);
+  }
+
+  #noteCancel(itemId: string): void {
+    this.#cancelHeard.add(itemId);
+    // Ids of items that never come here (another agent's, or already done) must not pile up.
+    if (this.#cancelHeard.size > MAX_CANCELS_HEARD) {
+      const oldest = this.#cancelHeard.values().next().value;
+      if (oldest !== undefined) this.#cancelHeard.delete(oldest);
+    }
   }
 
   async #renewRunning(handle: Handle): Promise<void> {

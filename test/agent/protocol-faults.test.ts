@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cancelWork } from "../../src/domain/work/cancel";
 import { DROP, type Exchange, type ProxiedResponse, type Rule } from "../support/agent-proxy";
 import { busy } from "../support/poll";
-import { killGroup, processSandbox } from "../support/processes";
+import { killGroup, processSandbox, signalGroup } from "../support/processes";
 import { type Lab, type LabAgent, startLab } from "../support/protocol-lab";
 import {
   announceTrustVersion,
@@ -269,7 +269,12 @@ describe("agent protocol under faults (design §4.2)", () => {
     });
     await lab.settled(item.id, ["succeeded"]);
     remove();
-    const sends = agent.proxy.seen("POST", resultPath(item.id));
+    // The proxy notes an exchange once its answer is back with the agent, a moment after the
+    // control plane stored the result.
+    const sends = await lab.until("the second send to be noted", async () => {
+      const seen = agent.proxy.seen("POST", resultPath(item.id));
+      return seen.length >= 2 ? seen : undefined;
+    });
     expect(sends).toHaveLength(2);
     const [first, second] = sends as [Exchange, Exchange];
     expect(second.request.headers["idempotency-key"]).toBe(
@@ -499,6 +504,23 @@ describe("agent protocol under faults (design §4.2)", () => {
     expect(executed(poller, item.id)).toBe(1);
     killGroup(poller.process());
   }, 120_000);
+
+  it("a stopping agent (SIGTERM) keeps renewing the item it finishes, so its lease never lapses", async () => {
+    const stopping = await lab.agent("stopping-host");
+    const item = await lab.enqueue(stopping.hostId, { op: "host.sleep", params: { ms: 9_000 } });
+    await lab.until("the sleep to start", async () =>
+      executed(stopping, item.id) > 0 ? true : undefined,
+    );
+    const stoppedAt = Date.now();
+    signalGroup(stopping.process(), "SIGTERM");
+    const row = await lab.settled(item.id, ["succeeded"], 30_000);
+    expect(row.result).toMatchObject({ lease_epoch: 1, output: { slept: 9_000 } });
+    const events = await lab.events(item.id);
+    expect(events.filter((e) => e.kind === "claimed")).toHaveLength(1);
+    // The lease is 6 s, renewed every 2 s: renewals go on after the signal.
+    expect(events.some((e) => e.kind === "renewed" && e.at > stoppedAt + 1_000)).toBe(true);
+    expect(await stopping.process().exited).toBe(0);
+  }, 90_000);
 
   it("with every ring lost, the safety claim still delivers (row 22)", async () => {
     const claimMs = 4_000;
