@@ -11,6 +11,7 @@ import type { AgentLog } from "./log";
 import { executorHandlers, VM_OP_NAMES, vmOpHandlers } from "./ops";
 import { AgentRuntime } from "./runtime";
 import { type Identity, JOURNAL_FILE, loadIdentity, loadKey } from "./state";
+import { lockStateDir, StateDirBusy } from "./state-lock";
 import { readTrustRoot, sameRoot, TrustRootError } from "./trust";
 import { openVmHost } from "./vm-host";
 
@@ -71,6 +72,14 @@ export async function assembleAgent(
         stateDir: dir,
       },
     );
+    return { exitCode: 2 };
+  }
+  let release: () => void;
+  try {
+    release = lockStateDir(dir);
+  } catch (error) {
+    if (!(error instanceof StateDirBusy)) throw error;
+    log.error(error.message, { stateDir: dir });
     return { exitCode: 2 };
   }
   const client = await enrolledClient(dir, identity);
@@ -151,6 +160,7 @@ export async function assembleAgent(
       await vmHost.close();
       journal.close();
       await client.close();
+      release();
     },
   };
 }

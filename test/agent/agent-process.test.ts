@@ -154,6 +154,12 @@ describe("strato-agent against the Node server", () => {
       return h?.health === "healthy" || h?.health === "warning" ? h : undefined;
     });
 
+    // A second `run` on the same state directory (an upgrade that starts the new agent before
+    // the old one exited) is refused: two would both resume the journal.
+    const second = sandbox.spawn(AGENT, ["run", "--state-dir", stateDir], agentEnv);
+    expect(await second.exited, second.output()).toBe(2);
+    expect(second.output()).toContain("another strato-agent");
+
     // An op this agent does not run is refused before anything executes: a security rejection.
     const unknown = await busy(() =>
       enqueueWork(deps, {
