@@ -5,10 +5,13 @@ import { enrollmentProof, generateAgentKey, tokenAssertion } from "../../agent/s
 import { verifyTrustBundle } from "../../agent/src/trust-bundle";
 import { auditEvents, enrollmentTokens, hosts } from "../../src/db/schema";
 import { createEnrollmentToken } from "../../src/domain/hosts/create-enrollment-token";
+import { enroll } from "../../src/domain/hosts/enroll";
 import { listEnrollmentTokens } from "../../src/domain/hosts/list-enrollment-tokens";
 import { revokeEnrollmentToken } from "../../src/domain/hosts/revoke-enrollment-token";
 import { decideHost } from "../../src/domain/hosts/transition";
+import { ProblemError } from "../../src/http/problem";
 import { createHarness } from "../support/harness";
+import { heldWrites } from "../support/held-writes";
 import {
   accessToken,
   call,
@@ -66,6 +69,35 @@ describe("enrollment tokens", () => {
       401,
       "invalid_enrollment_token",
     );
+  });
+
+  it("concurrent enrollments never use a token past its uses, and one the same key loses costs no use", async () => {
+    const h = await createHarness();
+    const orgId = await createOrg(h);
+    const twice = await mintToken(h, orgId, { maxUses: 2 });
+    const statuses = await Promise.all(
+      Array.from({ length: 6 }, async () => (await enrollHost(h, twice)).res.status),
+    );
+    expect(statuses.filter((s) => s === 201)).toHaveLength(2);
+    expect(statuses.filter((s) => s === 401)).toHaveLength(4);
+
+    // One key, enrolled twice at once (the second writes between the first's checks and its
+    // write): one host, one use, and a clear 409 for the other.
+    const spare = await mintToken(h, orgId, { maxUses: 5 });
+    const { key } = await generateAgentKey();
+    const proof = await enrollmentProof(key, spare, h.clock.now());
+    const body = { token: spare, public_jwk: key.publicJwk, facts: FACTS, proof };
+    const slow = heldWrites(h.deps);
+    const first = enroll(slow.deps, body, "first").then(
+      () => "enrolled",
+      (err: unknown) => (err instanceof ProblemError ? err.problem.code : String(err)),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect((await call(h, "/enroll", { body })).status).toBe(201);
+    slow.release();
+    expect(await first).toBe("conflict");
+    const [row] = (await listEnrollmentTokens(h.deps, orgId)).filter((t) => t.maxUses === 5);
+    expect(row?.uses).toBe(1);
   });
 });
 

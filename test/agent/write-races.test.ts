@@ -1,7 +1,6 @@
 import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { hosts, workItems } from "../../src/db/schema";
-import type { Deps } from "../../src/deps";
 import { ServiceError } from "../../src/domain/errors";
 import { authenticateAgent } from "../../src/domain/hosts/authenticate-agent";
 import { decideHost } from "../../src/domain/hosts/transition";
@@ -11,32 +10,8 @@ import { recordResult } from "../../src/domain/work/record-result";
 import { renewLease } from "../../src/domain/work/renew";
 import { ProblemError } from "../../src/http/problem";
 import { createHarness, type Harness } from "../support/harness";
+import { heldWrites } from "../support/held-writes";
 import { call, enrollHost, mintToken, type ReadyHost, readyHost, system } from "./support";
-
-/**
- * Two requests on one row, the second writing between the first's read and its write: the
- * first's batch is held (its reads run at once) until the second is done. The first must then
- * change nothing and answer from what the second left.
- */
-function heldWrites(deps: Deps): { deps: Deps; release: () => void } {
-  let release = () => {};
-  const gate = new Promise<void>((resolve) => {
-    release = resolve;
-  });
-  const db = new Proxy(deps.db, {
-    get(target, prop, receiver) {
-      if (prop === "batch") {
-        return async (statements: Parameters<typeof target.batch>[0]) => {
-          await gate;
-          return target.batch(statements);
-        };
-      }
-      const value: unknown = Reflect.get(target, prop, receiver);
-      return typeof value === "function" ? value.bind(target) : value;
-    },
-  });
-  return { deps: { ...deps, db }, release };
-}
 
 const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
 

@@ -11,8 +11,16 @@ import {
   type EnrollResponse,
 } from "../../protocol/agent-api";
 import { commit } from "../context";
+import { isUniqueViolation } from "../orgs/shared";
+import { abortUnlessChanged, isStaleWrite } from "../write-guard";
 import { hostAuditStatement } from "./host-audit";
 import { checkShortLived } from "./short-lived-jws";
+
+const alreadyEnrolled = () =>
+  new ProblemError({
+    code: "conflict",
+    detail: "This key is already enrolled; generate a new key to enroll again.",
+  });
 
 const invalidToken = () =>
   new ProblemError({
@@ -55,26 +63,16 @@ export async function enroll(
   }
 
   const known = await deps.db.query.hosts.findFirst({ where: eq(hosts.keyThumbprint, thumbprint) });
-  if (known) {
-    throw new ProblemError({
-      code: "conflict",
-      detail: "This key is already enrolled; generate a new key to enroll again.",
-    });
-  }
+  if (known) throw alreadyEnrolled();
 
-  // Consume one use atomically: concurrent enrollments cannot exceed max_uses.
-  const [token] = await deps.db
-    .update(enrollmentTokens)
-    .set({ uses: sql`${enrollmentTokens.uses} + 1` })
-    .where(
-      and(
-        eq(enrollmentTokens.tokenHash, tokenHash),
-        isNull(enrollmentTokens.revokedAt),
-        gt(enrollmentTokens.expiresAt, now),
-        lt(enrollmentTokens.uses, enrollmentTokens.maxUses),
-      ),
-    )
-    .returning();
+  const usable = and(
+    isNull(enrollmentTokens.revokedAt),
+    gt(enrollmentTokens.expiresAt, now),
+    lt(enrollmentTokens.uses, enrollmentTokens.maxUses),
+  );
+  const token = await deps.db.query.enrollmentTokens.findFirst({
+    where: and(eq(enrollmentTokens.tokenHash, tokenHash), usable),
+  });
   if (!token) throw invalidToken();
 
   const previous = await deps.db.query.hosts.findFirst({
@@ -92,7 +90,14 @@ export async function enroll(
       ? previous.replacesHostId
       : previous.id
     : null;
-  await commit(deps.db, [
+  // One batch: the token's use (guarded, so concurrent enrollments cannot exceed max_uses) and
+  // the host, or neither; a host that could not be written does not use up the token.
+  const statements = [
+    deps.db
+      .update(enrollmentTokens)
+      .set({ uses: sql`${enrollmentTokens.uses} + 1` })
+      .where(and(eq(enrollmentTokens.id, token.id), usable)),
+    abortUnlessChanged(deps.db),
     deps.db.insert(hosts).values({
       id: hostId,
       orgId: token.orgId,
@@ -130,7 +135,16 @@ export async function enroll(
         ...(previous ? { existingHostId: previous.id } : {}),
       },
     }),
-  ]);
+  ];
+  try {
+    await commit(deps.db, statements);
+  } catch (error) {
+    // Used up (or revoked) meanwhile by another enrollment.
+    if (isStaleWrite(error)) throw invalidToken();
+    // The same key enrolled by a concurrent request.
+    if (isUniqueViolation(error)) throw alreadyEnrolled();
+    throw error;
+  }
   if (previous) {
     deps.log.warn("host re-enrollment pending approval", {
       hostId,
