@@ -1,4 +1,4 @@
-import { and, eq, lt, lte } from "drizzle-orm";
+import { and, eq, isNull, lt, lte } from "drizzle-orm";
 import { agentIdempotencyKeys } from "../../db/schema";
 import type { Deps } from "../../deps";
 import { ProblemError } from "../../http/problem";
@@ -65,20 +65,33 @@ export async function withIdempotency(
         };
       }
       if (now - existing.createdAt < IN_FLIGHT_TIMEOUT_MS) throw inFlight();
-      await db.update(agentIdempotencyKeys).set({ createdAt: now }).where(where);
+      // Taken over from a first request that died; of two retries at once, one takes it.
+      const taken = await db
+        .update(agentIdempotencyKeys)
+        .set({ createdAt: now })
+        .where(and(where, eq(agentIdempotencyKeys.createdAt, existing.createdAt)))
+        .returning({ key: agentIdempotencyKeys.key });
+      if (taken.length === 0) throw inFlight();
     }
   }
+  // Ours while it has no answer and this start time: a request that took it over since then
+  // (after IN_FLIGHT_TIMEOUT_MS) keeps it.
+  const ours = and(
+    where,
+    eq(agentIdempotencyKeys.createdAt, now),
+    isNull(agentIdempotencyKeys.responseStatus),
+  );
   let response: StoredResponse;
   try {
     response = await run();
   } catch (error) {
-    await db.delete(agentIdempotencyKeys).where(where);
+    await db.delete(agentIdempotencyKeys).where(ours);
     throw error;
   }
   await db
     .update(agentIdempotencyKeys)
     .set({ responseStatus: response.status, responseBody: JSON.stringify(response.body) })
-    .where(where);
+    .where(ours);
   return { ...response, replayed: false };
 }
 
