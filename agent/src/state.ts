@@ -1,5 +1,18 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  fsyncSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from "node:fs";
+import { dirname, join } from "node:path";
 import { z } from "zod";
 import { publicJwkSchema } from "../../src/protocol/trust";
 import { type AgentKey, agentKeyFromPem, generateAgentKey } from "./identity";
@@ -29,12 +42,48 @@ export function ensureStateDir(dir: string): void {
   chmodSync(dir, 0o700);
 }
 
-/** Writes a file atomically (temp + rename) with the given mode. */
-function writeAtomic(path: string, content: string, mode: number): void {
-  const tmp = `${path}.tmp`;
-  writeFileSync(tmp, content, { mode });
+/**
+ * Writes a file atomically and durably: a temp file of its own (fsync'd), then a rename (or, with
+ * `exclusive`, a link that fails if the file exists), then the directory fsync'd. Keys must
+ * survive a power loss right after the control plane was told of them.
+ */
+function writeAtomic(
+  path: string,
+  content: string,
+  mode: number,
+  options: { exclusive?: boolean } = {},
+): boolean {
+  const tmp = `${path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
+  const fd = openSync(tmp, "wx", mode);
+  try {
+    writeSync(fd, content);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
   chmodSync(tmp, mode);
-  renameSync(tmp, path);
+  let written = true;
+  try {
+    if (options.exclusive) linkSync(tmp, path);
+    else renameSync(tmp, path);
+  } catch (error) {
+    if (!options.exclusive || (error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    written = false;
+  } finally {
+    // After a link (or a failed rename) the temp file is still there.
+    rmSync(tmp, { force: true });
+  }
+  syncDir(dirname(path));
+  return written;
+}
+
+function syncDir(dir: string): void {
+  const fd = openSync(dir, "r");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** A new key for each enrollment; the private key file is 0600 and never leaves the host. */
@@ -44,13 +93,18 @@ export async function newKey(dir: string): Promise<AgentKey> {
   return key;
 }
 
-/** The key a rotation started with (reused if one was left behind), written before it is sent. */
+/**
+ * The key a rotation started with (reused if one was left behind), written before it is sent.
+ * Created exclusively: a rotation running beside `strato-agent rotate-key` sends the same key.
+ */
 export async function nextKey(dir: string): Promise<AgentKey> {
   const pending = await pendingNextKey(dir);
   if (pending) return pending;
   const { key, pem } = await generateAgentKey();
-  writeAtomic(join(dir, NEXT_KEY_FILE), pem, 0o600);
-  return key;
+  if (writeAtomic(join(dir, NEXT_KEY_FILE), pem, 0o600, { exclusive: true })) return key;
+  const raced = await pendingNextKey(dir);
+  if (!raced) throw new Error("the next key file vanished while it was being written");
+  return raced;
 }
 
 /** The next key, if a rotation was started and not finished. */
@@ -63,7 +117,9 @@ export async function pendingNextKey(dir: string): Promise<AgentKey | undefined>
 export function promoteNextKey(dir: string): void {
   const next = join(dir, NEXT_KEY_FILE);
   // Already promoted when the client had to sign in with it (agent/src/client.ts).
-  if (existsSync(next)) renameSync(next, join(dir, KEY_FILE));
+  if (!existsSync(next)) return;
+  renameSync(next, join(dir, KEY_FILE));
+  syncDir(dir);
 }
 
 export async function loadKey(dir: string): Promise<AgentKey> {
