@@ -1,4 +1,3 @@
-import { and, eq } from "drizzle-orm";
 import { workEvents, workItems } from "../../db/schema";
 import type { Deps } from "../../deps";
 import { ProblemError } from "../../http/problem";
@@ -9,7 +8,7 @@ import type { AgentHost } from "../hosts/authenticate-agent";
 import { hostAuditStatement } from "../hosts/host-audit";
 import { abortUnlessChanged, retryStaleOnce } from "../write-guard";
 import { refusedResult, resultEffects } from "./effects";
-import { loadHostItem, notLeased, staleEpoch, TERMINAL } from "./load-item";
+import { asRead, loadHostItem, notLeased, staleEpoch, TERMINAL } from "./load-item";
 
 function isReason(reason: string): reason is RejectionReason {
   return Object.hasOwn(REJECTIONS, reason);
@@ -48,11 +47,7 @@ async function ackOnce(
   const now = deps.clock.now();
   // As read: a cancellation, a shut-out or a lapsed lease's re-claim since then wins, and the
   // retry answers from what it left (the effects below are never applied twice).
-  const guard = and(
-    eq(workItems.id, item.id),
-    eq(workItems.leaseEpoch, input.lease_epoch),
-    eq(workItems.state, item.state),
-  );
+  const guard = asRead(item);
   if (input.status === "accepted") {
     const leaseExpiresAt = now + deps.config.agent.leaseMs;
     const state = item.state === "leased" ? "accepted" : item.state;

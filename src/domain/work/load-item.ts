@@ -57,3 +57,15 @@ export function notLeased(item: WorkItemRow): ProblemError {
     detail: `Work item ${item.id} is queued: it was never handed to this host under a lease.`,
   });
 }
+
+/**
+ * The row as `item` was read: same state, same lease. The WHERE of a write that must not overwrite
+ * a change made since (followed by `abortUnlessChanged`, src/domain/write-guard.ts).
+ */
+export function asRead(item: WorkItemRow) {
+  return and(
+    eq(workItems.id, item.id),
+    eq(workItems.leaseEpoch, item.leaseEpoch),
+    eq(workItems.state, item.state),
+  );
+}

@@ -1,11 +1,11 @@
-import { and, eq } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import { workEvents, workItems } from "../../db/schema";
 import type { Deps } from "../../deps";
 import type { ResultRequest } from "../../protocol/agent-api";
 import type { AgentHost } from "../hosts/authenticate-agent";
 import { abortUnlessChanged, retryStaleOnce } from "../write-guard";
 import { resultEffects } from "./effects";
-import { loadHostItem, notLeased, staleEpoch, TERMINAL } from "./load-item";
+import { asRead, loadHostItem, notLeased, staleEpoch, TERMINAL } from "./load-item";
 
 /**
  * The final outcome of an item (design §2.6). A result for an item already cancelled is kept with
@@ -72,13 +72,7 @@ async function recordOnce(
       })
       // As read: if a cancellation or a host shut-out ended it first, the retry records this
       // result as late and its effects are not applied twice.
-      .where(
-        and(
-          eq(workItems.id, item.id),
-          eq(workItems.leaseEpoch, input.lease_epoch),
-          eq(workItems.state, item.state),
-        ),
-      ),
+      .where(asRead(item)),
     abortUnlessChanged(deps.db),
     event,
     ...effects,

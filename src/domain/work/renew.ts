@@ -1,11 +1,10 @@
-import { and, eq } from "drizzle-orm";
 import { workEvents, workItems } from "../../db/schema";
 import type { Deps } from "../../deps";
 import { ProblemError } from "../../http/problem";
 import { HELD_STEP } from "../../protocol/agent-api";
 import type { AgentHost } from "../hosts/authenticate-agent";
 import { abortUnlessChanged, retryStaleOnce } from "../write-guard";
-import { loadHostItem, staleEpoch, TERMINAL } from "./load-item";
+import { asRead, loadHostItem, staleEpoch, TERMINAL } from "./load-item";
 
 /**
  * Extends the lease (design §2.6). A lapsed (stalled) lease whose epoch is still current is
@@ -46,13 +45,7 @@ async function renewOnce(
       .set({ leaseExpiresAt, state, updatedAt: now })
       // As read: a result, a cancellation or another renewal since then wins, and this one is
       // answered again from what they left.
-      .where(
-        and(
-          eq(workItems.id, item.id),
-          eq(workItems.leaseEpoch, input.lease_epoch),
-          eq(workItems.state, item.state),
-        ),
-      ),
+      .where(asRead(item)),
     abortUnlessChanged(deps.db),
     deps.db.insert(workEvents).values({
       itemId: item.id,
