@@ -1,5 +1,6 @@
 import { sql } from "drizzle-orm";
 import type { Database } from "../db/database";
+import { failedWith } from "../db/errors";
 import { writeGuards } from "../db/schema";
 import type { Statement } from "./context";
 import { ServiceError } from "./errors";
@@ -17,12 +18,7 @@ export function abortUnlessChanged(db: Database): Statement {
 
 /** True for the error of a batch that `abortUnlessChanged` rolled back. */
 export function isStaleWrite(err: unknown): boolean {
-  let current: unknown = err;
-  for (let i = 0; i < 4 && current instanceof Error; i++) {
-    if (/CHECK constraint failed: stale_write/i.test(current.message)) return true;
-    current = current.cause;
-  }
-  return false;
+  return failedWith(err, /CHECK constraint failed: stale_write/i);
 }
 
 /**

@@ -1,5 +1,6 @@
 import { and, eq, inArray, isNull, sql } from "drizzle-orm";
 import type { EntityRef, Tuple } from "../../authz/authorizer";
+import { failedWith } from "../../db/errors";
 import {
   apiTokens,
   memberships,
@@ -187,12 +188,7 @@ export function slugTaken(slug: string): ServiceError {
 
 /** Whether a failed batch failed on a UNIQUE constraint (a concurrent insert won). */
 export function isUniqueViolation(err: unknown): boolean {
-  let current: unknown = err;
-  for (let i = 0; i < 4 && current instanceof Error; i++) {
-    if (/UNIQUE constraint failed/i.test(current.message)) return true;
-    current = current.cause;
-  }
-  return false;
+  return failedWith(err, /UNIQUE constraint failed/i);
 }
 
 /** The person behind the actor; verbs that only people may do (own an org, leave it) use it. */
@@ -220,12 +216,7 @@ export function ownerGuard(sc: ServiceContext, orgId: string): Statement {
 }
 
 export function isNoOwnerLeft(err: unknown): boolean {
-  let current: unknown = err;
-  for (let i = 0; i < 4 && current instanceof Error; i++) {
-    if (current.message.includes(NO_OWNER_LEFT)) return true;
-    current = current.cause;
-  }
-  return false;
+  return failedWith(err, NO_OWNER_LEFT);
 }
 
 /** Commits a batch that touches owners, with the owner guard at its end. */
