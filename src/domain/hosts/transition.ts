@@ -43,14 +43,10 @@ const DONE: Record<HostDecision, string> = {
  * row, so the new state takes effect on the next call; rejecting or revoking also cancels open work.
  * Approving a re-enrollment revokes the identity it replaces.
  */
-export function decideHost(
-  sc: ServiceContext,
-  hostId: string,
-  decision: HostDecision,
-): Promise<{ id: string; state: HostState }> {
+export function decideHost(...args: Parameters<typeof decideOnce>): ReturnType<typeof decideOnce> {
   // A decision racing another (or an item changing under the shut-out) is made again on what
   // the other left: the same target is then a no-op, another state a clear 409.
-  return retryStaleOnce(() => decideOnce(sc, hostId, decision));
+  return retryStaleOnce(() => decideOnce(...args));
 }
 
 async function decideOnce(

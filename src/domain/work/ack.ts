@@ -20,14 +20,8 @@ function isReason(reason: string): reason is RejectionReason {
  * rejections are terminal, audited and alerted; retryable ones go back to the queue and are
  * re-signed on the next claim; `superseded` and `deadline` are terminal outcomes.
  */
-export function ackWork(
-  deps: Deps,
-  host: AgentHost,
-  itemId: string,
-  input: AckRequest,
-  requestId: string,
-): Promise<{ state: string; lease_expires_at: number | null }> {
-  return retryStaleOnce(() => ackOnce(deps, host, itemId, input, requestId));
+export function ackWork(...args: Parameters<typeof ackOnce>): ReturnType<typeof ackOnce> {
+  return retryStaleOnce(() => ackOnce(...args));
 }
 
 async function ackOnce(

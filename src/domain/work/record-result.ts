@@ -13,12 +13,9 @@ import { asRead, loadHostItem, notLeased, staleEpoch, TERMINAL } from "./load-it
  * answered by the Idempotency-Key layer before this runs.
  */
 export function recordResult(
-  deps: Deps,
-  host: AgentHost,
-  itemId: string,
-  input: ResultRequest,
-): Promise<{ id: string; state: string; late: boolean }> {
-  return retryStaleOnce(() => recordOnce(deps, host, itemId, input));
+  ...args: Parameters<typeof recordOnce>
+): ReturnType<typeof recordOnce> {
+  return retryStaleOnce(() => recordOnce(...args));
 }
 
 async function recordOnce(

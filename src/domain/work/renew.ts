@@ -11,13 +11,8 @@ import { asRead, loadHostItem, staleEpoch, TERMINAL } from "./load-item";
  * re-leased: the partition healed. A newer epoch → 409; a cancelled item → 410; a cancellation
  * request is announced with `cancel: true`.
  */
-export function renewLease(
-  deps: Deps,
-  host: AgentHost,
-  itemId: string,
-  input: { lease_epoch: number; step?: string | undefined },
-): Promise<{ lease_expires_at: number; cancel: boolean }> {
-  return retryStaleOnce(() => renewOnce(deps, host, itemId, input));
+export function renewLease(...args: Parameters<typeof renewOnce>): ReturnType<typeof renewOnce> {
+  return retryStaleOnce(() => renewOnce(...args));
 }
 
 async function renewOnce(
