@@ -266,6 +266,26 @@ describe("ack", () => {
 });
 
 describe("enqueue", () => {
+  it("is refused for an unknown host (404) and one that may not work (409, naming its state)", async () => {
+    const h = await createHarness();
+    const host = await readyHost(h);
+    const queue = (hostId: string) =>
+      enqueueWork(h.deps, {
+        hostId,
+        op: "host.noop",
+        resource: { kind: "host", id: hostId, uid: hostId },
+        createdBy: "test",
+      });
+    await expect(queue("host_unknown")).rejects.toMatchObject({ code: "NOT_FOUND" });
+    await decideHost(system(h), host.hostId, "disable");
+    await expect(queue(host.hostId)).rejects.toMatchObject({
+      code: "CONFLICT",
+      message: "Work cannot be queued for a disabled host.",
+    });
+    expect(await h.deps.db.select().from(workItems)).toEqual([]);
+    expect(await h.deps.db.select().from(workEvents)).toEqual([]);
+  });
+
   it("work queued while its host is being revoked never stays open: refused, or ended with the rest", async () => {
     const h = await createHarness();
     const host = await readyHost(h);

@@ -118,7 +118,7 @@ async function endNow(deps: Deps, item: WorkItemRow, now: number): Promise<Cance
     if (!isStaleWrite(err)) throw err;
     // Its host's result came in, or its host renewed the lapsed lease (it holds the item again).
     const current = await deps.db.query.workItems.findFirst({ where: eq(workItems.id, item.id) });
-    if (!current) throw err;
+    if (!current) throw new ServiceError("NOT_FOUND", `No work item ${item.id}.`);
     if (heldAt(current, now)) await tellHost(deps, current.hostId, current.id);
     return view(current);
   }

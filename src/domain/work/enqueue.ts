@@ -30,12 +30,6 @@ export async function enqueueWork(
   deps: Deps,
   input: EnqueueInput,
 ): Promise<{ id: string; seq: number }> {
-  const host = await deps.db.query.hosts.findFirst({
-    columns: { state: true },
-    where: eq(hosts.id, input.hostId),
-  });
-  if (!host) throw new ServiceError("NOT_FOUND", "No such host.");
-  if (host.state !== "approved") throw notApproved(host.state);
   const now = deps.clock.now();
   const id = deps.ids.next("workItem");
   const values = {
@@ -58,8 +52,8 @@ export async function enqueueWork(
   let seq: number | undefined;
   for (let attempt = 0; seq === undefined; attempt++) {
     try {
-      // Only while the host is approved, checked in the INSERT itself: a host rejected or revoked
-      // since the read above ended its open work, and must not get more (domain/hosts/transition.ts).
+      // Only while the host is approved, checked in the INSERT itself: a host being rejected or
+      // revoked ends its open work and must not get more (domain/hosts/transition.ts).
       const [inserted] = await deps.db.batch([
         deps.db.run(sql`
           INSERT INTO work_items (id, host_id, seq, tenant, op, op_v, resource_kind, resource_id,
@@ -80,7 +74,7 @@ export async function enqueueWork(
           WHERE EXISTS (SELECT 1 FROM work_items WHERE id = ${id})`),
       ]);
       const row = inserted.rows[0];
-      if (!row) throw notApproved();
+      if (!row) throw await refusal(deps, input.hostId);
       seq = Number(row.seq);
     } catch (error) {
       if (attempt >= 5 || !String(error).includes("UNIQUE")) throw error;
@@ -90,9 +84,17 @@ export async function enqueueWork(
   return { id, seq };
 }
 
-function notApproved(state?: string): ServiceError {
-  const host = state === undefined ? "host that is no longer approved" : `${state} host`;
-  return new ServiceError("CONFLICT", `Work cannot be queued for a ${host}.`);
+/** Why nothing was queued: no such host, or it is not approved. */
+async function refusal(deps: Deps, hostId: string): Promise<ServiceError> {
+  const host = await deps.db.query.hosts.findFirst({
+    columns: { state: true },
+    where: eq(hosts.id, hostId),
+  });
+  if (!host) return new ServiceError("NOT_FOUND", "No such host.");
+  if (host.state === "approved") {
+    return new ServiceError("CONFLICT", "The host changed state while work was queued; retry.");
+  }
+  return new ServiceError("CONFLICT", `Work cannot be queued for a ${host.state} host.`);
 }
 
 /** Best effort: a failed ring is logged and left to the agent's timed claim. */
