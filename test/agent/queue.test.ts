@@ -12,7 +12,15 @@ import { enqueueWork } from "../../src/domain/work/enqueue";
 import { IDEMPOTENCY_RETENTION_MS } from "../../src/domain/work/idempotency";
 import type { ClaimResponse } from "../../src/protocol/agent-api";
 import { createHarness, type Harness } from "../support/harness";
-import { accessToken, call, problem, type ReadyHost, readyHost, system } from "./support";
+import {
+  acceptedItem,
+  accessToken,
+  call,
+  problem,
+  type ReadyHost,
+  readyHost,
+  system,
+} from "./support";
 
 async function enqueue(h: Harness, hostId: string, n = 1, op = "host.noop") {
   const out = [];
@@ -383,13 +391,7 @@ describe("result", () => {
   it("events are stored once per key and move the item to running", async () => {
     const h = await createHarness();
     const host = await readyHost(h);
-    const [queued] = await enqueue(h, host.hostId);
-    if (!queued) throw new Error("no item");
-    await claim(h, host);
-    await call(h, `/items/${queued.id}/ack`, {
-      token: host.token,
-      body: { status: "accepted", lease_epoch: 1 },
-    });
+    const queued = { id: await acceptedItem(h, host) };
     const body = { lease_epoch: 1, events: [{ kind: "progress", at: 1, message: "half" }] };
     const headers = { "idempotency-key": `${queued.id}:events:1` };
     for (let i = 0; i < 2; i++) {
@@ -471,13 +473,7 @@ describe("wake-up (long poll)", () => {
   it("with nothing to claim, a cursor reset to 0 waits for new work instead of answering at once", async () => {
     const h = await createHarness();
     const host = await readyHost(h);
-    const [queued] = await enqueue(h, host.hostId);
-    if (!queued) throw new Error("no item");
-    await claim(h, host);
-    await call(h, `/items/${queued.id}/ack`, {
-      token: host.token,
-      body: { status: "accepted", lease_epoch: 1 },
-    });
+    await acceptedItem(h, host);
     // The doorbell remembers seq 1; the agent's rescan claims from 0 and finds nothing.
     expect((await claim(h, host, 0)).cursor).toBe(0);
     const started = Date.now();

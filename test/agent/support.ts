@@ -9,6 +9,7 @@ import { organizations } from "../../src/db/schema";
 import type { ServiceContext } from "../../src/domain/context";
 import { createEnrollmentToken } from "../../src/domain/hosts/create-enrollment-token";
 import { decideHost, type HostDecision } from "../../src/domain/hosts/transition";
+import { enqueueWork } from "../../src/domain/work/enqueue";
 import type { HostFacts } from "../../src/protocol/agent-api";
 import type { Harness } from "../support/harness";
 
@@ -114,4 +115,22 @@ export async function problem(res: Response, status: number, code: string): Prom
   expect(res.status, text).toBe(status);
   expect(res.headers.get("content-type")).toContain("application/problem+json");
   expect(JSON.parse(text)).toMatchObject({ code });
+}
+
+/** A `host.noop` item queued for the host, claimed by it (epoch 1) and acked `accepted`. */
+export async function acceptedItem(h: Harness, host: ReadyHost): Promise<string> {
+  const { id } = await enqueueWork(h.deps, {
+    hostId: host.hostId,
+    op: "host.noop",
+    resource: { kind: "host", id: host.hostId, uid: host.hostId },
+    createdBy: "test",
+  });
+  const claimed = await call(h, "/claim", { token: host.token, body: { cursor: 0, max_items: 5 } });
+  expect(claimed.status).toBe(200);
+  const ack = await call(h, `/items/${id}/ack`, {
+    token: host.token,
+    body: { status: "accepted", lease_epoch: 1 },
+  });
+  expect(ack.status).toBe(200);
+  return id;
 }

@@ -11,26 +11,9 @@ import { renewLease } from "../../src/domain/work/renew";
 import { ProblemError } from "../../src/http/problem";
 import { createHarness, type Harness } from "../support/harness";
 import { heldWrites } from "../support/held-writes";
-import { call, enrollHost, mintToken, type ReadyHost, readyHost, system } from "./support";
+import { acceptedItem, call, enrollHost, mintToken, readyHost, system } from "./support";
 
 const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
-
-async function acceptedItem(h: Harness, host: ReadyHost): Promise<string> {
-  const { id } = await enqueueWork(h.deps, {
-    hostId: host.hostId,
-    op: "host.noop",
-    resource: { kind: "host", id: host.hostId, uid: host.hostId },
-    createdBy: "test",
-  });
-  const claimed = await call(h, "/claim", { token: host.token, body: { cursor: 0, max_items: 5 } });
-  expect(claimed.status).toBe(200);
-  const ack = await call(h, `/items/${id}/ack`, {
-    token: host.token,
-    body: { status: "accepted", lease_epoch: 1 },
-  });
-  expect(ack.status).toBe(200);
-  return id;
-}
 
 const row = (h: Harness, id: string) =>
   h.deps.db.query.workItems.findFirst({ where: eq(workItems.id, id) });
