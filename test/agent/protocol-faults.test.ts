@@ -524,16 +524,18 @@ describe("agent protocol under faults (design §4.2)", () => {
 
   it("with every ring lost, the safety claim still delivers (row 22)", async () => {
     const claimMs = 4_000;
-    const ringless = await lab.agent("ringless-host", {
-      STRATO_AGENT_CLAIM_MS: String(claimMs),
-      STRATO_AGENT_WAIT_S: "25",
-    });
-    // Every wake-up answer (long poll ring) is turned into "nothing new".
-    ringless.proxy.use(async (request, next) => {
-      const outcome = await next(request);
-      if (!request.path.startsWith("/api/v1/agent/wait") || outcome === DROP) return outcome;
-      return outcome.status === 200 ? { status: 204, headers: {}, body: "" } : outcome;
-    });
+    // Every wake-up answer (long poll ring) is turned into "nothing new". The rule goes in before
+    // the agent starts: a long poll already on its way when it went in would pass untouched.
+    const ringless = await lab.agent(
+      "ringless-host",
+      { STRATO_AGENT_CLAIM_MS: String(claimMs), STRATO_AGENT_WAIT_S: "25" },
+      (proxy) =>
+        proxy.use(async (request, next) => {
+          const outcome = await next(request);
+          if (!request.path.startsWith("/api/v1/agent/wait") || outcome === DROP) return outcome;
+          return outcome.status === 200 ? { status: 204, headers: {}, body: "" } : outcome;
+        }),
+    );
     const item = await lab.enqueue(ringless.hostId);
     const row = await lab.settled(item.id, ["succeeded"]);
     const claimedAt = (await lab.events(item.id)).find((e) => e.kind === "claimed")?.at ?? 0;
