@@ -157,9 +157,10 @@ export function registerAgentWork(app: Router): void {
       host.id,
       c.req.valid("header")["idempotency-key"],
       requestFingerprint(c, input),
-      async () => {
-        await recordEvents(deps, host, id, input);
-        return { status: 200, body: { id } };
+      async (storeAnswer) => {
+        const answer = { status: 200, body: { id } };
+        await recordEvents(deps, host, id, input, [storeAnswer(answer)]);
+        return answer;
       },
     );
     if (out.replayed) c.header("Idempotent-Replayed", "true");
@@ -176,7 +177,12 @@ export function registerAgentWork(app: Router): void {
       host.id,
       c.req.valid("header")["idempotency-key"],
       requestFingerprint(c, input),
-      async () => ({ status: 200, body: await recordResult(deps, host, id, input) }),
+      async (storeAnswer) => ({
+        status: 200,
+        body: await recordResult(deps, host, id, input, (body) => [
+          storeAnswer({ status: 200, body }),
+        ]),
+      }),
     );
     if (out.replayed) c.header("Idempotent-Replayed", "true");
     return c.json(resultResponseSchema.parse(out.body), 200);

@@ -3,6 +3,7 @@ import { agentIdempotencyKeys } from "../../db/schema";
 import type { Deps } from "../../deps";
 import { ProblemError } from "../../http/problem";
 import { sha256Hex } from "../../lib/secrets";
+import type { Statement } from "../context";
 
 /** Keys are kept this long (design §2.7: 7 days). */
 export const IDEMPOTENCY_RETENTION_MS = 7 * 86_400_000;
@@ -10,6 +11,14 @@ export const IDEMPOTENCY_RETENTION_MS = 7 * 86_400_000;
 const IN_FLIGHT_TIMEOUT_MS = 60_000;
 
 export type StoredResponse = { status: number; body: unknown };
+
+/**
+ * The statement that stores a request's answer. A run that commits its work in one batch puts it
+ * in that batch, so a crash never keeps the work without its answer: the retry is answered from
+ * the key, not run again. A run that does not (a claim signs its items after its commit) has the
+ * answer stored after it.
+ */
+export type StoreAnswer = (response: StoredResponse) => Statement;
 
 /**
  * IETF Idempotency-Key (draft-07) for agent POSTs, keyed by `(host_id, key)`: the first request
@@ -22,7 +31,7 @@ export async function withIdempotency(
   hostId: string,
   key: string,
   request: string,
-  run: () => Promise<StoredResponse>,
+  run: (storeAnswer: StoreAnswer) => Promise<StoredResponse>,
 ): Promise<StoredResponse & { replayed: boolean }> {
   const { db } = deps;
   const now = deps.clock.now();
@@ -81,17 +90,23 @@ export async function withIdempotency(
     eq(agentIdempotencyKeys.createdAt, now),
     isNull(agentIdempotencyKeys.responseStatus),
   );
+  let answeredInRun = false;
+  const storeAnswer: StoreAnswer = (response) => {
+    answeredInRun = true;
+    return db
+      .update(agentIdempotencyKeys)
+      .set({ responseStatus: response.status, responseBody: JSON.stringify(response.body) })
+      .where(ours);
+  };
   let response: StoredResponse;
   try {
-    response = await run();
+    response = await run(storeAnswer);
   } catch (error) {
+    // Only a key still without an answer: one stored with work that committed stays.
     await db.delete(agentIdempotencyKeys).where(ours);
     throw error;
   }
-  await db
-    .update(agentIdempotencyKeys)
-    .set({ responseStatus: response.status, responseBody: JSON.stringify(response.body) })
-    .where(ours);
+  if (!answeredInRun) await storeAnswer(response);
   return { ...response, replayed: false };
 }
 

@@ -1,7 +1,7 @@
 import { and, eq } from "drizzle-orm";
 import { workEvents, workItems } from "../../db/schema";
 import type { Deps } from "../../deps";
-import { commit } from "../context";
+import { commit, type Statement } from "../context";
 import type { AgentHost } from "../hosts/authenticate-agent";
 import { progressEffects } from "./effects";
 import { loadHostItem, notLeased, staleEpoch } from "./load-item";
@@ -22,6 +22,8 @@ export async function recordEvents(
   host: AgentHost,
   itemId: string,
   input: { lease_epoch: number; events: AgentEvent[] },
+  /** Statements that commit with the lines (the Idempotency-Key's stored answer). */
+  alongside: Statement[] = [],
 ): Promise<{ stored: number }> {
   const item = await loadHostItem(deps, host.id, itemId);
   if (item.leaseEpoch !== input.lease_epoch) throw staleEpoch(item, input.lease_epoch);
@@ -43,6 +45,7 @@ export async function recordEvents(
       .set({ state: "running", updatedAt: now })
       .where(and(eq(workItems.id, item.id), eq(workItems.state, "accepted"))),
     ...(await progressEffects(deps, item, progress)),
+    ...alongside,
   ]);
   return { stored: rows.length };
 }

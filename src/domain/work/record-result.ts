@@ -2,6 +2,7 @@ import { eq } from "drizzle-orm";
 import { workEvents, workItems } from "../../db/schema";
 import type { Deps } from "../../deps";
 import type { ResultRequest } from "../../protocol/agent-api";
+import type { Statement } from "../context";
 import type { AgentHost } from "../hosts/authenticate-agent";
 import { abortUnlessChanged, retryStaleOnce } from "../write-guard";
 import { resultEffects } from "./effects";
@@ -18,12 +19,16 @@ export function recordResult(
   return retryStaleOnce(() => recordOnce(...args));
 }
 
+type ResultAnswer = { id: string; state: string; late: boolean };
+
 async function recordOnce(
   deps: Deps,
   host: AgentHost,
   itemId: string,
   input: ResultRequest,
-): Promise<{ id: string; state: string; late: boolean }> {
+  /** Statements that commit with the result (the Idempotency-Key's stored answer), given it. */
+  alongside: (answer: ResultAnswer) => Statement[] = () => [],
+): Promise<ResultAnswer> {
   const item = await loadHostItem(deps, host.id, itemId);
   const now = deps.clock.now();
   const result = {
@@ -44,18 +49,21 @@ async function recordOnce(
   });
   if (TERMINAL.has(item.state)) {
     // Cancelled or already reported: keep what the agent says, change nothing.
+    const answer = { id: item.id, state: item.state, late: true };
     await deps.db.batch([
       deps.db
         .update(workItems)
         .set({ late: true, updatedAt: now, ...(item.result === null ? { result } : {}) })
         .where(eq(workItems.id, item.id)),
       event,
+      ...alongside(answer),
     ]);
-    return { id: item.id, state: item.state, late: true };
+    return answer;
   }
   if (item.leaseEpoch !== input.lease_epoch) throw staleEpoch(item, input.lease_epoch);
   if (item.state === "queued") throw notLeased(item);
   const effects = await resultEffects(deps, item, input);
+  const answer = { id: item.id, state: input.outcome, late: false };
   await deps.db.batch([
     deps.db
       .update(workItems)
@@ -73,6 +81,7 @@ async function recordOnce(
     abortUnlessChanged(deps.db),
     event,
     ...effects,
+    ...alongside(answer),
   ]);
-  return { id: item.id, state: input.outcome, late: false };
+  return answer;
 }
