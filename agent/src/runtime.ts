@@ -84,6 +84,8 @@ export class AgentRuntime {
   #unknownKidRefreshAt = Number.NEGATIVE_INFINITY;
   /** Items named by a doorbell `cancel` that were neither held nor running here at the time. */
   readonly #cancelHeard = new Set<string>();
+  /** How this agent hears of work and cancellations; made once the host is approved. */
+  #wakeup: WakeupClient | undefined;
   /** Set when a claim round refused an item for a reason that may pass: back off before the next. */
   #retryLater = false;
   #cursor = 0;
@@ -157,8 +159,9 @@ export class AgentRuntime {
       this.#every(this.#o.statusMs, () => this.#status());
       this.#every(this.#renewMs, () => this.#renewSoon(), { untilEnd: true });
       void this.#status().catch((e) => this.#fatalOr(e, "status report failed"));
+      this.#wakeup = this.#wakeupClient();
       await this.#resume();
-      await this.#dispatch();
+      await this.#dispatch(this.#wakeup);
     } catch (error) {
       if (this.#running) {
         this.#log.error("agent stopped on an error", { error: String(error) });
@@ -384,8 +387,8 @@ export class AgentRuntime {
     }
   }
 
-  async #dispatch(): Promise<void> {
-    const wakeup = new WakeupClient(this.#client, this.#log, {
+  #wakeupClient(): WakeupClient {
+    return new WakeupClient(this.#client, this.#log, {
       waitS: this.#o.waitS,
       pollMs: this.#o.pollMs,
       conflictRetryMs: this.#o.sessionConflict.retryMs,
@@ -401,6 +404,9 @@ export class AgentRuntime {
         void this.stop(1);
       },
     });
+  }
+
+  async #dispatch(wakeup: WakeupClient): Promise<void> {
     if (this.#o.websocket) wakeup.start(this.#stop.signal);
     let lastClaim = 0;
     let rung = true;
@@ -764,6 +770,9 @@ export class AgentRuntime {
     };
     this.#inFlight.set(entry.itemId, handle);
     const timeout = setTimeout(() => abort.abort("timeout"), item.timeout_s * 1000);
+    // The claim loop, whose long poll carries cancellations, waits for this item: listen beside it.
+    const watching = new AbortController();
+    this.#wakeup?.watchCancel(entry.itemId, watching.signal);
     const runId = randomUUID().slice(0, 8);
     const progress = new ProgressOutbox(
       (events, range) =>
@@ -806,6 +815,7 @@ export class AgentRuntime {
       };
     } finally {
       clearTimeout(timeout);
+      watching.abort();
       this.#inFlight.delete(entry.itemId);
     }
     if (abort.signal.reason === "timeout" && outcome.outcome !== "succeeded") {

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { setTimeout as delay } from "node:timers/promises";
 import { Agent, type Dispatcher, WebSocket } from "undici";
 import { waitResponseSchema } from "../../src/protocol/agent-api";
 import {
@@ -8,7 +9,13 @@ import {
   DOORBELL_PING_INTERVAL_MS,
   doorbellMessageSchema,
 } from "../../src/protocol/doorbell";
-import { API_PREFIX, backoffMs, type ControlPlaneClient, jitter } from "./client";
+import {
+  API_PREFIX,
+  backoffMs,
+  type ControlPlaneClient,
+  ControlPlaneError,
+  jitter,
+} from "./client";
 import type { AgentLog } from "./log";
 
 /** How the agent currently learns that work exists (design §2.13), most to least preferred. */
@@ -28,8 +35,9 @@ export type WakeupOptions = {
   /** … and give up after this long (4 minutes). */
   conflictExitMs: number;
   /**
-   * A `cancel` message, as it arrives, even while the agent is busy: an item this host holds or
-   * runs was cancelled (design §2.6), which the runtime learns by renewing that item at once.
+   * A `cancel` message on the socket or the long poll, as it arrives, even while the agent is
+   * busy: an item this host holds or runs was cancelled (design §2.6), which the runtime learns by
+   * renewing that item at once.
    */
   onCancel?: (itemId: string) => void;
   /** This boot of the host: a reconnect with it replaces the old socket (design §2.13). */
@@ -40,6 +48,10 @@ export type WakeupOptions = {
 const FIRST_RECONNECT_MS = 5_000;
 /** Then a full-jitter window doubling from 1 s to 64 s (design §2.11). */
 const RECONNECT_CAP_MS = 64_000;
+/** A watch for cancellations starts this long into an item's run. */
+const WATCH_AFTER_MS = 1_000;
+/** While the socket is up, a watch for cancellations looks again this often whether it went down. */
+const SOCKET_CHECK_MS = 1_000;
 /** No pong or ring for this long: the socket is dead even if TCP has not noticed. */
 const SILENCE_MS = 3 * DOORBELL_PING_INTERVAL_MS;
 
@@ -138,6 +150,47 @@ export class WakeupClient {
     return this.#longPoll(cursor, timeoutS, signal);
   }
 
+  /**
+   * Hears of the cancellation of the item the agent runs while its claim loop (whose long poll
+   * carries such news) waits for it: a long poll for that item alone, until `signal` aborts. Not
+   * while the socket is up, which carries them itself.
+   */
+  watchCancel(itemId: string, signal: AbortSignal): void {
+    if (this.#o.waitS === 0) return;
+    void this.#watchCancel(itemId, signal);
+  }
+
+  async #watchCancel(itemId: string, signal: AbortSignal): Promise<void> {
+    let failures = 0;
+    // Most items end within a second: only a longer run is worth a long poll of its own. One
+    // cancelled meanwhile is answered at once (the control plane looks at the item first).
+    await delay(WATCH_AFTER_MS, undefined, { signal }).catch(() => {});
+    while (!signal.aborted) {
+      if (this.#socket?.readyState === WebSocket.OPEN) {
+        await delay(SOCKET_CHECK_MS, undefined, { signal }).catch(() => {});
+        continue;
+      }
+      try {
+        const query = `cursor=0&timeout=${this.#o.waitS}&cancel_of=${encodeURIComponent(itemId)}`;
+        const reply = await this.#client.send("GET", `/wait?${query}`, {
+          timeoutMs: (this.#o.waitS + 10) * 1000,
+          signal,
+        });
+        failures = 0;
+        const answer = reply.status === 200 ? waitResponseSchema.safeParse(reply.body) : undefined;
+        if (!answer?.success) continue;
+        // A ring: a server that does not know `cancel_of`; renewals carry the news there.
+        if ("cancel" in answer.data) this.#cancelled(answer.data.item_id, "long poll");
+        return;
+      } catch (error) {
+        // Not found: the item is no longer this host's to run. Anything else is the claim loop's
+        // and the renewals' to report; this only listens.
+        if (signal.aborted || (error instanceof ControlPlaneError && error.status === 404)) return;
+        await delay(backoffMs(failures++, 30_000), undefined, { signal }).catch(() => {});
+      }
+    }
+  }
+
   /** Waits up to `ms`; true if a ring or the socket coming up or down cut it short. */
   pause(ms: number, signal: AbortSignal): Promise<boolean> {
     return this.#sleep(ms, signal);
@@ -153,7 +206,14 @@ export class WakeupClient {
         signal: AbortSignal.any([signal, interrupt.signal]),
       });
       this.#setMode("long-poll", "doorbell socket not connected");
-      return reply.status === 200 && waitResponseSchema.safeParse(reply.body).success;
+      const answer = reply.status === 200 ? waitResponseSchema.safeParse(reply.body) : undefined;
+      if (!answer?.success) return false;
+      if ("cancel" in answer.data) {
+        // Not a reason to claim: the runtime renews the item, and the caller polls again.
+        this.#cancelled(answer.data.item_id, "long poll");
+        return false;
+      }
+      return true;
     } catch (error) {
       if (signal.aborted) return false;
       if (interrupt.signal.aborted) return this.#takePending();
@@ -182,6 +242,11 @@ export class WakeupClient {
       this.#wake = () => done(true);
       signal.addEventListener("abort", stop, { once: true });
     });
+  }
+
+  #cancelled(itemId: string, via: "socket" | "long poll"): void {
+    this.#log.info("doorbell: item cancelled", { itemId, via });
+    this.#o.onCancel?.(itemId);
   }
 
   #takePending(): boolean {
@@ -313,8 +378,7 @@ export class WakeupClient {
         const message = doorbellMessageSchema.safeParse(parsed);
         if (!message.success) return;
         if (message.data.type === "cancel") {
-          this.#log.info("doorbell: item cancelled", { itemId: message.data.item_id });
-          this.#o.onCancel?.(message.data.item_id);
+          this.#cancelled(message.data.item_id, "socket");
           return;
         }
         this.#log.info("doorbell rang", { latestSeq: message.data.latest_seq });

@@ -266,4 +266,7 @@ export const livenessResponseSchema = z.object({
   trust_version: z.number().int(),
 });
 
-export const waitResponseSchema = z.object({ ring: z.literal(true), latest_seq: z.number().int() });
+/** A long poll's answer: work exists (claim), or an item this host holds was cancelled (renew it). */
+const waitRingSchema = z.object({ ring: z.literal(true), latest_seq: z.number().int() });
+const waitCancelSchema = z.object({ cancel: z.literal(true), item_id: z.string().max(64) });
+export const waitResponseSchema = z.union([waitRingSchema, waitCancelSchema]);

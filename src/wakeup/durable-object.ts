@@ -7,14 +7,15 @@ import {
   DOORBELL_PONG,
   ringMessage,
 } from "../protocol/doorbell";
-import type { ConnectResult, Wakeup } from "./wakeup";
+import { type ConnectResult, type WaitNews, type Wakeup, waitNewsSchema } from "./wakeup";
 
 /**
  * The Workers doorbell (design §2.13): one Durable Object per host (`idFromName(hostId)`). It keeps
  * `latest_seq` in its storage, holds the agent's WebSocket through the hibernation API (so an idle
  * socket costs no duration: pings are answered by the runtime's auto-response without waking it),
- * sends `{type:"ring"}` on it and answers long polls. Written against structural types of the
- * Durable Object API so it needs no Workers-only imports (it also compiles in the Node project).
+ * sends `{type:"ring"}` and `{type:"cancel"}` on it and answers long polls with either. Written
+ * against structural types of the Durable Object API so it needs no Workers-only imports (it also
+ * compiles in the Node project).
  * Not here: alarms for liveness (health is derived from `last_seen_at` instead).
  */
 
@@ -48,7 +49,7 @@ const workers = globalThis as unknown as Partial<WorkersGlobals>;
 /** What each socket carries across hibernation (`serializeAttachment`). */
 type Attachment = { bootId: string; connectedAt: number };
 
-type Waiter = { cursor: number; resolve: (seq: number | undefined) => void };
+type Waiter = { cursor: number; resolve: (news: WaitNews | undefined) => void };
 
 const MAX_WAIT_MS = 25_000;
 const LATEST_KEY = "latest_seq";
@@ -82,13 +83,14 @@ export class HostDoorbell {
       const { item_id: itemId } = (await request.json()) as { item_id?: unknown };
       if (typeof itemId !== "string") return new Response(null, { status: 400 });
       this.#send(cancelMessage(itemId));
+      for (const w of [...this.#waiters]) w.resolve({ kind: "cancel", itemId });
       return new Response(null, { status: 204 });
     }
     if (request.method === "GET" && url.pathname === "/wait") {
       const cursor = Number(url.searchParams.get("cursor") ?? "0");
       const timeoutMs = Math.min(MAX_WAIT_MS, Number(url.searchParams.get("timeout_ms") ?? "0"));
-      const seq = await this.#wait(cursor, timeoutMs, request.signal);
-      return Response.json({ seq: seq ?? null });
+      const news = await this.#wait(cursor, timeoutMs, request.signal);
+      return Response.json(news ?? null);
     }
     if (request.method === "GET" && url.pathname === "/connect") {
       return this.#connect(request, url);
@@ -143,7 +145,7 @@ export class HostDoorbell {
       await this.#state.storage.put(LATEST_KEY, seq);
     }
     for (const w of [...this.#waiters]) {
-      if (latest > w.cursor) w.resolve(latest);
+      if (latest > w.cursor) w.resolve({ kind: "ring", seq: latest });
     }
     this.#send(ringMessage(latest));
   }
@@ -158,17 +160,21 @@ export class HostDoorbell {
     }
   }
 
-  async #wait(cursor: number, timeoutMs: number, signal: AbortSignal): Promise<number | undefined> {
+  async #wait(
+    cursor: number,
+    timeoutMs: number,
+    signal: AbortSignal,
+  ): Promise<WaitNews | undefined> {
     const latest = await this.#latestSeq();
-    if (latest > cursor) return latest;
+    if (latest > cursor) return { kind: "ring", seq: latest };
     if (signal.aborted) return undefined;
     return new Promise((resolve) => {
       const waiter: Waiter = {
         cursor,
-        resolve: (seq) => {
+        resolve: (news) => {
           clearTimeout(timer);
           this.#waiters.delete(waiter);
-          resolve(seq);
+          resolve(news);
         },
       };
       const timer = setTimeout(() => waiter.resolve(undefined), timeoutMs);
@@ -242,8 +248,9 @@ export function createDurableObjectWakeup<Id>(ns: DoorbellNamespace<Id>): Wakeup
         `https://doorbell/wait?cursor=${cursor}&timeout_ms=${timeoutMs}`,
         signal ? { signal } : {},
       );
-      const body = (await res.json()) as { seq?: unknown };
-      return typeof body.seq === "number" ? body.seq : undefined;
+      // Read defensively: it crosses a fetch boundary (null: the poll timed out).
+      const news = waitNewsSchema.safeParse(await res.json());
+      return news.success ? news.data : undefined;
     },
     async cancel(hostId, itemId) {
       const res = await stub(hostId).fetch("https://doorbell/cancel", {

@@ -6,9 +6,9 @@ import {
   DOORBELL_PONG,
   ringMessage,
 } from "../protocol/doorbell";
-import type { DoorbellSocket, Wakeup } from "./wakeup";
+import type { DoorbellSocket, WaitNews, Wakeup } from "./wakeup";
 
-type Waiter = { cursor: number; resolve: (seq: number | undefined) => void };
+type Waiter = { cursor: number; resolve: (news: WaitNews | undefined) => void };
 
 /** What the doorbell does with an open socket's traffic. */
 export type SocketHandlers = { message(text: string): void; closed(): void };
@@ -48,15 +48,21 @@ export function createInProcessWakeup(acceptUpgrade?: AcceptUpgrade): Wakeup {
       const set = waiters.get(hostId);
       if (!set) return;
       for (const w of [...set]) {
-        if (seq > w.cursor) {
-          set.delete(w);
-          w.resolve(seq);
-        }
+        if (seq > w.cursor) w.resolve({ kind: "ring", seq });
       }
+    },
+    async cancel(hostId, itemId) {
+      try {
+        sessions.get(hostId)?.socket?.send(cancelMessage(itemId));
+      } catch {
+        // A closing socket; the agent's next renewal covers it.
+      }
+      for (const w of [...(waiters.get(hostId) ?? [])]) w.resolve({ kind: "cancel", itemId });
     },
     wait(hostId, cursor, timeoutMs, signal) {
       const known = latest.get(hostId);
-      if (known !== undefined && known > cursor) return Promise.resolve(known);
+      if (known !== undefined && known > cursor)
+        return Promise.resolve({ kind: "ring", seq: known });
       return new Promise((resolve) => {
         let set = waiters.get(hostId);
         if (!set) {
@@ -64,11 +70,11 @@ export function createInProcessWakeup(acceptUpgrade?: AcceptUpgrade): Wakeup {
           waiters.set(hostId, set);
         }
         const holder = set;
-        const done = (seq: number | undefined) => {
+        const done = (news: WaitNews | undefined) => {
           clearTimeout(timer);
           holder.delete(waiter);
           if (holder.size === 0 && waiters.get(hostId) === holder) waiters.delete(hostId);
-          resolve(seq);
+          resolve(news);
         };
         const waiter: Waiter = { cursor, resolve: done };
         const timer = setTimeout(() => done(undefined), timeoutMs);
@@ -78,14 +84,6 @@ export function createInProcessWakeup(acceptUpgrade?: AcceptUpgrade): Wakeup {
     },
   };
   if (!acceptUpgrade) return wakeup;
-
-  wakeup.cancel = async (hostId, itemId) => {
-    try {
-      sessions.get(hostId)?.socket?.send(cancelMessage(itemId));
-    } catch {
-      // A closing socket; the agent's next renewal covers it.
-    }
-  };
 
   wakeup.hangUp = async (hostId) => {
     const session = sessions.get(hostId);

@@ -1,3 +1,5 @@
+import { z } from "zod";
+
 /**
  * The wake-up seam (design §2.13): a doorbell that tells a waiting agent "work exists, go and
  * claim". It carries no authority and no work; correctness never depends on it, because agents also
@@ -7,7 +9,8 @@ export interface Wakeup {
   /** Work with this `seq` was committed for the host (or something else worth a claim happened). */
   ring(hostId: string, seq: number): Promise<void>;
   /**
-   * Resolves with the latest rung `seq` once one above `cursor` is known, or with `undefined` after
+   * The long poll: resolves with a ring (the latest rung `seq`) once one above `cursor` is known,
+   * with a cancel when one of the host's items is cancelled meanwhile, or with `undefined` after
    * `timeoutMs` (or when `signal` aborts).
    */
   wait(
@@ -15,7 +18,7 @@ export interface Wakeup {
     cursor: number,
     timeoutMs: number,
     signal?: AbortSignal,
-  ): Promise<number | undefined>;
+  ): Promise<WaitNews | undefined>;
   /**
    * Takes the WebSocket upgrade in `request` (already authenticated for `hostId`) as the host's
    * doorbell socket; rings are then also sent on it. Absent where the runtime cannot hold sockets:
@@ -23,9 +26,9 @@ export interface Wakeup {
    */
   connect?(request: Request, hostId: string, bootId: string): Promise<ConnectResult>;
   /**
-   * Tells the host's connected agent that an item it holds or runs was cancelled, so it renews
-   * that item now rather than at its next renewal. Best effort, like `ring`; only sockets carry
-   * it (a long-polling agent learns at its next renewal).
+   * Tells the host's agent, on its socket or its waiting long poll, that an item it holds or runs
+   * was cancelled, so it renews that item now rather than at its next renewal. Best effort, like
+   * `ring`: an agent between two long polls learns at its next renewal.
    */
   cancel?(hostId: string, itemId: string): Promise<void>;
   /**
@@ -35,6 +38,13 @@ export interface Wakeup {
    */
   hangUp?(hostId: string): Promise<void>;
 }
+
+/** What ends a long poll before its timeout: work above the cursor, or a cancelled item. */
+export const waitNewsSchema = z.discriminatedUnion("kind", [
+  z.object({ kind: z.literal("ring"), seq: z.number().int() }),
+  z.object({ kind: z.literal("cancel"), itemId: z.string() }),
+]);
+export type WaitNews = z.infer<typeof waitNewsSchema>;
 
 /**
  * `accepted`: answer with `response` (the upgrade). `session_conflict`: another boot of this host

@@ -248,7 +248,9 @@ describe("strato-agent against the Worker (npm run dev)", () => {
     );
     expect(Date.now() - cancelledAt, output()).toBeLessThan(5_000);
     expect(stopped.result).toMatchObject({ outcome: "cancelled" });
-    expect(agent.output()).toContain(`"msg":"doorbell: item cancelled","itemId":"${sleeper.id}"`);
+    expect(agent.output()).toContain(
+      `"msg":"doorbell: item cancelled","itemId":"${sleeper.id}","via":"socket"`,
+    );
 
     const revokedAt = Date.now();
     await ops.request(`/api/v1/hosts/${hostId}/revoke`, "POST");
@@ -329,6 +331,50 @@ describe("strato-agent against the Worker (npm run dev)", () => {
     const host = await ops.request(`/api/v1/hosts/${hostId}`);
     expect(["healthy", "warning"], output()).toContain(String(host.health));
     await stopGroup(agent);
+
+    // The proxy passes no WebSockets: with every timer an hour away, the Durable Object's answer
+    // to the long poll is how a cancellation reaches the running item before its renewal.
+    const poller = sandbox.spawn(AGENT, ["run", "--state-dir", stateDir], {
+      ...env,
+      STRATO_AGENT_HEARTBEAT_MS: "3600000",
+      STRATO_AGENT_STATUS_MS: "3600000",
+      STRATO_AGENT_CLAIM_MS: "3600000",
+    });
+    const pollerOutput = () => `agent:\n${poller.output()}\ndev:\n${cp.output()}`;
+    await waitForOutput(poller, '"mode":"long-poll"', 30_000);
+    const sleeper = await enqueueWork(d, {
+      hostId,
+      op: "host.sleep",
+      params: { ms: 60_000 },
+      resource: { kind: "host", id: hostId, uid: `${hostId}-long-polled-sleeper` },
+      createdBy: "test",
+    });
+    // The VM's ring answers the long poll; the agent claims the sleep queued before it.
+    await ops.createVm("wakes-the-long-poller");
+    await until(
+      "the sleep to start",
+      async () =>
+        poller.output().includes(`"msg":"executing work item","itemId":"${sleeper.id}"`)
+          ? true
+          : undefined,
+      { timeoutMs: 30_000, context: pollerOutput },
+    );
+    const cancelledAt = Date.now();
+    await ops.request(`/api/v1/hosts/${hostId}/work-items/${sleeper.id}/cancel`, "POST");
+    const stopped = await until(
+      "the sleep to be cancelled",
+      async () => {
+        const row = await d.db.query.workItems.findFirst({ where: eq(workItems.id, sleeper.id) });
+        return row?.state === "cancelled" ? row : undefined;
+      },
+      { timeoutMs: 30_000, context: pollerOutput },
+    );
+    expect(Date.now() - cancelledAt, pollerOutput()).toBeLessThan(5_000);
+    expect(stopped.result).toMatchObject({ outcome: "cancelled" });
+    expect(poller.output()).toContain(
+      `"msg":"doorbell: item cancelled","itemId":"${sleeper.id}","via":"long poll"`,
+    );
+    await stopGroup(poller);
     await proxy.stop();
   });
 });

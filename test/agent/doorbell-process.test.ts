@@ -147,7 +147,9 @@ describe("doorbell: strato-agent against the Node server", () => {
     );
     expect(Date.now() - cancelledAt, output()).toBeLessThan(5_000);
     expect(row.result).toMatchObject({ outcome: "cancelled" });
-    expect(agent.output()).toContain(`"msg":"doorbell: item cancelled","itemId":"${sleep.id}"`);
+    expect(agent.output()).toContain(
+      `"msg":"doorbell: item cancelled","itemId":"${sleep.id}","via":"socket"`,
+    );
   }, 90_000);
 
   it("one socket per host: another boot gets 409 session_conflict, the same boot replaces it", async () => {
@@ -203,6 +205,41 @@ describe("doorbell: strato-agent against the Node server", () => {
     await until("a reconnect attempt", async () => (proxy.refused() > 0 ? true : undefined), {
       timeoutMs: 20_000,
     });
+  }, 90_000);
+
+  it("a cancellation reaches a long-polling agent too: its long poll answers with the item, which stops in seconds", async () => {
+    // Still long polling: the proxy refuses sockets since the test above.
+    const sleep = await enqueueWork(deps, {
+      hostId,
+      op: "host.sleep",
+      params: { ms: 60_000 },
+      resource: { kind: "host", id: hostId, uid: `${hostId}-long-polled-sleep` },
+      createdBy: "test",
+    });
+    await ops.createVm("wakes-the-long-poller");
+    await until(
+      "the sleep to start",
+      async () =>
+        agent.output().includes(`"msg":"executing work item","itemId":"${sleep.id}"`)
+          ? true
+          : undefined,
+      { timeoutMs: 30_000, context: output },
+    );
+    const cancelledAt = Date.now();
+    await ops.request(`/api/v1/hosts/${hostId}/work-items/${sleep.id}/cancel`, "POST");
+    const row = await until(
+      "the sleep to be cancelled",
+      async () => {
+        const item = await deps.db.query.workItems.findFirst({ where: eq(workItems.id, sleep.id) });
+        return item?.state === "cancelled" ? item : undefined;
+      },
+      { timeoutMs: 30_000, context: output },
+    );
+    expect(Date.now() - cancelledAt, output()).toBeLessThan(5_000);
+    expect(row.result).toMatchObject({ outcome: "cancelled" });
+    expect(agent.output()).toContain(
+      `"msg":"doorbell: item cancelled","itemId":"${sleep.id}","via":"long poll"`,
+    );
   }, 90_000);
 
   it("another boot holds the socket: the agent gets 409, raises the alarm, keeps working by long poll, and exits 1 when the conflict outlasts its deadline (row 21)", async () => {

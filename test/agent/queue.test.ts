@@ -486,6 +486,58 @@ describe("wake-up (long poll)", () => {
     await enqueue(h, host.hostId);
     expect(await (await waiting).json()).toEqual({ ring: true, latest_seq: 2 });
   });
+
+  it("answers a waiting long poll with the item when one the host holds is cancelled", async () => {
+    const h = await createHarness();
+    const host = await readyHost(h);
+    const id = await acceptedItem(h, host);
+    const waiting = call(h, "/wait?cursor=1&timeout=5", { token: host.token });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(await cancelWork(system(h), id)).toMatchObject({ cancelRequested: true });
+    const told = await waiting;
+    expect(told.status).toBe(200);
+    expect(await told.json()).toEqual({ cancel: true, item_id: id });
+    // The renewal the agent then sends is what decides.
+    const renewal = await call(h, `/items/${id}/renew`, {
+      token: host.token,
+      body: { lease_epoch: 1 },
+    });
+    expect(await renewal.json()).toMatchObject({ cancel: true });
+  });
+
+  it("cancel_of: only that item's cancellation answers, at once if it came first; another host's item is a 404", async () => {
+    const h = await createHarness();
+    const host = await readyHost(h);
+    const id = await acceptedItem(h, host);
+    const watch = (timeout: number, itemId = id) =>
+      call(h, `/wait?cursor=0&timeout=${timeout}&cancel_of=${itemId}`, { token: host.token });
+    // Neither new work nor another item's cancellation ends it.
+    const other = (await enqueue(h, host.hostId))[0];
+    if (!other) throw new Error("nothing queued");
+    const started = Date.now();
+    const quiet = watch(1);
+    await new Promise((r) => setTimeout(r, 50));
+    await enqueue(h, host.hostId);
+    await cancelWork(system(h), other.id);
+    expect((await quiet).status).toBe(204);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+    // Its own does.
+    const waiting = watch(5);
+    await new Promise((r) => setTimeout(r, 50));
+    await cancelWork(system(h), id);
+    expect(await (await waiting).json()).toEqual({ cancel: true, item_id: id });
+    // A poll that starts after the cancellation hears of it at once.
+    const late = Date.now();
+    expect(await (await watch(5)).json()).toEqual({ cancel: true, item_id: id });
+    expect(Date.now() - late).toBeLessThan(1_000);
+
+    const stranger = await readyHost(h);
+    const foreign = await call(h, `/wait?cursor=0&timeout=1&cancel_of=${id}`, {
+      token: stranger.token,
+    });
+    await problem(foreign, 404, "not_found");
+    await problem(await watch(1, "not-an-item"), 422, "validation_failed");
+  });
 });
 
 describe("heartbeats and health", () => {

@@ -60,10 +60,22 @@ describe.each(Object.entries(IMPLEMENTATIONS))("wake-up: %s", (_name, make) => {
     const b = wakeup.wait("host_b", 0, 200);
     await new Promise((r) => setTimeout(r, 20));
     await wakeup.ring("host_a", 7);
-    expect(await a).toBe(7);
+    expect(await a).toEqual({ kind: "ring", seq: 7 });
     expect(await b).toBeUndefined();
-    expect(await wakeup.wait("host_a", 3, 5_000)).toBe(7);
+    expect(await wakeup.wait("host_a", 3, 5_000)).toEqual({ kind: "ring", seq: 7 });
     expect(await wakeup.wait("host_a", 7, 50)).toBeUndefined();
+  });
+
+  it("a cancel ends that host's long polls with the item; it is not remembered like a ring", async () => {
+    const wakeup = make();
+    const a = wakeup.wait("host_a", 0, 5_000);
+    const b = wakeup.wait("host_b", 0, 200);
+    await new Promise((r) => setTimeout(r, 20));
+    await wakeup.cancel?.("host_a", "wi_1");
+    expect(await a).toEqual({ kind: "cancel", itemId: "wi_1" });
+    expect(await b).toBeUndefined();
+    // Told once: the next long poll waits for news of its own.
+    expect(await wakeup.wait("host_a", 0, 50)).toBeUndefined();
   });
 
   it("an aborted wait ends at once", async () => {

@@ -3,6 +3,7 @@ import type { Deps } from "../../deps";
 import { recordHeartbeat, recordStatus } from "../../domain/hosts/record-liveness";
 import { applyInventory, inventoryEntries } from "../../domain/vms/inventory";
 import { withoutTelemetry } from "../../domain/vms/telemetry-report";
+import { awaitCancel } from "../../domain/work/await-cancel";
 import { hasClaimable, latestSeq } from "../../domain/work/claim";
 import { ProblemError } from "../../http/problem";
 import {
@@ -16,7 +17,16 @@ import {
 } from "../../protocol/agent-api";
 import type { Signer } from "../../signing/signer";
 import type { Router } from "../router";
-import { AGENT_BASE, AUTH_PROBLEMS, agentHost, bearer, json, problems, TAG } from "./common";
+import {
+  AGENT_BASE,
+  AUTH_PROBLEMS,
+  agentHost,
+  bearer,
+  ItemParams,
+  json,
+  problems,
+  TAG,
+} from "./common";
 
 const enrollmentRoute = createRoute({
   method: "get",
@@ -72,17 +82,25 @@ const waitRoute = createRoute({
   path: `${AGENT_BASE}/wait`,
   tags: TAG,
   security: bearer,
-  summary: "Long poll (≤ 25 s): answers as soon as work above `cursor` exists",
+  summary:
+    "Long poll (≤ 25 s): answers as soon as work above `cursor` exists, or an item the host holds is cancelled",
   request: {
     query: z.object({
       cursor: z.coerce.number().int().nonnegative(),
       timeout: z.coerce.number().int().min(0).max(MAX_WAIT_S).default(MAX_WAIT_S),
+      cancel_of: ItemParams.shape.id.optional().openapi({
+        description:
+          "Answer only when this item (one the host runs) is cancelled, at once if it already is; no ring, `cursor` ignored. For an agent whose claim loop waits for that item",
+      }),
     }),
   },
   responses: {
-    200: json(waitResponseSchema, "Work exists: claim now"),
+    200: json(
+      waitResponseSchema,
+      "`ring`: work exists, claim now. `cancel`: an item this host holds or runs was cancelled; renew it now, its answer says so",
+    ),
     204: { description: "Nothing yet; wait again" },
-    ...problems(...AUTH_PROBLEMS),
+    ...problems(...AUTH_PROBLEMS, "not_found"),
   },
 });
 
@@ -139,16 +157,29 @@ export function registerAgentSession(app: Router): void {
   app.openapi(waitRoute, async (c) => {
     const { deps } = c.var;
     const host = await agentHost(c);
-    const { cursor, timeout } = c.req.valid("query");
+    const { cursor, timeout, cancel_of: cancelOf } = c.req.valid("query");
     await recordHeartbeat(deps, host);
+    if (cancelOf !== undefined) {
+      const cancelled = await awaitCancel(
+        deps,
+        host.id,
+        cancelOf,
+        timeout * 1000,
+        c.req.raw.signal,
+      );
+      if (cancelled) return c.json({ cancel: true as const, item_id: cancelOf }, 200);
+      return c.body(null, 204);
+    }
     // The database decides first, so a doorbell lost in a restart cannot hide existing work.
     const pending = await hasClaimable(deps, host.id, cursor);
     if (pending > 0) return c.json({ ring: true as const, latest_seq: pending }, 200);
     // Nothing to claim: wait for work queued after the latest item. With the agent's cursor (reset
     // to 0 at each rescan) the doorbell's remembered seq would answer at once, again and again.
     const after = Math.max(cursor, await latestSeq(deps, host.id));
-    const seq = await deps.wakeup?.wait(host.id, after, timeout * 1000, c.req.raw.signal);
-    if (seq !== undefined) return c.json({ ring: true as const, latest_seq: seq }, 200);
+    const news = await deps.wakeup?.wait(host.id, after, timeout * 1000, c.req.raw.signal);
+    if (news?.kind === "ring") return c.json({ ring: true as const, latest_seq: news.seq }, 200);
+    if (news?.kind === "cancel")
+      return c.json({ cancel: true as const, item_id: news.itemId }, 200);
     return c.body(null, 204);
   });
 }
