@@ -5,19 +5,25 @@ import { settings } from "../db/schema/settings";
 import type { Deps } from "../deps";
 import { ensureHostGrace } from "./hosts/grace";
 import { sweepHostLiveness } from "./hosts/liveness-sweep";
+import { endStrandedWork } from "./hosts/shut-out";
 import { reconcile } from "./vms/reconcile";
 import { settleLapsedCancellations } from "./work/cancel";
 import { purgeExpiredIdempotencyKeys } from "./work/idempotency";
 
 /**
  * The control plane's periodic work, run by the Worker's cron trigger and a timer on Node: push
- * the authorization outbox, record host liveness changes, end cancellations whose host let the
- * lease lapse, purge expired idempotency keys, then reconcile VMs. Each job logs and survives its own failure.
+ * the authorization outbox, record host liveness changes, end the work left open on revoked or
+ * rejected hosts, end cancellations whose host let the lease lapse, purge expired idempotency
+ * keys, then reconcile VMs. Each job logs and survives its own failure.
  */
 export async function runPeriodicJobs(deps: Deps): Promise<void> {
   await job(deps, "restart grace", () => ensureHostGrace(deps));
   await syncAuthorizer(deps);
   await job(deps, "host liveness sweep", () => sweepHostLiveness(deps));
+  await job(deps, "ending work of revoked hosts", async () => {
+    const hostsLeft = await endStrandedWork(deps);
+    if (hostsLeft > 0) deps.log.info("open work of revoked or rejected hosts ended", { hostsLeft });
+  });
   await job(deps, "settling cancellations", async () => {
     const settled = await settleLapsedCancellations(deps);
     if (settled > 0) deps.log.info("cancellations settled after their leases lapsed", { settled });

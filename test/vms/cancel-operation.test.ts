@@ -1,6 +1,9 @@
-import { eq } from "drizzle-orm";
+import { and, eq, notInArray } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { auditEvents, hosts, vms, workItems } from "../../src/db/schema";
+import { auditEvents, hosts, TERMINAL_WORK_STATES, vms, workItems } from "../../src/db/schema";
+import { SHUT_OUT_PAGE } from "../../src/domain/hosts/shut-out";
+import { runPeriodicJobs } from "../../src/domain/periodic";
+import { enqueueWork } from "../../src/domain/work/enqueue";
 import { hostReports, vmFleet } from "../support/fleet";
 import type { Harness } from "../support/harness";
 import { expectProblem, okJson, type Team } from "../tenancy/fixtures";
@@ -176,6 +179,49 @@ describe("POST /api/v1/operations/{id}/cancel", () => {
       .where(eq(workItems.idem, stop.operation.id));
     expect(item).toMatchObject({ state: "cancelled", outcome: "cancelled" });
     // The stop never ran: the VM is as its host last reported it.
+    expect(await vmRow(h, vmId)).toMatchObject({ observedState: "running" });
+  });
+
+  it("revoking a host with more open work than one request ends: the rest ends in the periodic jobs", async () => {
+    const { h, t, hostId, imageId } = await vmFleet();
+    const vmId = await runningVm(h, t, hostId, imageId);
+    const earlier = 4 * SHUT_OUT_PAGE;
+    for (let i = 0; i < earlier; i++) {
+      await enqueueWork(h.deps, {
+        hostId,
+        op: "host.noop",
+        resource: { kind: "host", id: hostId, uid: `${hostId}-${i}` },
+        createdBy: "test",
+      });
+    }
+    // Queued after all of those: among what the revoke leaves to the periodic jobs.
+    const stop = await okJson<Accepted>(
+      await t.member.request(`/api/v1/vms/${vmId}/stop`, { method: "POST" }),
+      202,
+    );
+    const open = async () =>
+      (
+        await h.deps.db
+          .select({ id: workItems.id })
+          .from(workItems)
+          .where(
+            and(
+              eq(workItems.hostId, hostId),
+              notInArray(workItems.state, [...TERMINAL_WORK_STATES]),
+            ),
+          )
+      ).length;
+    const before = await open();
+    expect(before).toBeGreaterThan(3 * SHUT_OUT_PAGE);
+    await okJson(await t.owner.request(`/api/v1/hosts/${hostId}/revoke`, { method: "POST" }));
+    // The decision's own page and two more: bounded, whatever the host had.
+    expect(await open()).toBe(before - 3 * SHUT_OUT_PAGE);
+    const operation = async () =>
+      okJson<Op>(await t.member.request(`/api/v1/operations/${stop.operation.id}`));
+    expect((await operation()).status).not.toBe("failed");
+    await runPeriodicJobs(h.deps);
+    expect(await open()).toBe(0);
+    expect(await operation()).toMatchObject({ status: "failed", error: { code: "host_revoked" } });
     expect(await vmRow(h, vmId)).toMatchObject({ observedState: "running" });
   });
 

@@ -1,16 +1,12 @@
-import { and, eq, inArray } from "drizzle-orm";
-import { ACTIVE_WORK_STATES, type HostState, hosts, workItems } from "../../db/schema";
+import { and, eq } from "drizzle-orm";
+import { type HostState, hosts } from "../../db/schema";
 import { auditStatement } from "../audit/record";
 import { actorId, commit, type ServiceContext, type Statement } from "../context";
 import { ServiceError } from "../errors";
-import { refusedResult, resultEffects } from "../work/effects";
-import { mayHaveRun } from "../work/load-item";
-import { abortUnlessChanged, isStaleWrite, retryStaleOnce } from "../write-guard";
+import { abortUnlessChanged, retryStaleOnce } from "../write-guard";
+import { shutOutPage, shutOutRest } from "./shut-out";
 
 export type HostDecision = "approve" | "reject" | "disable" | "revoke" | "enable";
-
-/** Work that has not ended. */
-const OPEN = ["queued", ...ACTIVE_WORK_STATES] as const;
 
 const TARGET: Record<HostDecision, HostState> = {
   approve: "approved",
@@ -81,7 +77,7 @@ async function decideOnce(
     }),
   ];
   if (to === "rejected" || to === "revoked") {
-    statements.push(...(await shutOut(sc, hostId, now, to)));
+    statements.push(...(await shutOutPage(sc.deps, hostId, now, to)).statements);
   }
   if (decision === "approve" && host.replacesHostId !== null) {
     statements.push(
@@ -89,7 +85,7 @@ async function decideOnce(
         .update(hosts)
         .set({ state: "revoked", ...decided })
         .where(eq(hosts.id, host.replacesHostId)),
-      ...(await shutOut(sc, host.replacesHostId, now, "revoked")),
+      ...(await shutOutPage(sc.deps, host.replacesHostId, now, "revoked")).statements,
       auditStatement(sc, {
         action: "host.revoke",
         target: { type: "host", id: host.replacesHostId },
@@ -99,14 +95,14 @@ async function decideOnce(
     );
   }
   await commit(db, statements);
-  // Work queued between the read in shutOut and the commit ends too. Nothing can be queued for
-  // these hosts now (enqueueWork checks the host's state in its INSERT), so this read sees it all.
+  // The decision ended the first page of open work; the rest, and work queued between that read
+  // and the commit, end now (or in the periodic jobs).
   const closed: { id: string; why: "revoked" | "rejected" }[] = [];
   if (to === "rejected" || to === "revoked") closed.push({ id: hostId, why: to });
   if (decision === "approve" && host.replacesHostId !== null) {
     closed.push({ id: host.replacesHostId, why: "revoked" });
   }
-  for (const { id, why } of closed) await shutOutLate(sc, id, now, why);
+  for (const { id, why } of closed) await shutOutRest(sc.deps, id, now, why);
   // A host that may no longer work hears it now: its agent claims when the socket drops.
   const shutOutHosts = [
     ...(to === "rejected" || to === "disabled" || to === "revoked" ? [hostId] : []),
@@ -116,24 +112,6 @@ async function decideOnce(
   return { id: hostId, state: to };
 }
 
-/** The second look after the decision: an item its host ends meanwhile is simply read again. */
-async function shutOutLate(
-  sc: ServiceContext,
-  hostId: string,
-  now: number,
-  why: "revoked" | "rejected",
-): Promise<void> {
-  for (let tries = 0; tries < 3; tries++) {
-    try {
-      await commit(sc.deps.db, await shutOut(sc, hostId, now, why));
-      return;
-    } catch (err) {
-      if (!isStaleWrite(err)) throw err;
-    }
-  }
-  sc.deps.log.warn("host shut-out: open items kept changing; some may stay open", { hostId });
-}
-
 async function hangUp(sc: ServiceContext, hostId: string): Promise<void> {
   try {
     await sc.deps.wakeup?.hangUp?.(hostId);
@@ -141,47 +119,4 @@ async function hangUp(sc: ServiceContext, hostId: string): Promise<void> {
     // Best effort: the agent's next heartbeat or claim is refused anyway.
     sc.deps.log.warn("doorbell hang-up failed", { hostId, error: String(error) });
   }
-}
-
-/**
- * A host that may no longer work: its open items end `cancelled`, and what each was for follows (a
- * VM operation fails with `host_revoked` / `host_rejected`, the VM as its host last reported it).
- */
-async function shutOut(
-  sc: ServiceContext,
-  hostId: string,
-  now: number,
-  why: "revoked" | "rejected",
-): Promise<Statement[]> {
-  const { db } = sc.deps;
-  const open = await db
-    .select()
-    .from(workItems)
-    .where(and(eq(workItems.hostId, hostId), inArray(workItems.state, [...OPEN])));
-  const statements: Statement[] = [];
-  for (const item of open) {
-    const ran = mayHaveRun(item);
-    statements.push(
-      // Each item as it was read: if its host finished it meanwhile, it keeps its result and the
-      // whole decision is made again.
-      db
-        .update(workItems)
-        .set({
-          state: "cancelled",
-          outcome: "cancelled",
-          finishedAt: now,
-          updatedAt: now,
-          leaseExpiresAt: null,
-        })
-        .where(and(eq(workItems.id, item.id), eq(workItems.state, item.state))),
-      abortUnlessChanged(db),
-      ...(await resultEffects(
-        sc.deps,
-        item,
-        refusedResult(item, `host_${why}`, `The host was ${why} before it finished this.`),
-        ran,
-      )),
-    );
-  }
-  return statements;
 }
