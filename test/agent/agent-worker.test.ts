@@ -20,6 +20,7 @@ import {
   AGENT,
   AUTHZ_SCHEMA,
   agentAccessToken,
+  cancelRunningSleep,
   closed,
   enrollApproved,
   openDoorbell,
@@ -219,37 +220,17 @@ describe("strato-agent against the Worker (npm run dev)", () => {
     await waitForOutput(agent, '"mode":"websocket"', 30_000);
 
     // A cancellation reaches a running item through the Durable Object's socket (a `cancel`
-    // message), long before the 20 s renewal. The VM's ring makes the agent claim the sleep.
-    const sleeper = await enqueueWork(d, {
+    // message), long before the 20 s renewal.
+    const socket = await cancelRunningSleep(d, ops, {
       hostId,
-      op: "host.sleep",
-      params: { ms: 60_000 },
-      resource: { kind: "host", id: hostId, uid: `${hostId}-sleeper` },
-      createdBy: "test",
+      name: "socket-sleeper",
+      agentOutput: () => agent.output(),
+      context: output,
     });
-    await ops.createVm("wakes-the-sleeper");
-    await until(
-      "the sleep to start",
-      async () =>
-        agent.output().includes(`"msg":"executing work item","itemId":"${sleeper.id}"`)
-          ? true
-          : undefined,
-      { timeoutMs: 30_000, context: output },
-    );
-    const cancelledAt = Date.now();
-    await ops.request(`/api/v1/hosts/${hostId}/work-items/${sleeper.id}/cancel`, "POST");
-    const stopped = await until(
-      "the sleep to be cancelled",
-      async () => {
-        const row = await d.db.query.workItems.findFirst({ where: eq(workItems.id, sleeper.id) });
-        return row?.state === "cancelled" ? row : undefined;
-      },
-      { timeoutMs: 30_000, context: output },
-    );
-    expect(Date.now() - cancelledAt, output()).toBeLessThan(5_000);
-    expect(stopped.result).toMatchObject({ outcome: "cancelled" });
+    expect(socket.ms, output()).toBeLessThan(5_000);
+    expect(socket.row.result).toMatchObject({ outcome: "cancelled" });
     expect(agent.output()).toContain(
-      `"msg":"doorbell: item cancelled","itemId":"${sleeper.id}","via":"socket"`,
+      `"msg":"doorbell: item cancelled","itemId":"${socket.itemId}","via":"socket"`,
     );
 
     const revokedAt = Date.now();
@@ -342,37 +323,16 @@ describe("strato-agent against the Worker (npm run dev)", () => {
     });
     const pollerOutput = () => `agent:\n${poller.output()}\ndev:\n${cp.output()}`;
     await waitForOutput(poller, '"mode":"long-poll"', 30_000);
-    const sleeper = await enqueueWork(d, {
+    const polled = await cancelRunningSleep(d, ops, {
       hostId,
-      op: "host.sleep",
-      params: { ms: 60_000 },
-      resource: { kind: "host", id: hostId, uid: `${hostId}-long-polled-sleeper` },
-      createdBy: "test",
+      name: "long-polled-sleeper",
+      agentOutput: () => poller.output(),
+      context: pollerOutput,
     });
-    // The VM's ring answers the long poll; the agent claims the sleep queued before it.
-    await ops.createVm("wakes-the-long-poller");
-    await until(
-      "the sleep to start",
-      async () =>
-        poller.output().includes(`"msg":"executing work item","itemId":"${sleeper.id}"`)
-          ? true
-          : undefined,
-      { timeoutMs: 30_000, context: pollerOutput },
-    );
-    const cancelledAt = Date.now();
-    await ops.request(`/api/v1/hosts/${hostId}/work-items/${sleeper.id}/cancel`, "POST");
-    const stopped = await until(
-      "the sleep to be cancelled",
-      async () => {
-        const row = await d.db.query.workItems.findFirst({ where: eq(workItems.id, sleeper.id) });
-        return row?.state === "cancelled" ? row : undefined;
-      },
-      { timeoutMs: 30_000, context: pollerOutput },
-    );
-    expect(Date.now() - cancelledAt, pollerOutput()).toBeLessThan(5_000);
-    expect(stopped.result).toMatchObject({ outcome: "cancelled" });
+    expect(polled.ms, pollerOutput()).toBeLessThan(5_000);
+    expect(polled.row.result).toMatchObject({ outcome: "cancelled" });
     expect(poller.output()).toContain(
-      `"msg":"doorbell: item cancelled","itemId":"${sleeper.id}","via":"long poll"`,
+      `"msg":"doorbell: item cancelled","itemId":"${polled.itemId}","via":"long poll"`,
     );
     await stopGroup(poller);
     await proxy.stop();

@@ -10,6 +10,7 @@ import type { Deps } from "../../src/deps";
 import { createOrganization } from "../../src/domain/orgs/create-organization";
 import { createProject } from "../../src/domain/projects/create-project";
 import { createToken } from "../../src/domain/tokens/create-token";
+import { enqueueWork } from "../../src/domain/work/enqueue";
 import { operatorContext } from "../support/operator";
 import { busy, until } from "../support/poll";
 import type { Spawned } from "../support/processes";
@@ -191,4 +192,44 @@ export async function pickUp(
   });
   await until("the item to finish", () => settled(deps, operationId), { context });
   return { operationId, delay };
+}
+
+/**
+ * A 60 s `host.sleep` queued for the host, started by the ring of a VM made through the API (the
+ * test's own enqueue cannot ring the server's doorbell), then cancelled through the REST API.
+ * Returns how long the cancellation took to end it, and the ended row.
+ */
+export async function cancelRunningSleep(
+  deps: Deps,
+  ops: Awaited<ReturnType<typeof operatorApi>>,
+  options: { hostId: string; name: string; agentOutput: () => string; context: () => string },
+): Promise<{ itemId: string; ms: number; row: typeof workItems.$inferSelect }> {
+  const { hostId, name, agentOutput, context } = options;
+  const sleep = await enqueueWork(deps, {
+    hostId,
+    op: "host.sleep",
+    params: { ms: 60_000 },
+    resource: { kind: "host", id: hostId, uid: `${hostId}-${name}` },
+    createdBy: "test",
+  });
+  await ops.createVm(`wakes-${name}`);
+  await until(
+    "the sleep to start",
+    async () =>
+      agentOutput().includes(`"msg":"executing work item","itemId":"${sleep.id}"`)
+        ? true
+        : undefined,
+    { timeoutMs: 30_000, context },
+  );
+  const cancelledAt = Date.now();
+  await ops.request(`/api/v1/hosts/${hostId}/work-items/${sleep.id}/cancel`, "POST");
+  const row = await until(
+    "the sleep to be cancelled",
+    async () => {
+      const item = await deps.db.query.workItems.findFirst({ where: eq(workItems.id, sleep.id) });
+      return item?.state === "cancelled" ? item : undefined;
+    },
+    { timeoutMs: 30_000, context },
+  );
+  return { itemId: sleep.id, ms: Date.now() - cancelledAt, row };
 }
