@@ -28,9 +28,19 @@ export function toSignIn(c: Ctx): Response {
   return htmxRedirect(c, `/sign-in?next=${encodeURIComponent(next)}`);
 }
 
-/** Only same-site paths are followed after sign-in (no open redirect). */
+/** An origin no request has, to tell a path of ours from one that leaves the site. */
+const OWN = "http://strato.invalid";
+
+/**
+ * Only same-site paths are followed after sign-in (no open redirect). Browsers drop tabs and
+ * newlines and read `\` as `/` when they parse a URL, so `/\t/evil.example` would become
+ * `//evil.example`: such characters are refused outright, and what is left must stay on our origin.
+ */
 export function safeNext(next: string | undefined): string {
-  return next?.startsWith("/") && !next.startsWith("//") && !next.startsWith("/\\") ? next : "/";
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it refuses.
+  if (!next?.startsWith("/") || /[\u0000-\u001f\u007f\\]/.test(next)) return "/";
+  const url = new URL(next, OWN);
+  return url.origin === OWN && !next.startsWith("//") ? url.pathname + url.search + url.hash : "/";
 }
 
 /** The layout props of a signed-in page: who, CSRF token, and the org/project switcher. */

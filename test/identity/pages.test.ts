@@ -33,9 +33,21 @@ describe("identity pages", () => {
     const res = await h.request("/account/passkeys");
     expect(res.status).toBe(303);
     expect(res.headers.get("location")).toBe("/sign-in?next=%2Faccount%2Fpasskeys");
-    const page = await (await h.request("/sign-in?next=//evil.example/")).text();
-    expect(page).toContain('data-next="/"');
-    expect(page).not.toContain("evil.example");
+    for (const next of [
+      "//evil.example/",
+      // A tab, a newline or a backslash: browsers drop the first two and read the last as "/".
+      "/%09/evil.example",
+      "/%0a/evil.example",
+      "/%5Cevil.example",
+      "/%5C%5Cevil.example",
+      "https://evil.example/",
+    ]) {
+      const page = await (await h.request(`/sign-in?next=${next}`)).text();
+      expect(page, next).toContain('data-next="/"');
+      expect(page, next).not.toContain("evil.example");
+    }
+    const own = await (await h.request("/sign-in?next=%2Fvms%3Fstate%3Drunning")).text();
+    expect(own).toContain('data-next="/vms?state=running"');
   });
 
   it("shows the signed-in person's passkeys and sessions with the CSRF token in the page", async () => {
@@ -49,6 +61,8 @@ describe("identity pages", () => {
     expect(html).toContain("Ada Lovelace");
     const signedInAlready = await ada.request("/sign-in?next=/account/sessions");
     expect(signedInAlready.headers.get("location")).toBe("/account/sessions");
+    const offSite = await ada.request("/sign-in?next=/%09/evil.example");
+    expect(offSite.headers.get("location")).toBe("/");
   });
 
   it("signs out with the user menu's form (CSRF field) and refuses it without one", async () => {
