@@ -137,6 +137,49 @@ describe("API tokens", () => {
     });
   });
 
+  it("demoting or removing someone on a project revokes their tokens for it that would outrank them", async () => {
+    const h = await createHarness();
+    const t = await team(h);
+    const projectPath = `/api/v1/projects/${t.project.id}`;
+    const member = (role: string) =>
+      t.owner.request(`${projectPath}/members`, {
+        method: "POST",
+        json: { userId: t.viewer.user.id, role },
+      });
+    // An org viewer made admin of the project mints admin and member tokens for it.
+    expect((await member("admin")).status).toBe(201);
+    const admin = await mintToken(t.viewer, t.org.id, { role: "admin", projectId: t.project.id });
+    const memberToken = await mintToken(t.viewer, t.org.id, {
+      role: "member",
+      projectId: t.project.id,
+    });
+    const viewerToken = await mintToken(t.viewer, t.org.id, { role: "viewer" });
+    const works = async (secret: string) =>
+      (await asToken(h, secret)(`${projectPath}/members`)).status;
+
+    // Demoted to member: the admin token goes, in the same change, and is audited with it.
+    const demoted = await t.owner.request(`${projectPath}/members/${t.viewer.user.id}`, {
+      method: "PATCH",
+      json: { role: "member" },
+    });
+    expect(demoted.status).toBe(200);
+    await expectProblem(await asToken(h, admin.secret)("/api/v1/me"), 401, "token_revoked");
+    expect(await works(memberToken.secret)).toBe(200);
+    const [change] = await auditRows(h, "project_member.change_role");
+    expect(change?.detail).toMatchObject({ revokedTokens: [admin.id] });
+
+    // Removed: their project token goes too; what their org role covers stays.
+    const removed = await t.owner.request(`${projectPath}/members/${t.viewer.user.id}`, {
+      method: "DELETE",
+    });
+    expect(removed.status).toBe(204);
+    await expectProblem(await asToken(h, memberToken.secret)("/api/v1/me"), 401, "token_revoked");
+    expect(await works(viewerToken.secret)).toBe(200);
+    expect(await tuplesOf(h, "project", t.project.id)).not.toContain(
+      `project:${t.project.id}#member@api_token:${memberToken.id}`,
+    );
+  });
+
   it("revoked and expired tokens get 401 token_revoked / token_expired", async () => {
     const h = await createHarness();
     const t = await team(h);

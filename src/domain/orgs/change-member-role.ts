@@ -1,18 +1,12 @@
-import { and, eq, isNull } from "drizzle-orm";
-import {
-  apiTokens,
-  memberships,
-  ORG_ROLES,
-  type OrgRole,
-  type ProjectRole,
-  projectMembers,
-} from "../../db/schema";
+import { and, eq } from "drizzle-orm";
+import { memberships, ORG_ROLES, type OrgRole } from "../../db/schema";
 import { auditStatement } from "../audit/record";
 import { auditRefusals } from "../audit/refusals";
 import { authorizeActor } from "../authorize";
 import type { ServiceContext, Statement } from "../context";
 import { ServiceError } from "../errors";
 import { deleteTuples, writeTuples } from "../relationships";
+import { rolesInOrg, tokensOutranking } from "../tokens/outranking";
 import {
   commitKeepingAnOwner,
   countOwners,
@@ -20,7 +14,6 @@ import {
   lastOwnerError,
   type MembershipRow,
   orgRef,
-  ROLE_RANK,
   revokeTokenStatements,
   roleTuple,
   userRef,
@@ -61,7 +54,8 @@ export async function changeMemberRole(
         deleteTuples(sc, ref, { relations: ORG_ROLES, subject: userRef(userId) }),
         ...writeTuples(sc, [roleTuple(ref, role, userRef(userId))]),
       ];
-      const revoked = await tokensAboveRole(sc, orgId, userId, role);
+      const now = await rolesInOrg(sc.deps, orgId, userId);
+      const revoked = await tokensOutranking(sc.deps, orgId, userId, { ...now, org: role });
       for (const tokenId of revoked) statements.push(...revokeTokenStatements(sc, tokenId));
       statements.push(
         auditStatement(sc, {
@@ -79,35 +73,4 @@ export async function changeMemberRole(
       return { ...member, role };
     },
   );
-}
-
-/** Active tokens a member minted in the org that would outrank them after a demotion. */
-async function tokensAboveRole(
-  sc: ServiceContext,
-  orgId: string,
-  userId: string,
-  role: OrgRole,
-): Promise<string[]> {
-  const { db } = sc.deps;
-  const tokens = await db
-    .select({ id: apiTokens.id, role: apiTokens.role, projectId: apiTokens.projectId })
-    .from(apiTokens)
-    .where(
-      and(eq(apiTokens.orgId, orgId), eq(apiTokens.createdBy, userId), isNull(apiTokens.revokedAt)),
-    );
-  if (tokens.length === 0) return [];
-  const projectRoles = new Map<string, ProjectRole>();
-  for (const p of await db
-    .select({ projectId: projectMembers.projectId, role: projectMembers.role })
-    .from(projectMembers)
-    .where(eq(projectMembers.userId, userId))) {
-    projectRoles.set(p.projectId, p.role);
-  }
-  return tokens
-    .filter((t) => {
-      const projectRole = t.projectId === null ? undefined : projectRoles.get(t.projectId);
-      const ceiling = Math.max(ROLE_RANK[role], projectRole ? ROLE_RANK[projectRole] : 0);
-      return ROLE_RANK[t.role] > ceiling;
-    })
-    .map((t) => t.id);
 }

@@ -5,8 +5,9 @@ import { auditRefusals } from "../audit/refusals";
 import { authorizeActor } from "../authorize";
 import { commit, type ServiceContext } from "../context";
 import { ServiceError } from "../errors";
-import { projectRef, roleTuple, userRef } from "../orgs/shared";
+import { projectRef, revokeTokenStatements, roleTuple, userRef } from "../orgs/shared";
 import { deleteTuples, writeTuples } from "../relationships";
+import { rolesInOrg, tokensOutranking } from "../tokens/outranking";
 import { findProjectMember, loadProject, orgOfProject, type ProjectMemberRow } from "./shared";
 
 /** Changes someone's role on a project. */
@@ -30,6 +31,16 @@ export async function changeProjectMember(
       const member = await findProjectMember(sc.deps, projectId, userId);
       if (!member) throw new ServiceError("NOT_FOUND", `${userId} has no role on ${projectId}.`);
       if (member.role === role) return member;
+      // Their tokens for this project may not outrank the role they are left with.
+      const roles = await rolesInOrg(sc.deps, project.orgId, userId);
+      const projects = new Map(roles.projects).set(projectId, role);
+      const revoked = await tokensOutranking(
+        sc.deps,
+        project.orgId,
+        userId,
+        { ...roles, projects },
+        projectId,
+      );
       await commit(sc.deps.db, [
         sc.deps.db
           .update(projectMembers)
@@ -41,8 +52,14 @@ export async function changeProjectMember(
           action: "project_member.change_role",
           target: ref,
           orgId: project.orgId,
-          detail: { userId, from: member.role, to: role },
+          detail: {
+            userId,
+            from: member.role,
+            to: role,
+            ...(revoked.length > 0 ? { revokedTokens: revoked } : {}),
+          },
         }),
+        ...revoked.flatMap((tokenId) => revokeTokenStatements(sc, tokenId)),
       ]);
       return { ...member, role };
     },

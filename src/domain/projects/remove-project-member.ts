@@ -5,8 +5,9 @@ import { auditRefusals } from "../audit/refusals";
 import { authorizeActor } from "../authorize";
 import { commit, type ServiceContext } from "../context";
 import { ServiceError } from "../errors";
-import { projectRef, userRef } from "../orgs/shared";
+import { projectRef, revokeTokenStatements, userRef } from "../orgs/shared";
 import { deleteTuples } from "../relationships";
+import { rolesInOrg, tokensOutranking } from "../tokens/outranking";
 import { findProjectMember, loadProject, orgOfProject } from "./shared";
 
 /** Takes someone's project role away (their organization role, if any, still applies). */
@@ -28,6 +29,17 @@ export async function removeProjectMember(
       const project = await loadProject(sc.deps, projectId);
       const member = await findProjectMember(sc.deps, projectId, userId);
       if (!member) throw new ServiceError("NOT_FOUND", `${userId} has no role on ${projectId}.`);
+      // Their tokens for this project may not outlive the role they were minted under.
+      const roles = await rolesInOrg(sc.deps, project.orgId, userId);
+      const projects = new Map(roles.projects);
+      projects.delete(projectId);
+      const revoked = await tokensOutranking(
+        sc.deps,
+        project.orgId,
+        userId,
+        { ...roles, projects },
+        projectId,
+      );
       await commit(sc.deps.db, [
         sc.deps.db
           .delete(projectMembers)
@@ -37,8 +49,13 @@ export async function removeProjectMember(
           action: "project_member.remove",
           target: ref,
           orgId: project.orgId,
-          detail: { userId, role: member.role },
+          detail: {
+            userId,
+            role: member.role,
+            ...(revoked.length > 0 ? { revokedTokens: revoked } : {}),
+          },
         }),
+        ...revoked.flatMap((tokenId) => revokeTokenStatements(sc, tokenId)),
       ]);
     },
   );
