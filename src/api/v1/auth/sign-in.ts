@@ -89,11 +89,12 @@ export function registerSignIn(app: Router): void {
   app.openapi(signInRoute, async (c) => {
     const body = c.req.valid("json");
     await limitCeremony(c);
+    // No per-account count here: anyone may start ceremonies naming an account, and a verified
+    // passkey is never refused for them (that would let a stranger lock its owner out).
     const user = await completeSignIn(c.var.deps, {
       ceremonyId: body.ceremonyId,
       response: body.credential as AuthenticationResponseJSON,
     });
-    await limitCeremony(c, user.email);
     const { csrfToken } = await signIn(c, user.id);
     await auditStatement(
       {
