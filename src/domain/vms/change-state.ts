@@ -1,4 +1,4 @@
-import { eq } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import type { DesiredState, ObservedState } from "../../db/schema";
 import { vms } from "../../db/schema";
 import { auditStatement } from "../audit/record";
@@ -6,6 +6,7 @@ import { auditRefusals } from "../audit/refusals";
 import { authorizeActor } from "../authorize";
 import { commit, type ServiceContext } from "../context";
 import { ServiceError } from "../errors";
+import { abortUnlessChanged, retryStaleOnce } from "../write-guard";
 import { dispatch } from "./dispatch";
 import {
   type Idempotency,
@@ -110,7 +111,10 @@ async function changeVmStateInner(
         generation: updated.generation,
         updatedAt: now,
       })
-      .where(eq(vms.id, vmId)),
+      // As read: of two lifecycle requests at once, the second changes nothing and is made
+      // again on what the first left (then usually 409 operation_in_progress, or its replay).
+      .where(and(eq(vms.id, vmId), eq(vms.generation, vm.generation))),
+    abortUnlessChanged(sc.deps.db),
     op.statement,
     auditStatement(sc, {
       action: kind,
@@ -137,6 +141,6 @@ export function changeVmState(
       target: vmRef(vmId),
       orgId: async () => (await loadVm(sc.deps, vmId)).orgId,
     },
-    () => changeVmStateInner(sc, vmId, action, idem),
+    () => retryStaleOnce(() => changeVmStateInner(sc, vmId, action, idem)),
   );
 }

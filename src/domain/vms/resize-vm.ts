@@ -1,4 +1,4 @@
-import { eq } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import { vms } from "../../db/schema";
 import { auditStatement } from "../audit/record";
 import { auditRefusals } from "../audit/refusals";
@@ -6,6 +6,7 @@ import { authorizeActor } from "../authorize";
 import { commit, type ServiceContext } from "../context";
 import { ServiceError } from "../errors";
 import { placeVm } from "../scheduler/place";
+import { abortUnlessChanged, retryStaleOnce } from "../write-guard";
 import { dispatch } from "./dispatch";
 import {
   type Idempotency,
@@ -114,7 +115,10 @@ async function resizeVmInner(
         generation: updated.generation,
         updatedAt: now,
       })
-      .where(eq(vms.id, vmId)),
+      // As read: of two lifecycle requests at once, the second changes nothing and is made
+      // again on what the first left (then usually 409 operation_in_progress, or its replay).
+      .where(and(eq(vms.id, vmId), eq(vms.generation, vm.generation))),
+    abortUnlessChanged(sc.deps.db),
     op.statement,
     auditStatement(sc, {
       action: "vm.resize",
@@ -145,6 +149,6 @@ export function resizeVm(
       target: vmRef(vmId),
       orgId: async () => (await loadVm(sc.deps, vmId)).orgId,
     },
-    () => resizeVmInner(sc, vmId, input, idem),
+    () => retryStaleOnce(() => resizeVmInner(sc, vmId, input, idem)),
   );
 }

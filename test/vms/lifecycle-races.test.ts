@@ -1,0 +1,92 @@
+import { and, eq, inArray } from "drizzle-orm";
+import { describe, expect, it } from "vitest";
+import { operations, vms, workItems } from "../../src/db/schema";
+import type { ServiceContext } from "../../src/domain/context";
+import { ServiceError } from "../../src/domain/errors";
+import { changeVmState } from "../../src/domain/vms/change-state";
+import { idempotency } from "../../src/domain/vms/operations";
+import { resizeVm } from "../../src/domain/vms/resize-vm";
+import { hostReports, vmFleet } from "../support/fleet";
+import { heldWrites } from "../support/held-writes";
+import { okJson } from "../tenancy/fixtures";
+
+const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
+
+async function code(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+  } catch (err) {
+    if (err instanceof ServiceError) return err.reason ?? err.code;
+    throw err;
+  }
+  return "none";
+}
+
+/** A running VM its host reported, and the member who made it, as a service context. */
+async function runningVm() {
+  const fleet = await vmFleet();
+  const { h, t, imageId } = fleet;
+  const created = await okJson<{ vm: { id: string } }>(
+    await t.member.request(`/api/v1/projects/${t.project.id}/vms`, {
+      method: "POST",
+      json: { name: "web-1", imageId, vcpus: 1, memoryMb: 1024, diskGb: 10 },
+    }),
+    202,
+  );
+  await hostReports(h, created.vm.id);
+  const member: ServiceContext = {
+    deps: h.deps,
+    actor: { kind: "user", userId: t.member.user.id, sessionId: null },
+    requestId: "req_race",
+  };
+  const openOps = async () =>
+    h.deps.db
+      .select({ kind: operations.kind })
+      .from(operations)
+      .where(
+        and(
+          eq(operations.targetId, created.vm.id),
+          inArray(operations.status, ["pending", "running"]),
+        ),
+      );
+  const items = async () =>
+    h.deps.db
+      .select({ op: workItems.op, gen: workItems.gen })
+      .from(workItems)
+      .where(eq(workItems.resourceId, created.vm.id));
+  return { ...fleet, vmId: created.vm.id, member, openOps, items };
+}
+
+describe("two lifecycle requests on one VM at once", () => {
+  it("a stop read before a delete committed changes nothing and answers 409 from what the delete left", async () => {
+    const { h, vmId, member, openOps, items } = await runningVm();
+    const before = (await items()).length;
+    const slow = heldWrites(h.deps);
+    const stop = changeVmState({ ...member, deps: slow.deps }, vmId, "stop", null);
+    await settle();
+    await changeVmState(member, vmId, "delete", null);
+    slow.release();
+    // Made again on the VM the delete left: it is deleting now.
+    expect(await code(stop)).toBe("invalid_state");
+    expect(await openOps()).toEqual([{ kind: "vm.delete" }]);
+    const [vm] = await h.deps.db.select().from(vms).where(eq(vms.id, vmId));
+    expect(vm).toMatchObject({ desiredState: "deleted", observedState: "deleting" });
+    // One new item, the delete's, with a generation of its own.
+    const added = (await items()).slice(before);
+    expect(added).toEqual([{ op: "vm.delete", gen: vm?.generation ?? 0 }]);
+  });
+
+  it("the same Idempotency-Key sent twice at once gets the first's operation, not a 500", async () => {
+    const { h, vmId, member, openOps } = await runningVm();
+    const key = await idempotency("resize-1", { vmId, diskGb: 20 });
+    const slow = heldWrites(h.deps);
+    const first = resizeVm({ ...member, deps: slow.deps }, vmId, { diskGb: 20 }, key);
+    await settle();
+    const second = await resizeVm(member, vmId, { diskGb: 20 }, key);
+    slow.release();
+    const answered = await first;
+    expect(answered.replay).toBe(true);
+    expect(answered.operation.id).toBe(second.operation.id);
+    expect(await openOps()).toEqual([{ kind: "vm.resize" }]);
+  });
+});
