@@ -1,6 +1,7 @@
 import { eq } from "drizzle-orm";
 import { authzTuples, hosts, workItems } from "../../src/db/schema";
 import { applyVmResult } from "../../src/domain/vms/apply-result";
+import type { ResultRequest } from "../../src/protocol/agent-api";
 import { okJson, team } from "../tenancy/fixtures";
 import { createHarness, type Harness } from "./harness";
 
@@ -83,6 +84,8 @@ export async function hostReports(
   h: Harness,
   vmId: string,
   outcome: "succeeded" | "failed" = "succeeded",
+  /** What else the agent says: its error, and what it observed of the VM. */
+  report: Pick<ResultRequest, "error" | "observed"> = {},
 ) {
   const items = await h.deps.db.select().from(workItems).where(eq(workItems.resourceId, vmId));
   const item = items.sort((a, b) => b.seq - a.seq)[0];
@@ -94,6 +97,7 @@ export async function hostReports(
     ...(outcome === "failed"
       ? { error: { code: "boot_failed", message: "the guest did not boot", retryable: false } }
       : {}),
+    ...report,
   });
   return item;
 }

@@ -81,11 +81,28 @@ describe("POST /api/v1/operations/{id}/cancel", () => {
     await okJson(await t.member.request(`/api/v1/vms/${vmId}/stop`, { method: "POST" }), 202);
   });
 
-  it("cancelling a create leaves an error VM to delete; a finished operation is a 409", async () => {
+  it("cancelling a create leaves an error VM to delete (a start does not make it vanish); a finished operation is a 409", async () => {
     const { h, t, imageId } = await vmFleet();
     const { vm, operation } = await createVm(t, imageId);
     expect(await okJson<Op>(await cancel(t, operation.id))).toMatchObject({ status: "cancelled" });
     expect(await vmRow(h, vm.id)).toMatchObject({ observedState: "error" });
+    // Starting it finds nothing on the host: it stays an error VM, it does not vanish.
+    await okJson(await t.member.request(`/api/v1/vms/${vm.id}/start`, { method: "POST" }), 202);
+    await hostReports(h, vm.id, "failed", {
+      error: { code: "vm_not_found", message: `no VM ${vm.id} on this host`, retryable: false },
+      observed: { state: "deleted", hostVmId: vm.id },
+    });
+    expect(await vmRow(h, vm.id)).toMatchObject({ observedState: "error" });
+    // A delete that fails part-way on the host leaves it deleting; deleting again is allowed.
+    await okJson(await t.member.request(`/api/v1/vms/${vm.id}`, { method: "DELETE" }), 202);
+    await hostReports(h, vm.id, "failed", {
+      error: { code: "disk_busy", message: "the disk is in use", retryable: true },
+      observed: { state: "deleting", hostVmId: vm.id },
+    });
+    expect(await vmRow(h, vm.id)).toMatchObject({ observedState: "deleting" });
+    await okJson(await t.member.request(`/api/v1/vms/${vm.id}`, { method: "DELETE" }), 202);
+    await hostReports(h, vm.id);
+    expect(await vmRow(h, vm.id)).toBeUndefined();
 
     const other = await createVm(t, imageId, "web-2");
     await hostReports(h, other.vm.id);

@@ -130,7 +130,11 @@ export async function vmResultStatements(
   const notRun = !ran && !succeeded;
   const lastReported = notRun ? await reportedState(deps, item.hostId, vm.id) : undefined;
   const unchanged = succeeded || (notRun && item.op !== "vm.create");
-  const deleted = observed === "deleted";
+  // Only a delete removes the VM. Another op that finds it gone from its host (a start of a VM
+  // whose create never ran there, a host that lost its disks) leaves an error VM for its user to
+  // see and delete, never one that silently vanished.
+  const gone = observed === "deleted";
+  const deleted = gone && item.op === "vm.delete";
   if (deleted) {
     // Gone from the host: the row, its relationships, its name and its capacity go too.
     // Telemetry explicitly too: foreign keys (ON DELETE CASCADE) are not enforced everywhere.
@@ -142,8 +146,9 @@ export async function vmResultStatements(
   } else {
     const before = unchanged ? vm.observedState : "error";
     // Without a report, a state only the request set is not kept: the next report says.
-    const observedState =
-      observed ?? lastReported ?? (notRun && REQUESTED_STATES.has(before) ? "unknown" : before);
+    const observedState = gone
+      ? "error"
+      : (observed ?? lastReported ?? (notRun && REQUESTED_STATES.has(before) ? "unknown" : before));
     statements.push(
       deps.db
         .update(vms)

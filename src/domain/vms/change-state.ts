@@ -58,6 +58,9 @@ const RULES: Record<VmAction, Rule> = {
       "stopped",
       "error",
       "unknown",
+      // A delete that failed part-way on its host (its record says deleting): deleting again
+      // finishes it. Not while another delete is open (refuseConcurrent).
+      "deleting",
     ],
     desired: "deleted",
     observed: "deleting",
