@@ -48,6 +48,61 @@ describe("VM reconciler", () => {
     expect(op).toMatchObject({ status: "failed", errorCode: "host_did_not_run" });
   });
 
+  it("an operation its host never takes (disabled after the VM was placed) is answered 202, then fails in time with the VM as last reported", async () => {
+    const { h, t, hostId, vmId } = await runningVm();
+    await hostReports(h, vmId);
+    await h.deps.db
+      .update(hosts)
+      .set({ state: "disabled", status: { inventory: [{ id: vmId, state: "running" }] } })
+      .where(eq(hosts.id, hostId));
+    // Nothing can be queued for the host: the request still commits its operation and says so.
+    const stop = await okJson<Accepted>(
+      await t.member.request(`/api/v1/vms/${vmId}/stop`, { method: "POST" }),
+      202,
+    );
+    expect(await vmState(h, vmId)).toBe("stopping");
+    const opRow = async () =>
+      (await h.deps.db.select().from(operations).where(eq(operations.id, stop.operation.id)))[0];
+    expect(await opRow()).toMatchObject({ status: "pending" });
+    h.clock.advance(16 * 60_000);
+    await h.deps.db.update(hosts).set({ lastSeenAt: h.clock.now() });
+    expect(await reconcile(h.deps)).toMatchObject({ failed: 1 });
+    expect(await opRow()).toMatchObject({ status: "failed", errorCode: "host_did_not_run" });
+    expect(await vmState(h, vmId)).toBe("running");
+  });
+
+  it("a queued item its host never claims expires at its deadline; the operation then fails in time", async () => {
+    const { h, t, hostId, vmId } = await runningVm();
+    await hostReports(h, vmId);
+    await h.deps.db
+      .update(hosts)
+      .set({ status: { inventory: [{ id: vmId, state: "running" }] } })
+      .where(eq(hosts.id, hostId));
+    const restart = await okJson<Accepted>(
+      await t.member.request(`/api/v1/vms/${vmId}/restart`, { method: "POST" }),
+      202,
+    );
+    const item = async () =>
+      (await h.deps.db.select().from(workItems).where(eq(workItems.idem, restart.operation.id)))[0];
+    expect(await item()).toMatchObject({ state: "queued" });
+    // Past the item's start window (10 min), with the host silent but not yet counted lost.
+    h.clock.advance(11 * 60_000);
+    await h.deps.db.update(hosts).set({ lastSeenAt: h.clock.now() });
+    await reconcile(h.deps);
+    // Expired, then queued afresh for the same operation (it is young enough).
+    expect(await item()).toMatchObject({ state: "queued" });
+    h.clock.advance(11 * 60_000);
+    await h.deps.db.update(hosts).set({ lastSeenAt: h.clock.now() });
+    expect(await reconcile(h.deps)).toMatchObject({ failed: 1 });
+    expect(await item()).toMatchObject({ state: "expired" });
+    const [op] = await h.deps.db
+      .select()
+      .from(operations)
+      .where(eq(operations.id, restart.operation.id));
+    expect(op).toMatchObject({ status: "failed", errorCode: "host_did_not_run" });
+    expect(await vmState(h, vmId)).toBe("running");
+  });
+
   it("marks VMs unknown while their host is unreachable, never moving them, and restores them", async () => {
     const { h, hostId, vmId } = await runningVm();
     await hostReports(h, vmId);

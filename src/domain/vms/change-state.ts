@@ -7,7 +7,7 @@ import { authorizeActor } from "../authorize";
 import { commit, type ServiceContext } from "../context";
 import { ServiceError } from "../errors";
 import { abortUnlessChanged, retryStaleOnce } from "../write-guard";
-import { dispatch } from "./dispatch";
+import { dispatchAfterCommit } from "./dispatch";
 import {
   type Idempotency,
   loadOperation,
@@ -126,7 +126,7 @@ async function changeVmStateInner(
       detail: { operationId: op.id },
     }),
   ]);
-  await dispatch(sc.deps, op.id, kind, updated);
+  await dispatchAfterCommit(sc.deps, op.id, kind, updated);
   return { vm: updated, operation: await loadOperation(sc.deps, op.id), replay: false };
 }
 

@@ -8,7 +8,7 @@ import { imageRef, loadImage } from "../images/images";
 import { isUniqueViolation, projectRef } from "../orgs/shared";
 import { loadProject } from "../projects/shared";
 import { writeTuples } from "../relationships";
-import { dispatch } from "./dispatch";
+import { dispatchAfterCommit } from "./dispatch";
 import {
   type Idempotency,
   loadOperation,
@@ -127,7 +127,7 @@ async function createVmInner(
       "slug_taken",
     );
   }
-  await dispatch(sc.deps, op.id, "vm.create", vm);
+  await dispatchAfterCommit(sc.deps, op.id, "vm.create", vm);
   return { vm, operation: await loadOperation(sc.deps, op.id), replay: false };
 }
 

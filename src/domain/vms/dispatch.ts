@@ -61,3 +61,26 @@ export async function dispatch(
     .where(and(eq(operations.id, operationId), eq(operations.status, "pending")));
   return true;
 }
+
+/**
+ * `dispatch` right after a request committed its operation: the request is answered 202 with the
+ * operation either way. One that cannot be queued now (its host disabled meanwhile, the database
+ * unreachable) stays `pending`; the reconciler queues it later, or fails it after 15 minutes with
+ * the VM as its host last reported it.
+ */
+export async function dispatchAfterCommit(
+  deps: Deps,
+  operationId: string,
+  kind: VmOperationKind,
+  vm: VmRow,
+): Promise<void> {
+  try {
+    await dispatch(deps, operationId, kind, vm);
+  } catch (error) {
+    deps.log.warn("dispatch failed; the reconciler retries it", {
+      operationId,
+      hostId: vm.hostId,
+      error: String(error),
+    });
+  }
+}

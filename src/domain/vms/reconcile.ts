@@ -1,10 +1,12 @@
-import { and, eq, inArray, lt, ne } from "drizzle-orm";
+import { and, eq, inArray, isNull, lt, ne } from "drizzle-orm";
 import { hosts, operations, vms, workItems } from "../../db/schema";
 import type { Deps } from "../../deps";
+import type { ResultRequest } from "../../protocol/agent-api";
 import { auditStatement } from "../audit/record";
 import { commit, type ServiceContext } from "../context";
 import { hostGraceUntil } from "../hosts/grace";
 import { hostHealth } from "../hosts/health";
+import { vmResultStatements } from "./apply-result";
 import { dispatch } from "./dispatch";
 import type { VmOperationKind } from "./operations";
 import { vmRef } from "./shared";
@@ -22,8 +24,9 @@ export type ReconcileReport = {
 /**
  * Closes gaps between what people asked for and what hosts report, in four passes:
  * 1. operations without a work item (a dispatch that failed after the commit) are dispatched;
- * 2. operations whose work item expired or was rejected for a retryable reason are dispatched again
- *    (same `idem`, so the agent runs it once) until they are too old, then fail;
+ * 2. queued items past their deadline expire (whether or not their host still claims); operations
+ *    whose work item expired are dispatched again (same `idem`, so the agent runs it once) until
+ *    they are too old, then fail as never run (the VM as its host last reported it);
  * 3. VMs on Unreachable/Offline hosts become `unknown` (never moved to another host: the host
  *    may still run them), and come back to their last known state when the host does;
  * 4. nothing else: a VM the host reports but the database does not know is left to the inventory
@@ -35,6 +38,19 @@ export async function reconcile(deps: Deps): Promise<ReconcileReport> {
   const now = deps.clock.now();
   const sc: ServiceContext = { deps, actor: { kind: "system" }, requestId: `reconcile:${now}` };
 
+  // Queued items past their deadline end even when their host never claims again (offline,
+  // disabled): their operations are then lost, below. (A claim does the same for its own host.)
+  await deps.db
+    .update(workItems)
+    .set({ state: "expired", finishedAt: now, updatedAt: now, rejectReason: "deadline" })
+    .where(
+      and(
+        eq(workItems.state, "queued"),
+        lt(workItems.startBy, now),
+        isNull(workItems.cancelRequestedAt),
+      ),
+    );
+
   const open = await deps.db
     .select()
     .from(operations)
@@ -45,24 +61,35 @@ export async function reconcile(deps: Deps): Promise<ReconcileReport> {
     const [vm] = await deps.db.select().from(vms).where(eq(vms.id, op.targetId)).limit(1);
     if (!vm?.hostId) continue;
     const [item] = await deps.db
-      .select({ state: workItems.state })
+      .select({ id: workItems.id, state: workItems.state })
       .from(workItems)
       .where(and(eq(workItems.hostId, vm.hostId), eq(workItems.idem, op.id)))
       .limit(1);
     const lost = !item || item.state === "expired";
     if (!lost) continue;
     if (now - op.createdAt > STALE_OPERATION_MS) {
+      // As an item that never ran: the operation fails, and the VM is left as its host last
+      // reported it, not in the state the request moved it to (`stopping`, `deleting`).
+      const never = {
+        id: item?.id ?? "",
+        hostId: vm.hostId,
+        op: op.kind,
+        idem: op.id,
+        resourceId: vm.id,
+      };
+      const result: ResultRequest = {
+        attempt: 0,
+        lease_epoch: 0,
+        outcome: "failed",
+        error: {
+          code: "host_did_not_run",
+          message:
+            "The host did not carry out this operation in time; check the host's health and retry.",
+          retryable: true,
+        },
+      };
       await commit(deps.db, [
-        deps.db
-          .update(operations)
-          .set({
-            status: "failed",
-            errorCode: "host_did_not_run",
-            errorHint:
-              "The host did not carry out this operation in time; check the host's health and retry.",
-            finishedAt: now,
-          })
-          .where(eq(operations.id, op.id)),
+        ...(await vmResultStatements(deps, never, result, false, sc)),
         auditStatement(sc, {
           action: `${op.kind}.expired`,
           target: vmRef(vm.id),

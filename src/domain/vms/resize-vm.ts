@@ -7,7 +7,7 @@ import { commit, type ServiceContext } from "../context";
 import { ServiceError } from "../errors";
 import { placeVm } from "../scheduler/place";
 import { abortUnlessChanged, retryStaleOnce } from "../write-guard";
-import { dispatch } from "./dispatch";
+import { dispatchAfterCommit } from "./dispatch";
 import {
   type Idempotency,
   loadOperation,
@@ -131,7 +131,7 @@ async function resizeVmInner(
       },
     }),
   ]);
-  await dispatch(sc.deps, op.id, "vm.resize", updated);
+  await dispatchAfterCommit(sc.deps, op.id, "vm.resize", updated);
   return { vm: updated, operation: await loadOperation(sc.deps, op.id), replay: false };
 }
 
