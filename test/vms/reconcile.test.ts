@@ -116,6 +116,17 @@ describe("VM reconciler", () => {
     expect(await vmState(h, vmId)).toBe("running");
   });
 
+  it("a VM in error before its host was unreachable is an error again when the host is back, not running", async () => {
+    const { h, hostId, vmId } = await runningVm();
+    await hostReports(h, vmId, "failed");
+    expect(await vmState(h, vmId)).toBe("error");
+    h.clock.advance(31_000);
+    expect(await reconcile(h.deps)).toMatchObject({ markedUnknown: 1 });
+    await h.deps.db.update(hosts).set({ lastSeenAt: h.clock.now() }).where(eq(hosts.id, hostId));
+    expect(await reconcile(h.deps)).toMatchObject({ recovered: 1 });
+    expect(await vmState(h, vmId)).toBe("error");
+  });
+
   it("applies a host's inventory: state changes with reasons, unknown VMs reported, lost VMs flagged", async () => {
     const { h, hostId, vmId } = await runningVm();
     await hostReports(h, vmId);

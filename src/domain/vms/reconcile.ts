@@ -1,5 +1,12 @@
 import { and, eq, inArray, isNull, lt, ne } from "drizzle-orm";
-import { hosts, operations, vms, workItems } from "../../db/schema";
+import {
+  hosts,
+  OBSERVED_STATES,
+  type ObservedState,
+  operations,
+  vms,
+  workItems,
+} from "../../db/schema";
 import type { Deps } from "../../deps";
 import type { ResultRequest } from "../../protocol/agent-api";
 import { auditStatement } from "../audit/record";
@@ -10,6 +17,11 @@ import { vmResultStatements } from "./apply-result";
 import { dispatch } from "./dispatch";
 import type { VmOperationKind } from "./operations";
 import { vmRef } from "./shared";
+
+/** States a VM returns to when its host is back (all but unknown and deleted). */
+const RESTORABLE: ReadonlySet<string> = new Set(
+  OBSERVED_STATES.filter((s) => s !== "unknown" && s !== "deleted"),
+);
 
 /** How long an operation may wait for its work item to finish before it is dispatched again. */
 const STALE_OPERATION_MS = 15 * 60_000;
@@ -148,12 +160,17 @@ export async function reconcile(deps: Deps): Promise<ReconcileReport> {
       ]);
       report.markedUnknown += 1;
     } else if (!lostHost && vm.observedState === "unknown") {
-      // Until the host's inventory says otherwise, assume what it last did is still true.
-      const was = /was (\w+)$/.exec(vm.stateReason)?.[1];
-      const restored = was === "running" || was === "stopped" || was === "paused" ? was : "running";
+      // Until the host's inventory says otherwise, assume what it last did is still true (an
+      // error VM stays an error, a stopping one stopping); what cannot be read waits for it.
+      const was = /was (\w+)$/.exec(vm.stateReason)?.[1] ?? "";
+      if (!RESTORABLE.has(was)) continue;
       await deps.db
         .update(vms)
-        .set({ observedState: restored, stateReason: `host ${vm.hostId} is back`, updatedAt: now })
+        .set({
+          observedState: was as ObservedState,
+          stateReason: `host ${vm.hostId} is back`,
+          updatedAt: now,
+        })
         .where(
           and(eq(vms.id, vm.id), eq(vms.observedState, "unknown"), lt(vms.updatedAt, now + 1)),
         );
