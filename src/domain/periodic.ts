@@ -6,6 +6,7 @@ import type { Deps } from "../deps";
 import { ensureHostGrace } from "./hosts/grace";
 import { sweepHostLiveness } from "./hosts/liveness-sweep";
 import { endStrandedWork } from "./hosts/shut-out";
+import { purgeIdentityLeftovers } from "./identity/purge";
 import { reconcile } from "./vms/reconcile";
 import { settleLapsedCancellations } from "./work/cancel";
 import { purgeExpiredIdempotencyKeys } from "./work/idempotency";
@@ -13,8 +14,8 @@ import { purgeExpiredIdempotencyKeys } from "./work/idempotency";
 /**
  * The control plane's periodic work, run by the Worker's cron trigger and a timer on Node: push
  * the authorization outbox, record host liveness changes, end the work left open on revoked or
- * rejected hosts, end cancellations whose host let the lease lapse, purge expired idempotency
- * keys, then reconcile VMs. Each job logs and survives its own failure.
+ * rejected hosts, end cancellations whose host let the lease lapse, purge expired passkey
+ * challenges, rate-limit counters, sessions and idempotency keys, then reconcile VMs. Each job logs and survives its own failure.
  */
 export async function runPeriodicJobs(deps: Deps): Promise<void> {
   await job(deps, "restart grace", () => ensureHostGrace(deps));
@@ -27,6 +28,12 @@ export async function runPeriodicJobs(deps: Deps): Promise<void> {
   await job(deps, "settling cancellations", async () => {
     const settled = await settleLapsedCancellations(deps);
     if (settled > 0) deps.log.info("cancellations settled after their leases lapsed", { settled });
+  });
+  await job(deps, "purging identity leftovers", async () => {
+    const purged = await purgeIdentityLeftovers(deps);
+    if (purged.challenges + purged.rateLimits + purged.sessions > 0) {
+      deps.log.info("expired challenges, rate-limit counters and sessions purged", purged);
+    }
   });
   await job(deps, "purging idempotency keys", async () => {
     const purged = await purgeExpiredIdempotencyKeys(deps);

@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
+import { rateLimits, sessions, webauthnChallenges } from "../../src/db/schema";
 import { CHALLENGE_TTL_MS } from "../../src/domain/identity/ceremonies";
 import { ensureSetupCode } from "../../src/domain/identity/setup-code";
+import { runPeriodicJobs } from "../../src/domain/periodic";
 import { createHarness, type Harness } from "../support/harness";
 import { type CeremonyStart, TestBrowser } from "./client";
 
@@ -274,6 +276,30 @@ describe("sign-in", () => {
     expect(last?.status).toBe(429);
     // The flood named the account, but its owner still signs in with the passkey.
     expect((await admin.signIn()).status).toBe(200);
+  });
+
+  it("the periodic jobs drop spent challenges, old counters and ended sessions, and keep live ones", async () => {
+    const { h, admin } = await withAdmin();
+    const stranger = new TestBrowser(h, { ip: "192.0.2.77" });
+    for (let i = 0; i < 3; i++) {
+      await stranger.request("/api/v1/auth/sign-in/options", {
+        json: { email: `x${i}@example.test` },
+      });
+    }
+    const rows = async () => ({
+      challenges: (await h.deps.db.select().from(webauthnChallenges)).length,
+      counters: (await h.deps.db.select().from(rateLimits)).length,
+      sessions: (await h.deps.db.select().from(sessions)).length,
+    });
+    const before = await rows();
+    expect(before.challenges).toBeGreaterThanOrEqual(3);
+    await runPeriodicJobs(h.deps);
+    expect(await rows()).toEqual(before);
+    expect((await admin.request("/api/v1/me")).status).toBe(200);
+
+    h.clock.advance(2 * 86_400_000);
+    await runPeriodicJobs(h.deps);
+    expect(await rows()).toEqual({ challenges: 0, counters: 0, sessions: 0 });
   });
 });
 
