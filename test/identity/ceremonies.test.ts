@@ -304,6 +304,22 @@ describe("sign-in", () => {
 });
 
 describe("passkeys of a signed-in person", () => {
+  it("refuses a passkey whose credential is registered already: 400 webauthn_failed, not a 500", async () => {
+    const { admin } = await withAdmin();
+    const taken = admin.authenticator.credentialIds[0];
+    if (!taken) throw new Error("the admin has no passkey");
+    const started = await admin.request("/api/v1/me/passkeys/options", { json: {} });
+    const { ceremonyId, options } = (await started.json()) as CeremonyStart;
+    // A browser would exclude it (excludeCredentials); a client that does not is still refused.
+    const credential = await admin.authenticator.create(options as never, { credentialId: taken });
+    const added = await admin.request("/api/v1/me/passkeys", {
+      json: { ceremonyId, credential, name: "Copied" },
+    });
+    expect(added.status).toBe(400);
+    expect(added.headers.get("content-type")).toContain("application/problem+json");
+    expect(((await added.json()) as Problem).code).toBe("webauthn_failed");
+  });
+
   it("adds, renames and removes passkeys but never the last one", async () => {
     const { admin } = await withAdmin();
     const started = await admin.request("/api/v1/me/passkeys/options", { json: {} });

@@ -34,6 +34,8 @@ export type CeremonyOverrides = {
   /** Force this sign counter (e.g. lower than before, to look like a cloned authenticator). */
   counter?: number;
   userVerified?: boolean;
+  /** Register under this credential id (base64url), e.g. one another account already has. */
+  credentialId?: string;
 };
 
 type CreationOptions = { challenge: string; rp: { id?: string }; user: { id: string } };
@@ -61,7 +63,11 @@ export class SoftwareAuthenticator {
       "verify",
     ])) as webcrypto.CryptoKeyPair;
     const credential: Credential = {
-      id: new Uint8Array(randomBytes(32)),
+      id: new Uint8Array(
+        overrides.credentialId === undefined
+          ? randomBytes(32)
+          : Buffer.from(overrides.credentialId, "base64url"),
+      ),
       keys,
       rpId,
       userHandle: options.user.id,

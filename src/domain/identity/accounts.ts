@@ -1,5 +1,6 @@
 import type { AuthenticationResponseJSON, RegistrationResponseJSON } from "@simplewebauthn/server";
 import { eq } from "drizzle-orm";
+import { failedWith } from "../../db/errors";
 import { passkeys } from "../../db/schema";
 import type { Deps } from "../../deps";
 import { auditStatement } from "../audit/record";
@@ -95,12 +96,7 @@ export async function beginSignUp(deps: Deps, input: SignUpInput): Promise<Regis
     );
   }
   if (await findUserByEmail(deps, email)) {
-    throw new ServiceError(
-      "CONFLICT",
-      "An account with this email exists; sign in instead.",
-      field("email", "taken", "already registered"),
-      "email_taken",
-    );
+    throw emailTaken(field("email", "taken", "already registered"));
   }
   const user = { id: deps.ids.next("user"), email, displayName: input.displayName.trim() };
   return beginRegistration(deps, { purpose: "register", user, existing: [], context });
@@ -129,14 +125,7 @@ export async function completeSignUp(
       "challenge_invalid",
     );
   }
-  if (await findUserByEmail(deps, email)) {
-    throw new ServiceError(
-      "CONFLICT",
-      "An account with this email exists; sign in instead.",
-      [],
-      "email_taken",
-    );
-  }
+  if (await findUserByEmail(deps, email)) throw emailTaken([]);
   const now = deps.clock.now();
   const user: UserRow = {
     id: userId,
@@ -174,8 +163,38 @@ export async function completeSignUp(
     const invitation = await findUsableInvitation(deps, { id: context.invitationId });
     statements.push(...acceptInvitationStatements(sc, invitation, userId));
   }
-  await commit(deps.db, statements);
+  await commitRegistration(deps, statements);
   return user;
+}
+
+function emailTaken(fields: ServiceError["fields"]): ServiceError {
+  return new ServiceError(
+    "CONFLICT",
+    "An account with this email exists; sign in instead.",
+    fields,
+    "email_taken",
+  );
+}
+
+/**
+ * Commits a new account or passkey. One that lost a race (two sign-ups for one email at once,
+ * a credential registered meanwhile) is refused as if it had come second, not a 500.
+ */
+export async function commitRegistration(deps: Deps, statements: Statement[]): Promise<void> {
+  try {
+    await commit(deps.db, statements);
+  } catch (err) {
+    if (failedWith(err, /UNIQUE constraint failed: users\.email/i)) throw emailTaken([]);
+    if (failedWith(err, /UNIQUE constraint failed: passkeys\.credential_id/i)) {
+      throw new ServiceError(
+        "VALIDATION",
+        "This passkey is already registered.",
+        [],
+        "webauthn_failed",
+      );
+    }
+    throw err;
+  }
 }
 
 export function passkeyInsert(

@@ -4,7 +4,7 @@ import { passkeys } from "../../db/schema";
 import { auditStatement } from "../audit/record";
 import { commit, type ServiceContext } from "../context";
 import { ServiceError } from "../errors";
-import { passkeyInsert } from "./accounts";
+import { commitRegistration, passkeyInsert } from "./accounts";
 import {
   beginRegistration,
   finishRegistration,
@@ -69,7 +69,7 @@ export async function finishAddPasskey(
   const count = (await listPasskeys(sc)).length;
   const name = input.name?.trim() || `Passkey ${count + 1}`;
   const insert = passkeyInsert(sc.deps, userId, passkey, name);
-  await commit(sc.deps.db, [
+  await commitRegistration(sc.deps, [
     insert,
     auditStatement(sc, {
       action: "passkey.add",

@@ -4,7 +4,7 @@ import { auditRefusals } from "../audit/refusals";
 import { authorizeActor } from "../authorize";
 import { commit, type ServiceContext } from "../context";
 import { ServiceError } from "../errors";
-import { findMembership, projectRef, roleTuple, userRef } from "../orgs/shared";
+import { findMembership, isUniqueViolation, projectRef, roleTuple, userRef } from "../orgs/shared";
 import { writeTuples } from "../relationships";
 import { findProjectMember, loadProject, orgOfProject, type ProjectMemberRow } from "./shared";
 
@@ -39,30 +39,35 @@ export async function addProjectMember(
           ],
         );
       }
-      if (await findProjectMember(sc.deps, projectId, input.userId)) {
-        throw new ServiceError(
+      const already = () =>
+        new ServiceError(
           "CONFLICT",
           "This person already has a role on the project; change it instead.",
           [],
           "already_member",
         );
-      }
+      if (await findProjectMember(sc.deps, projectId, input.userId)) throw already();
       const row: ProjectMemberRow = {
         projectId,
         userId: input.userId,
         role: input.role,
         createdAt: sc.deps.clock.now(),
       };
-      await commit(sc.deps.db, [
-        sc.deps.db.insert(projectMembers).values(row),
-        ...writeTuples(sc, [roleTuple(ref, input.role, userRef(input.userId))]),
-        auditStatement(sc, {
-          action: "project_member.add",
-          target: ref,
-          orgId: project.orgId,
-          detail: { userId: input.userId, role: input.role },
-        }),
-      ]);
+      try {
+        await commit(sc.deps.db, [
+          sc.deps.db.insert(projectMembers).values(row),
+          ...writeTuples(sc, [roleTuple(ref, input.role, userRef(input.userId))]),
+          auditStatement(sc, {
+            action: "project_member.add",
+            target: ref,
+            orgId: project.orgId,
+            detail: { userId: input.userId, role: input.role },
+          }),
+        ]);
+      } catch (err) {
+        // Added by another request since the look above: the same answer as if it came first.
+        throw isUniqueViolation(err) ? already() : err;
+      }
       return row;
     },
   );
