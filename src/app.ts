@@ -14,7 +14,7 @@ import type { Deps } from "./deps";
 import { ensureHostGrace } from "./domain/hosts/grace";
 import { accessLog } from "./http/access-log";
 import { authenticate } from "./http/auth";
-import { jsonBodyGuard } from "./http/body-guard";
+import { formBodyGuard, jsonBodyGuard } from "./http/body-guard";
 import { csrfProtection } from "./http/csrf";
 import { onError, onNotFound } from "./http/errors";
 import { problemResponse } from "./http/problem";
@@ -55,6 +55,7 @@ export function createApp(deps: Deps): App {
   );
   if (deps.staticAssets) app.use("/static/*", deps.staticAssets);
   app.use("/api/*", jsonBodyGuard(deps.config.maxBodyBytes));
+  app.use(formBodyGuard(deps.config.maxBodyBytes));
   // Agents authenticate with their own access tokens (src/api/agent), not as users or API tokens:
   // registered before `authenticate` so that middleware never sees their bearer tokens.
   registerAgentApi(app);

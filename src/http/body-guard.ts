@@ -23,14 +23,7 @@ function hasBody(request: Request): boolean {
  * (413, checked while streaming, so a lying or missing Content-Length cannot get past it).
  */
 export function jsonBodyGuard(maxBytes: number): MiddlewareHandler<AppEnv> {
-  const limit = bodyLimit({
-    maxSize: maxBytes,
-    onError: (c) =>
-      problemResponse(c, {
-        code: "payload_too_large",
-        detail: `The request body exceeds the limit of ${maxBytes} bytes.`,
-      }),
-  });
+  const limit = sizeLimit(maxBytes);
   return async function jsonBodyGuard(c, next) {
     if (!hasBody(c.req.raw)) return next();
     const type = c.req.header("content-type") ?? "";
@@ -42,4 +35,28 @@ export function jsonBodyGuard(maxBytes: number): MiddlewareHandler<AppEnv> {
     }
     return limit(c, next);
   };
+}
+
+/**
+ * Guards every request outside the JSON API (the console's forms) with the same size limit: a
+ * form handler reads the whole body, so an oversized one is refused (413) while it streams in,
+ * before anything is buffered.
+ */
+export function formBodyGuard(maxBytes: number): MiddlewareHandler<AppEnv> {
+  const limit = sizeLimit(maxBytes);
+  return async function formBodyGuard(c, next) {
+    if (c.req.path.startsWith("/api/") || !hasBody(c.req.raw)) return next();
+    return limit(c, next);
+  };
+}
+
+function sizeLimit(maxBytes: number): MiddlewareHandler<AppEnv> {
+  return bodyLimit({
+    maxSize: maxBytes,
+    onError: (c) =>
+      problemResponse(c, {
+        code: "payload_too_large",
+        detail: `The request body exceeds the limit of ${maxBytes} bytes.`,
+      }),
+  });
 }

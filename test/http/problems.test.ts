@@ -132,6 +132,17 @@ describe("problem+json for bad input", () => {
     expect(res2.status).toBe(413);
   });
 
+  it("a console form over the limit is 413 before any handler reads it, signed in or not", async () => {
+    const h = await createHarness({ config: { maxBodyBytes: 64 } });
+    const res = await h.request("/orgs/org_x/rename", {
+      method: "POST",
+      body: `name=${"x".repeat(200)}`,
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+    });
+    expect(res.status).toBe(413);
+    expect((await problemOf(res)).code).toBe("payload_too_large");
+  });
+
   it("an unexpected error is a generic 500: no internals out, stack in the log", async () => {
     const h = await createHarness();
     addFixtureRoutes(h);

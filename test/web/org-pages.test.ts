@@ -173,6 +173,11 @@ describe("organization and project pages", () => {
     const tooHigh = await post(t.member, tokens, { name: "ci", role: "owner" }, HTMX);
     expect(tooHigh.status).toBeGreaterThanOrEqual(400);
     expect(tooHigh.status).toBeLessThan(500);
+    for (const name of ["", "   ", "x".repeat(101)]) {
+      const bad = await post(t.admin, tokens, { name, role: "viewer" }, HTMX);
+      expect(bad.status, JSON.stringify(name)).toBe(422);
+      expect(await bad.text()).toContain("1 to 100 characters");
+    }
 
     const created = await html(
       await post(t.admin, tokens, { name: "ci", role: "viewer", expiresInDays: "30" }, HTMX),

@@ -61,6 +61,13 @@ async function pageProps(
 }
 
 function tokenInput(values: Record<string, string>, now: number) {
+  // The API's rule for names (CreateTokenBody): 1 to 100 characters once trimmed.
+  const name = (values.name ?? "").trim();
+  if (name.length < 1 || name.length > 100) {
+    throw new ServiceError("VALIDATION", "Give the token a name of up to 100 characters.", [
+      { in: "form", field: "name", code: "invalid", message: "1 to 100 characters" },
+    ]);
+  }
   const role = values.role as TokenRole;
   if (!TOKEN_ROLES.includes(role)) {
     throw new ServiceError("VALIDATION", "Pick a role.", [
@@ -84,7 +91,7 @@ function tokenInput(values: Record<string, string>, now: number) {
     expiresAt = now + n * DAY_MS;
   }
   return {
-    name: values.name ?? "",
+    name,
     role,
     ...(values.projectId ? { projectId: values.projectId } : {}),
     ...(expiresAt !== undefined ? { expiresAt } : {}),
