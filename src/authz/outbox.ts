@@ -1,4 +1,4 @@
-import { asc, eq, inArray } from "drizzle-orm";
+import { and, asc, eq, inArray, lt } from "drizzle-orm";
 import type { Database } from "../db/database";
 import { authzOutbox } from "../db/schema/authz";
 import { settings } from "../db/schema/settings";
@@ -70,7 +70,54 @@ async function apply(remote: Authorizer, group: readonly Row[]): Promise<void> {
   });
 }
 
+/** One drainer at a time: the lease's row in `settings`, taken when free or older than this. */
+const LEASE_KEY = "authz_drain_lease";
+/** Longer than a drain's Permify calls may take (their own timeouts and retries). */
+const LEASE_MS = 60_000;
+/** A drain that finds the lease taken waits this long for it, polling. */
+const LEASE_WAIT_MS = 5_000;
+const LEASE_POLL_MS = 25;
+
+/**
+ * Replays the queue to Permify, oldest first. Two drainers at once (every mutating request and the
+ * periodic job drain) could each send the same rows, and one's late write would land after the
+ * other's delete of the same tuple, leaving Permify granting what the database took away; so one
+ * drains at a time under a lease. One that cannot get it in `LEASE_WAIT_MS` leaves its rows to
+ * the holder or the next drain.
+ */
 export async function drainOutbox(deps: Deps, remote: Authorizer): Promise<DrainResult> {
+  // Not a secret or an identifier anyone sees: only tells this drain's lease from another's.
+  const holder = crypto.randomUUID();
+  const waitUntil = Date.now() + LEASE_WAIT_MS;
+  while (!(await takeLease(deps, holder))) {
+    if (Date.now() >= waitUntil) return { applied: 0, pending: true };
+    await new Promise((resolve) => setTimeout(resolve, LEASE_POLL_MS));
+  }
+  try {
+    return await drainHeld(deps, remote);
+  } finally {
+    await deps.db
+      .delete(settings)
+      .where(and(eq(settings.key, LEASE_KEY), eq(settings.value, holder)));
+  }
+}
+
+async function takeLease(deps: Pick<Deps, "db" | "clock">, holder: string): Promise<boolean> {
+  const now = deps.clock.now();
+  const taken = await deps.db
+    .insert(settings)
+    .values({ key: LEASE_KEY, value: holder, updatedAt: now })
+    .onConflictDoUpdate({
+      target: settings.key,
+      set: { value: holder, updatedAt: now },
+      // Only a lease its holder never gave back (it died mid-drain) is taken over.
+      setWhere: lt(settings.updatedAt, now - LEASE_MS),
+    })
+    .returning({ key: settings.key });
+  return taken.length > 0;
+}
+
+async function drainHeld(deps: Deps, remote: Authorizer): Promise<DrainResult> {
   const now = deps.clock.now();
   // Oldest first, due or not: a row waiting out its backoff holds back everything after it.
   const rows = await deps.db.select().from(authzOutbox).orderBy(asc(authzOutbox.id)).limit(BATCH);

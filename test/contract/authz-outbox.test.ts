@@ -94,6 +94,34 @@ describe("authorization outbox (external Permify)", () => {
     }
   });
 
+  it("drains one at a time: a slow drain's write cannot land after a later drain's delete", async () => {
+    const { h, server, close } = await withPermify();
+    try {
+      await syncAuthorizer(h.deps);
+      await commit(h.deps.db, writeTuples(sc(h), [ownerOf("usr_a")]));
+      // Permify takes its time with the first drain's write...
+      server.backend.inject({ kind: "delay", ms: 300 });
+      const slow = syncAuthorizer(h.deps);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      // ...while the owner is removed and another request drains.
+      await commit(h.deps.db, [
+        deleteTuples(sc(h), org, { relations: ["owner"], subject: { type: "user", id: "usr_a" } }),
+      ]);
+      const later = syncAuthorizer(h.deps);
+      await Promise.all([slow, later]);
+      await syncAuthorizer(h.deps);
+      expect(await outboxRows(h)).toEqual([]);
+      const stillOwner = await h.deps.authz.check({
+        entity: org,
+        permission: "manage_owners",
+        subject: { type: "user", id: "usr_a" },
+      });
+      expect(stillOwner.allowed).toBe(false);
+    } finally {
+      await close();
+    }
+  });
+
   it("queues nothing with the embedded engine", async () => {
     const h = await createHarness();
     await prepareAuthorizer(h.deps, STRATO_SCHEMA);
