@@ -60,6 +60,60 @@ describe("invitations", () => {
     expect((await auditRows(h, "invitation.accept")).length).toBe(1);
   });
 
+  it("an invitation does not outlive its sender's authority: removed or demoted, their pending ones are withdrawn", async () => {
+    const h = await createHarness();
+    const t = await team(h);
+    const path = `/api/v1/organizations/${t.org.id}/invitations`;
+    const invite = async (by: typeof t.owner, email: string, role: string) => {
+      const c = await okJson<Created>(
+        await by.request(path, { method: "POST", json: { email, role } }),
+        201,
+      );
+      return c.url.split("/invitations/")[1] ?? "";
+    };
+    const accept = (token: string) =>
+      signedInUser(h).then((who) =>
+        who.request("/api/v1/invitations/accept", { method: "POST", json: { token } }),
+      );
+    // An admin's admin invitation, kept back; then the admin is removed.
+    const byAdmin = await invite(t.admin, "kept@example.test", "admin");
+    expect(
+      (
+        await t.owner.request(`/api/v1/organizations/${t.org.id}/members/${t.admin.user.id}`, {
+          method: "DELETE",
+        })
+      ).status,
+    ).toBe(204);
+    await expectProblem(await accept(byAdmin), 410, "invitation_invalid");
+
+    // A second owner invites an owner and a member, then is demoted to admin: only the owner
+    // invitation goes.
+    const coOwner = await signedInUser(h);
+    const addOwner = await t.owner.request(path, {
+      method: "POST",
+      json: { email: coOwner.user.email, role: "owner" },
+    });
+    const ownerLink = ((await addOwner.json()) as Created).url.split("/invitations/")[1] ?? "";
+    await okJson(
+      await coOwner.request("/api/v1/invitations/accept", {
+        method: "POST",
+        json: { token: ownerLink },
+      }),
+    );
+    const ownerInvite = await invite(coOwner, "boss@example.test", "owner");
+    const memberInvite = await invite(coOwner, "staff@example.test", "member");
+    expect(
+      (
+        await t.owner.request(`/api/v1/organizations/${t.org.id}/members/${coOwner.user.id}`, {
+          method: "PATCH",
+          json: { role: "admin" },
+        })
+      ).status,
+    ).toBe(200);
+    await expectProblem(await accept(ownerInvite), 410, "invitation_invalid");
+    expect((await accept(memberInvite)).status).toBe(200);
+  });
+
   it("refuses expired and revoked invitations with 410, members with 409", async () => {
     const h = await createHarness();
     const t = await team(h);

@@ -180,6 +180,48 @@ describe("API tokens", () => {
     );
   });
 
+  it("a token's children live no longer than it: their expiry is capped, and revoking it revokes them", async () => {
+    const h = await createHarness();
+    const t = await team(h);
+    const path = `/api/v1/organizations/${t.org.id}/tokens`;
+    const parent = await mintToken(t.member, t.org.id, {
+      role: "member",
+      expiresAt: h.clock.now() + 86_400_000,
+    });
+    const asParent = asToken(h, parent.secret);
+    await expectInvalid(
+      await asParent(path, {
+        method: "POST",
+        json: { name: "later", role: "viewer", expiresAt: h.clock.now() + 2 * 86_400_000 },
+      }),
+      "expiresAt",
+    );
+    const child = await okJson<{ id: string; secret: string; expiresAt: number | null }>(
+      await asParent(path, { method: "POST", json: { name: "child", role: "viewer" } }),
+      201,
+    );
+    expect(child.expiresAt).toBe(h.clock.now() + 86_400_000);
+    const grandchild = await okJson<{ id: string; secret: string }>(
+      await asToken(h, child.secret)(path, {
+        method: "POST",
+        json: { name: "gc", role: "viewer" },
+      }),
+      201,
+    );
+    const sibling = await mintToken(t.member, t.org.id, { role: "viewer" });
+    expect(
+      (await t.member.request(`/api/v1/tokens/${parent.id}`, { method: "DELETE" })).status,
+    ).toBe(204);
+    for (const secret of [parent.secret, child.secret, grandchild.secret]) {
+      await expectProblem(await asToken(h, secret)("/api/v1/me"), 401, "token_revoked");
+    }
+    expect(await tuplesOf(h, "organization", t.org.id)).not.toContain(
+      `organization:${t.org.id}#viewer@api_token:${grandchild.id}`,
+    );
+    // A token the person minted themselves is not the parent's to take along.
+    expect((await asToken(h, sibling.secret)("/api/v1/me")).status).toBe(200);
+  });
+
   it("revoked and expired tokens get 401 token_revoked / token_expired", async () => {
     const h = await createHarness();
     const t = await team(h);

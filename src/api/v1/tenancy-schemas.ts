@@ -158,6 +158,10 @@ export const ApiToken = z
     role: OrgRole,
     prefix: z.string().openapi({ description: "The first characters of the secret" }),
     createdBy: z.string(),
+    parentTokenId: z.string().nullable().openapi({
+      description:
+        "The token that minted this one, if a token did: it expires no later, and revoking it revokes this one",
+    }),
     createdAt: z.number().int(),
     expiresAt: z.number().int().nullable(),
     lastUsedAt: z.number().int().nullable(),
@@ -174,6 +178,7 @@ export function tokenJson(t: ApiTokenView) {
     role: t.role,
     prefix: t.prefix,
     createdBy: t.createdBy,
+    parentTokenId: t.parentTokenId,
     createdAt: t.createdAt,
     expiresAt: t.expiresAt,
     lastUsedAt: t.lastUsedAt,

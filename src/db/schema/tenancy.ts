@@ -103,10 +103,15 @@ export const apiTokens = sqliteTable(
     /** The first characters of the secret, so people can tell their tokens apart. */
     prefix: text("prefix").notNull(),
     createdBy: text("created_by").notNull(),
+    /** The token that minted this one, if a token did: revoking it revokes this one too. */
+    parentTokenId: text("parent_token_id"),
     createdAt: integer("created_at").notNull(),
     expiresAt: integer("expires_at"),
     lastUsedAt: integer("last_used_at"),
     revokedAt: integer("revoked_at"),
   },
-  (t) => [index("api_tokens_org_idx").on(t.orgId)],
+  (t) => [
+    index("api_tokens_org_idx").on(t.orgId),
+    index("api_tokens_parent_idx").on(t.parentTokenId),
+  ],
 );

@@ -17,6 +17,7 @@ import {
   revokeTokenStatements,
   roleTuple,
   userRef,
+  withdrawInvitationsStatement,
 } from "./shared";
 
 /**
@@ -57,6 +58,8 @@ export async function changeMemberRole(
       const now = await rolesInOrg(sc.deps, orgId, userId);
       const revoked = await tokensOutranking(sc.deps, orgId, userId, { ...now, org: role });
       for (const tokenId of revoked) statements.push(...revokeTokenStatements(sc, tokenId));
+      const withdrawn = withdrawInvitationsStatement(sc, orgId, userId, role);
+      if (withdrawn) statements.push(withdrawn);
       statements.push(
         auditStatement(sc, {
           action: "member.change_role",

@@ -3,6 +3,8 @@ import type { EntityRef, Tuple } from "../../authz/authorizer";
 import { failedWith } from "../../db/errors";
 import {
   apiTokens,
+  authzTuples,
+  invitations,
   memberships,
   ORG_ROLES,
   type OrgRole,
@@ -97,20 +99,63 @@ export async function effectiveRole(
   return null;
 }
 
-/** Statements that revoke one API token: the row is kept (with `revoked_at`), its roles go. */
+/**
+ * Statements that revoke one API token and every token minted with it, their children and so on
+ * (a leaked token's offspring must not outlive it): the rows are kept (with `revoked_at`), their
+ * roles go.
+ */
 export function revokeTokenStatements(sc: ServiceContext, tokenId: string): Statement[] {
+  const { db } = sc.deps;
+  const descendants = sql`WITH RECURSIVE minted(id) AS (
+      SELECT ${apiTokens.id} FROM ${apiTokens} WHERE ${apiTokens.parentTokenId} = ${tokenId}
+      UNION SELECT t.id FROM ${apiTokens} t JOIN minted ON t.parent_token_id = minted.id
+    ) SELECT id FROM minted`;
   return [
-    sc.deps.db
+    // Roles first: the subquery still sees every descendant (revoked or not).
+    db.run(
+      sql`DELETE FROM ${authzTuples} WHERE ${authzTuples.subjectType} = 'api_token'
+        AND ${authzTuples.subjectId} IN (${descendants})`,
+    ),
+    db
       .update(apiTokens)
       .set({ revokedAt: sc.deps.clock.now() })
-      .where(eq(apiTokens.id, tokenId)),
+      .where(and(isNull(apiTokens.revokedAt), sql`${apiTokens.id} IN (${descendants})`)),
+    db.update(apiTokens).set({ revokedAt: sc.deps.clock.now() }).where(eq(apiTokens.id, tokenId)),
     deleteTuplesAbout(sc, tokenRef(tokenId)),
   ];
 }
 
 /**
+ * Withdraws the pending invitations someone sent that they could no longer send with `role` (none
+ * once they are not a member, or only a member or viewer; owner invitations once only an admin):
+ * an invitation must not outlive the authority of whoever created it.
+ */
+export function withdrawInvitationsStatement(
+  sc: ServiceContext,
+  orgId: string,
+  userId: string,
+  role: OrgRole | null,
+): Statement | undefined {
+  if (role === "owner") return undefined;
+  const now = sc.deps.clock.now();
+  return sc.deps.db
+    .update(invitations)
+    .set({ revokedAt: now })
+    .where(
+      and(
+        eq(invitations.orgId, orgId),
+        eq(invitations.invitedBy, userId),
+        isNull(invitations.acceptedAt),
+        isNull(invitations.revokedAt),
+        role === "admin" ? eq(invitations.role, "owner") : undefined,
+      ),
+    );
+}
+
+/**
  * Everything that goes when a person stops being a member of an organization: the membership,
- * their project roles in its projects, the tuples of both, and the API tokens they minted there.
+ * their project roles in its projects, the tuples of both, the API tokens they minted there and
+ * the invitations they sent that are still pending.
  */
 export async function removeMemberStatements(
   sc: ServiceContext,
@@ -152,6 +197,8 @@ export async function removeMemberStatements(
     }
   }
   for (const tokenId of revokedTokens) statements.push(...revokeTokenStatements(sc, tokenId));
+  const withdrawn = withdrawInvitationsStatement(sc, orgId, userId, null);
+  if (withdrawn) statements.push(withdrawn);
   return { statements, revokedTokens };
 }
 

@@ -1,3 +1,4 @@
+import { eq } from "drizzle-orm";
 import { apiTokens, type ProjectRole } from "../../db/schema";
 import { newSecret, sha256Hex } from "../../lib/secrets";
 import { auditStatement } from "../audit/record";
@@ -84,6 +85,9 @@ export async function createToken(
       }
       const createdBy = actingUserId(sc.actor);
       if (createdBy === null) throw new ServiceError("FORBIDDEN", "Tokens are minted for people.");
+      const parent =
+        sc.actor.kind === "api_token" ? await mintingToken(sc, sc.actor.tokenId) : null;
+      const expiresAt = cappedExpiry(input.expiresAt, parent);
       const secret = newSecret(random, API_TOKEN_PREFIX);
       const row = {
         id: ids.next("apiToken"),
@@ -94,8 +98,9 @@ export async function createToken(
         tokenHash: await sha256Hex(secret),
         prefix: secret.slice(0, DISPLAY_CHARS),
         createdBy,
+        parentTokenId: parent?.id ?? null,
         createdAt: now,
-        expiresAt: input.expiresAt ?? null,
+        expiresAt,
         lastUsedAt: null,
         revokedAt: null,
       };
@@ -122,4 +127,42 @@ export async function createToken(
       return { token: tokenView(row), secret };
     },
   );
+}
+
+/** The token a token-minted token comes from: revoking it revokes the child too. */
+async function mintingToken(
+  sc: ServiceContext,
+  tokenId: string,
+): Promise<{ id: string; expiresAt: number | null }> {
+  const [row] = await sc.deps.db
+    .select({ id: apiTokens.id, expiresAt: apiTokens.expiresAt })
+    .from(apiTokens)
+    .where(eq(apiTokens.id, tokenId))
+    .limit(1);
+  if (!row) throw new ServiceError("FORBIDDEN", "The calling token is gone.");
+  return row;
+}
+
+/**
+ * A token minted by a token lives no longer than it: by default until the minting token expires,
+ * and a later expiry is refused (422 on `expiresAt`).
+ */
+function cappedExpiry(
+  asked: number | undefined,
+  parent: { expiresAt: number | null } | null,
+): number | null {
+  const limit = parent?.expiresAt ?? null;
+  if (limit === null) return asked ?? null;
+  if (asked === undefined) return limit;
+  if (asked > limit) {
+    throw new ServiceError("VALIDATION", "A token cannot outlive the token that mints it.", [
+      {
+        in: "body",
+        field: "expiresAt",
+        code: "after_parent",
+        message: `at most ${new Date(limit).toISOString()}`,
+      },
+    ]);
+  }
+  return asked;
 }
