@@ -1,4 +1,4 @@
-import { sql } from "drizzle-orm";
+import { type SQL, sql } from "drizzle-orm";
 import type { Database } from "../db/database";
 import { failedWith } from "../db/errors";
 import { writeGuards } from "../db/schema";
@@ -13,7 +13,15 @@ import { ServiceError } from "./errors";
  * `changes()` is the previous statement's count, on the same connection (also over libSQL HTTP).
  */
 export function abortUnlessChanged(db: Database): Statement {
-  return db.run(sql`INSERT INTO ${writeGuards} (reason) SELECT 'stale' WHERE changes() = 0`);
+  return abortIf(db, sql`changes() = 0`);
+}
+
+/**
+ * Placed after the writes of a batch: if `condition` holds once they are in (a total over its
+ * limit because another request got in first), the batch rolls back whole, as `isStaleWrite`.
+ */
+export function abortIf(db: Database, condition: SQL): Statement {
+  return db.run(sql`INSERT INTO ${writeGuards} (reason) SELECT 'stale' WHERE ${condition}`);
 }
 
 /** True for the error of a batch that `abortUnlessChanged` rolled back. */

@@ -4,8 +4,10 @@ import { operations, vms, workItems } from "../../src/db/schema";
 import type { ServiceContext } from "../../src/domain/context";
 import { ServiceError } from "../../src/domain/errors";
 import { changeVmState } from "../../src/domain/vms/change-state";
+import { createVm } from "../../src/domain/vms/create-vm";
 import { idempotency } from "../../src/domain/vms/operations";
 import { resizeVm } from "../../src/domain/vms/resize-vm";
+import { CreateVmInput } from "../../src/domain/vms/schemas";
 import { hostReports, vmFleet } from "../support/fleet";
 import { heldWrites } from "../support/held-writes";
 import { okJson } from "../tenancy/fixtures";
@@ -88,5 +90,63 @@ describe("two lifecycle requests on one VM at once", () => {
     expect(answered.replay).toBe(true);
     expect(answered.operation.id).toBe(second.operation.id);
     expect(await openOps()).toEqual([{ kind: "vm.resize" }]);
+  });
+
+  it("two creates at once never overbook: the project's last VM slot goes to one of them", async () => {
+    const { h, t, imageId } = await vmFleet();
+    await okJson(
+      await t.admin.request(`/api/v1/projects/${t.project.id}/quota`, {
+        method: "PUT",
+        json: { maxVms: 1, maxVcpus: 64, maxMemoryMb: 131_072, maxDiskGb: 2000 },
+      }),
+    );
+    const member: ServiceContext = {
+      deps: h.deps,
+      actor: { kind: "user", userId: t.member.user.id, sessionId: null },
+      requestId: "req_race",
+    };
+    const spec = CreateVmInput.parse({ name: "x", imageId, vcpus: 1, memoryMb: 1024, diskGb: 10 });
+    const slow = heldWrites(h.deps);
+    const first = createVm(
+      { ...member, deps: slow.deps },
+      t.project.id,
+      { ...spec, name: "a" },
+      null,
+    );
+    await settle();
+    await createVm(member, t.project.id, { ...spec, name: "b" }, null);
+    slow.release();
+    expect(await code(first)).toBe("no_capacity");
+    const names = await h.deps.db.select({ name: vms.name }).from(vms);
+    expect(names).toEqual([{ name: "b" }]);
+  });
+
+  it("two creates at once never overbook a host: the second goes elsewhere or is refused", async () => {
+    // One host with 8 vCPUs (no overcommit): two 6-vCPU VMs cannot both be on it.
+    const { h, t, hostId, imageId } = await vmFleet({
+      config: { placement: { strategy: "spread", cpuOvercommit: 1, memoryOvercommit: 1 } },
+    });
+    const member: ServiceContext = {
+      deps: h.deps,
+      actor: { kind: "user", userId: t.member.user.id, sessionId: null },
+      requestId: "req_race",
+    };
+    const spec = CreateVmInput.parse({ name: "x", imageId, vcpus: 6, memoryMb: 1024, diskGb: 10 });
+    const slow = heldWrites(h.deps);
+    const first = createVm(
+      { ...member, deps: slow.deps },
+      t.project.id,
+      { ...spec, name: "a" },
+      null,
+    );
+    await settle();
+    await createVm(member, t.project.id, { ...spec, name: "b" }, null);
+    slow.release();
+    expect(await code(first)).toBe("no_capacity");
+    const placed = await h.deps.db
+      .select({ vcpus: vms.vcpus })
+      .from(vms)
+      .where(eq(vms.hostId, hostId));
+    expect(placed).toEqual([{ vcpus: 6 }]);
   });
 });

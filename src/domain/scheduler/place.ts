@@ -1,7 +1,8 @@
 /**
  * VM placement: which host of the organization gets a new VM. Pure, so the same rules serve the
  * create call, the placement preview of the console and the tests. Reservation happens in the
- * caller's transaction (capacity is re-checked there), so two concurrent creates cannot overbook.
+ * caller's batch, which checks the totals again (src/domain/vms/capacity-guard.ts), so two
+ * concurrent creates cannot overbook.
  */
 
 export type Strategy = "spread" | "binpack";
@@ -33,7 +34,8 @@ export type Placement =
 
 type Fit = { host: HostCandidate; load: number };
 
-function limits(host: HostCandidate, policy: PlacementPolicy): Resources {
+/** What a host may hold in all: its capacity with the overcommit ratios applied. */
+export function hostAllowance(host: HostCandidate, policy: PlacementPolicy): Resources {
   return {
     vcpus: Math.floor(host.capacity.vcpus * policy.cpuOvercommit),
     memoryMb: Math.floor(host.capacity.memoryMb * policy.memoryOvercommit),
@@ -47,7 +49,7 @@ function shortage(
   want: Resources,
   policy: PlacementPolicy,
 ): NoCapacityScope | null {
-  const max = limits(host, policy);
+  const max = hostAllowance(host, policy);
   if (host.used.vcpus + want.vcpus > max.vcpus) return "cpu";
   if (host.used.memoryMb + want.memoryMb > max.memoryMb) return "memory";
   if (host.used.diskGb + want.diskGb > max.diskGb) return "disk";
@@ -56,7 +58,7 @@ function shortage(
 
 /** Share of the host in use after placing the VM: the most loaded of its three resources. */
 function loadAfter(host: HostCandidate, want: Resources, policy: PlacementPolicy): number {
-  const max = limits(host, policy);
+  const max = hostAllowance(host, policy);
   return Math.max(
     (host.used.vcpus + want.vcpus) / Math.max(1, max.vcpus),
     (host.used.memoryMb + want.memoryMb) / Math.max(1, max.memoryMb),

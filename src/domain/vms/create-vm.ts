@@ -8,6 +8,9 @@ import { imageRef, loadImage } from "../images/images";
 import { isUniqueViolation, projectRef } from "../orgs/shared";
 import { loadProject } from "../projects/shared";
 import { writeTuples } from "../relationships";
+import { hostAllowance, placeVm } from "../scheduler/place";
+import { retryStaleOnce } from "../write-guard";
+import { capacityGuard } from "./capacity-guard";
 import { dispatchAfterCommit } from "./dispatch";
 import {
   type Idempotency,
@@ -16,7 +19,7 @@ import {
   operationStatement,
   replayed,
 } from "./operations";
-import { placeInOrg } from "./placement";
+import { hostCandidates } from "./placement";
 import { projectQuota, quotaShortfall } from "./quotas";
 import type { CreateVmInput } from "./schemas";
 import { loadVm, type VmRow, vmRef } from "./shared";
@@ -70,16 +73,20 @@ async function createVmInner(
       { scope: "quota", quota: over },
     );
   }
-  const placement = await placeInOrg(sc.deps, project.orgId, {
-    vcpus: input.vcpus,
-    memoryMb: input.memoryMb,
-    diskGb: input.diskGb,
-  });
+  const candidates = await hostCandidates(sc.deps, project.orgId);
+  const policy = sc.deps.config.placement;
+  const placement = placeVm(
+    candidates,
+    { vcpus: input.vcpus, memoryMb: input.memoryMb, diskGb: input.diskGb },
+    policy,
+  );
   if (!placement.ok) {
     throw new ServiceError("CONFLICT", placement.detail, [], "no_capacity", {
       scope: placement.scope,
     });
   }
+  const chosen = candidates.find((h) => h.id === placement.hostId);
+  if (!chosen) throw new Error(`placed on ${placement.hostId}, which is not a candidate`);
 
   const now = sc.deps.clock.now();
   const vm: VmRow = {
@@ -107,6 +114,12 @@ async function createVmInner(
   try {
     await commit(sc.deps.db, [
       sc.deps.db.insert(vms).values(vm),
+      // Another create may have taken the room since the checks above.
+      capacityGuard(
+        sc.deps.db,
+        { id: projectId, limits },
+        { id: chosen.id, allowance: hostAllowance(chosen, policy) },
+      ),
       op.statement,
       ...writeTuples(sc, [
         { entity: vmRef(vm.id), relation: "project", subject: projectRef(projectId) },
@@ -120,6 +133,9 @@ async function createVmInner(
     ]);
   } catch (err) {
     if (!isUniqueViolation(err)) throw err;
+    // The same Idempotency-Key sent twice at once: the other request made the VM.
+    const other = await replayed(sc.deps, sc.actor, idem);
+    if (other) return { vm: await loadVm(sc.deps, other.targetId), operation: other, replay: true };
     throw new ServiceError(
       "CONFLICT",
       `A VM named ${input.name} exists in this project.`,
@@ -145,6 +161,6 @@ export function createVm(
       target: projectRef(projectId),
       orgId: async () => (await loadProject(sc.deps, projectId)).orgId,
     },
-    () => createVmInner(sc, projectId, input, idem),
+    () => retryStaleOnce(() => createVmInner(sc, projectId, input, idem)),
   );
 }

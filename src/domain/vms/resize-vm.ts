@@ -5,8 +5,9 @@ import { auditRefusals } from "../audit/refusals";
 import { authorizeActor } from "../authorize";
 import { commit, type ServiceContext } from "../context";
 import { ServiceError } from "../errors";
-import { placeVm } from "../scheduler/place";
+import { hostAllowance, placeVm } from "../scheduler/place";
 import { abortUnlessChanged, retryStaleOnce } from "../write-guard";
+import { capacityGuard } from "./capacity-guard";
 import { dispatchAfterCommit } from "./dispatch";
 import {
   type Idempotency,
@@ -86,7 +87,8 @@ async function resizeVmInner(
     );
   }
   const host = (await hostCandidates(sc.deps, vm.orgId)).filter((h) => h.id === vm.hostId);
-  const fits = placeVm(host, grow, sc.deps.config.placement);
+  const policy = sc.deps.config.placement;
+  const fits = placeVm(host, grow, policy);
   if (!fits.ok) {
     throw new ServiceError(
       "CONFLICT",
@@ -119,6 +121,12 @@ async function resizeVmInner(
       // again on what the first left (then usually 409 operation_in_progress, or its replay).
       .where(and(eq(vms.id, vmId), eq(vms.generation, vm.generation))),
     abortUnlessChanged(sc.deps.db),
+    // A create may have taken the room on the host (or in the quota) since the checks above.
+    capacityGuard(
+      sc.deps.db,
+      { id: vm.projectId, limits },
+      host[0] ? { id: host[0].id, allowance: hostAllowance(host[0], policy) } : null,
+    ),
     op.statement,
     auditStatement(sc, {
       action: "vm.resize",
