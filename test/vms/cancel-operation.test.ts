@@ -27,7 +27,11 @@ async function runningVm(h: Harness, t: Team, hostId: string, imageId: string): 
   await hostReports(h, vm.id);
   await h.deps.db
     .update(hosts)
-    .set({ status: { inventory: [{ id: vm.id, state: "running" }] } })
+    .set({
+      status: {
+        inventory: [{ id: vm.id, state: "running", vcpus: 1, memoryMb: 1024, diskGb: 10 }],
+      },
+    })
     .where(eq(hosts.id, hostId));
   return vm.id;
 }
@@ -240,6 +244,30 @@ describe("POST /api/v1/operations/{id}/cancel", () => {
     expect(await open()).toBe(0);
     expect(await operation()).toMatchObject({ status: "failed", error: { code: "host_revoked" } });
     expect(await vmRow(h, vmId)).toMatchObject({ observedState: "running" });
+  });
+
+  it("a resize that does not happen gives its room back: the VM keeps the size its host reports", async () => {
+    const { h, t, hostId, imageId } = await vmFleet();
+    const vmId = await runningVm(h, t, hostId, imageId);
+    const resize = async (diskGb: number) =>
+      okJson<Accepted>(
+        await t.member.request(`/api/v1/vms/${vmId}/resize`, { method: "POST", json: { diskGb } }),
+        202,
+      );
+    // Cancelled before its host ran it: back to the size of the host's last report.
+    const grown = await resize(50);
+    expect(await vmRow(h, vmId)).toMatchObject({ diskGb: 50 });
+    expect(await okJson<Op>(await cancel(t, grown.operation.id))).toMatchObject({
+      status: "cancelled",
+    });
+    expect(await vmRow(h, vmId)).toMatchObject({ vcpus: 1, memoryMb: 1024, diskGb: 10 });
+    // Failed on its host, which says what the VM has now.
+    await resize(80);
+    await hostReports(h, vmId, "failed", {
+      error: { code: "disk_resize_failed", message: "no room in the pool", retryable: false },
+      observed: { state: "running", hostVmId: vmId, vcpus: 1, memoryMb: 1024, diskGb: 20 },
+    });
+    expect(await vmRow(h, vmId)).toMatchObject({ diskGb: 20, observedState: "running" });
   });
 
   it("refuses malformed and unknown operation ids with clear problems", async () => {

@@ -14,7 +14,6 @@ import type { ResultRequest } from "../../protocol/agent-api";
 import { auditStatement } from "../audit/record";
 import { commit, type ServiceContext, type Statement } from "../context";
 import { deleteTuples } from "../relationships";
-import { inventoryEntries } from "./inventory";
 import { vmRef } from "./shared";
 
 /**
@@ -128,7 +127,14 @@ export async function vmResultStatements(
   // request moved it to, e.g. `stopping`). A create leaves no VM on the host: nothing can start
   // it, so it shows as an error the user can delete.
   const notRun = !ran && !succeeded;
-  const lastReported = notRun ? await reportedState(deps, item.hostId, vm.id) : undefined;
+  const lastReport = notRun ? await reportedEntry(deps, item.hostId, vm.id) : undefined;
+  const lastReported = stateOf(lastReport);
+  // A resize that did not happen gives back what it reserved: the size the host says the VM has
+  // (in this result, or for one that never ran, in its last report).
+  const sizeBack =
+    item.op === "vm.resize" && !succeeded
+      ? (sizeOf(result.observed) ?? sizeOf(lastReport))
+      : undefined;
   const unchanged = succeeded || (notRun && item.op !== "vm.create");
   // Only a delete removes the VM. Another op that finds it gone from its host (a start of a VM
   // whose create never ran there, a host that lost its disks) leaves an error VM for its user to
@@ -158,6 +164,7 @@ export async function vmResultStatements(
           ...(notRun && item.op !== "vm.create" && SETTLED_DESIRED[observedState]
             ? { desiredState: SETTLED_DESIRED[observedState] }
             : {}),
+          ...sizeBack,
           stateReason: reason.slice(0, 500),
           updatedAt: now,
         })
@@ -181,12 +188,12 @@ export async function vmResultStatements(
   return statements;
 }
 
-/** The VM's state in its host's last status report, if the host reported it. */
-async function reportedState(
+/** The VM's entry in its host's last status report (its state, and the size it has there). */
+async function reportedEntry(
   deps: Deps,
   hostId: string,
   vmId: string,
-): Promise<ObservedState | undefined> {
+): Promise<Record<string, unknown> | undefined> {
   const [host] = await deps.db
     .select({ status: hosts.status })
     .from(hosts)
@@ -194,8 +201,21 @@ async function reportedState(
     .limit(1);
   const inventory = host?.status?.inventory;
   if (!Array.isArray(inventory)) return undefined;
-  const state = inventoryEntries(inventory).find((e) => e.id === vmId)?.state;
-  return (OBSERVED_STATES as readonly string[]).includes(state ?? "")
+  return inventory.find((r) => r.id === vmId);
+}
+
+function stateOf(entry: Record<string, unknown> | undefined): ObservedState | undefined {
+  const state = entry?.state;
+  return typeof state === "string" && (OBSERVED_STATES as readonly string[]).includes(state)
     ? (state as ObservedState)
     : undefined;
+}
+
+/** vCPUs, memory and disk as an agent reports them, when it reports all three. */
+function sizeOf(
+  reported: Record<string, unknown> | undefined,
+): { vcpus: number; memoryMb: number; diskGb: number } | undefined {
+  const { vcpus, memoryMb, diskGb } = reported ?? {};
+  const whole = (n: unknown): n is number => typeof n === "number" && Number.isInteger(n) && n > 0;
+  return whole(vcpus) && whole(memoryMb) && whole(diskGb) ? { vcpus, memoryMb, diskGb } : undefined;
 }
