@@ -1,6 +1,6 @@
-import { and, asc, eq, inArray, lt } from "drizzle-orm";
+import { and, asc, eq, inArray, lt, sql } from "drizzle-orm";
 import type { Database } from "../db/database";
-import { authzOutbox } from "../db/schema/authz";
+import { authzAttributes, authzOutbox, authzTuples } from "../db/schema/authz";
 import { settings } from "../db/schema/settings";
 import type { Clock } from "../lib/clock";
 import type { Logger } from "../lib/logger";
@@ -20,17 +20,47 @@ const MAX_BACKOFF_MS = 5 * 60_000;
 
 type Deps = { db: Database; clock: Clock; log: Logger };
 
-/** Turns queueing on (an external Permify decides) or off (the embedded engine reads the tuples). */
-export async function setOutboxSync(deps: Pick<Deps, "db" | "clock">, on: boolean): Promise<void> {
+/**
+ * Turns queueing on (an external Permify decides) or off (the embedded engine reads the tuples).
+ * Turning it on when it was off (the first start with Permify, or a return to it after a time
+ * with the embedded engine) also queues, in the same batch: a `reset` that empties Permify of
+ * `entityTypes` (it may hold tuples the database deleted meanwhile), then every tuple and
+ * attribute the database has. So Permify starts from exactly what the database says.
+ */
+export async function setOutboxSync(
+  deps: Pick<Deps, "db" | "clock">,
+  on: boolean,
+  entityTypes: readonly string[] = [],
+): Promise<void> {
+  const { db } = deps;
   if (!on) {
-    await deps.db.delete(settings).where(eq(settings.key, SYNC_KEY));
+    await db.delete(settings).where(eq(settings.key, SYNC_KEY));
     return;
   }
-  const updatedAt = deps.clock.now();
-  await deps.db
-    .insert(settings)
-    .values({ key: SYNC_KEY, value: "permify", updatedAt })
-    .onConflictDoUpdate({ target: settings.key, set: { value: "permify", updatedAt } });
+  const now = deps.clock.now();
+  const wasOff = sql`NOT EXISTS (SELECT 1 FROM ${settings} WHERE ${settings.key} = ${SYNC_KEY})`;
+  const queue = sql`INSERT INTO ${authzOutbox} (op, payload, attempts, next_attempt_at, created_at)`;
+  await db.batch([
+    db.run(sql`${queue} SELECT 'reset', ${JSON.stringify({ entityTypes })}, 0, ${now}, ${now}
+      WHERE ${wasOff}`),
+    db.run(sql`${queue} SELECT 'write', json_object(
+        'entity', json_object('type', entity_type, 'id', entity_id),
+        'relation', relation,
+        'subject', CASE WHEN subject_relation = ''
+          THEN json_object('type', subject_type, 'id', subject_id)
+          ELSE json_object('type', subject_type, 'id', subject_id, 'relation', subject_relation)
+        END), 0, ${now}, ${now}
+      FROM ${authzTuples} WHERE ${wasOff} ORDER BY id`),
+    db.run(sql`${queue} SELECT 'attribute', json_object(
+        'entity', json_object('type', entity_type, 'id', entity_id),
+        'attribute', attribute,
+        'value', json(value)), 0, ${now}, ${now}
+      FROM ${authzAttributes} WHERE ${wasOff}`),
+    db
+      .insert(settings)
+      .values({ key: SYNC_KEY, value: "permify", updatedAt: now })
+      .onConflictDoUpdate({ target: settings.key, set: { value: "permify", updatedAt: now } }),
+  ]);
 }
 
 export type DrainResult = { applied: number; pending: boolean; error?: string };
@@ -57,6 +87,11 @@ async function apply(remote: Authorizer, group: readonly Row[]): Promise<void> {
   }
   if (first.op === "attribute") {
     await remote.writeAttributes([first.payload as Attribute]);
+    return;
+  }
+  if (first.op === "reset") {
+    const { entityTypes } = first.payload as { entityTypes: string[] };
+    for (const entityType of entityTypes) await remote.deleteRelationships({ entityType });
     return;
   }
   const t = first.payload as Tuple;

@@ -17,7 +17,23 @@ export async function prepareAuthorizer(deps: SyncDeps, schemaDsl: string): Prom
     return;
   }
   await deps.authz.writeSchema(schemaDsl);
-  await setOutboxSync(deps, true);
+  await setOutboxSync(deps, true, entityTypesOf(schemaDsl));
+  // A backfill (sync just turned on) goes out now, as far as a start may take: checks against
+  // Permify are incomplete until it is through. Requests and the periodic job drain the rest.
+  for (let batch = 0; batch < STARTUP_DRAIN_BATCHES; batch++) {
+    const drained = await syncAuthorizer(deps);
+    if (!drained?.pending || drained.error !== undefined) break;
+  }
+}
+
+/** Batches (of 100 changes) a start drains at most. */
+const STARTUP_DRAIN_BATCHES = 20;
+
+/** The entity types a Permify schema declares (`entity name {`). */
+export function entityTypesOf(schemaDsl: string): string[] {
+  return [...schemaDsl.matchAll(/^\s*entity\s+([a-z_][a-z0-9_]*)\s*\{/gm)].flatMap((m) =>
+    m[1] ? [m[1]] : [],
+  );
 }
 
 /** Pushes queued relationship changes to an external Permify; a no-op for the embedded engine. */

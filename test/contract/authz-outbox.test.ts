@@ -1,7 +1,8 @@
 import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
+import { setOutboxSync } from "../../src/authz/outbox";
 import { PermifyRestAuthorizer } from "../../src/authz/permify-rest";
-import { prepareAuthorizer, syncAuthorizer } from "../../src/authz/sync";
+import { entityTypesOf, prepareAuthorizer, syncAuthorizer } from "../../src/authz/sync";
 import { commit } from "../../src/domain/context";
 import { deleteTuples, writeTuples } from "../../src/domain/relationships";
 import { signedInUser } from "../support/actors";
@@ -120,6 +121,44 @@ describe("authorization outbox (external Permify)", () => {
     } finally {
       await close();
     }
+  });
+
+  it("turning Permify on after the embedded engine decided: Permify is emptied and given what the database has", async () => {
+    const { h, close } = await withPermify();
+    try {
+      const owner = (id: string) =>
+        h.deps.authz.check({
+          entity: org,
+          permission: "manage_owners",
+          subject: { type: "user", id },
+        });
+      await commit(h.deps.db, writeTuples(sc(h), [ownerOf("usr_a")]));
+      await syncAuthorizer(h.deps);
+      expect((await owner("usr_a")).allowed).toBe(true);
+      // A while with the embedded engine: nothing is queued for Permify.
+      await setOutboxSync(h.deps, false);
+      await commit(h.deps.db, [
+        deleteTuples(sc(h), org, { relations: ["owner"], subject: { type: "user", id: "usr_a" } }),
+      ]);
+      await commit(h.deps.db, writeTuples(sc(h), [ownerOf("usr_b")]));
+      expect(await outboxRows(h)).toEqual([]);
+      // Back to Permify (a restart with it configured).
+      await prepareAuthorizer(h.deps, STRATO_SCHEMA);
+      expect(await outboxRows(h)).toEqual([]);
+      expect((await owner("usr_a")).allowed).toBe(false);
+      expect((await owner("usr_b")).allowed).toBe(true);
+      // Started again with Permify as before: nothing is queued twice.
+      await prepareAuthorizer(h.deps, STRATO_SCHEMA);
+      expect(await outboxRows(h)).toEqual([]);
+    } finally {
+      await close();
+    }
+  });
+
+  it("reads the entity types of a schema", () => {
+    expect(entityTypesOf(STRATO_SCHEMA)).toEqual(
+      expect.arrayContaining(["user", "organization", "project", "vm", "host", "api_token"]),
+    );
   });
 
   it("queues nothing with the embedded engine", async () => {

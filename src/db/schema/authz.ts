@@ -64,8 +64,11 @@ export const authzOutbox = sqliteTable(
   "authz_outbox",
   {
     id: integer("id").primaryKey({ autoIncrement: true }),
-    op: text("op", { enum: ["write", "delete", "attribute"] }).notNull(),
-    /** `write`/`delete`: one Tuple; `attribute`: one Attribute (migration 0005's triggers). */
+    op: text("op", { enum: ["write", "delete", "attribute", "reset"] }).notNull(),
+    /**
+     * `write`/`delete`: one Tuple; `attribute`: one Attribute (migration 0005's triggers);
+     * `reset`: `{entityTypes}` whose relationships Permify drops (sync turned on, see outbox.ts).
+     */
     payload: text("payload", { mode: "json" }).$type<unknown>().notNull(),
     attempts: integer("attempts").notNull().default(0),
     /** UTC milliseconds; the drainer skips rows until then (backoff). */
