@@ -92,61 +92,58 @@ describe("two lifecycle requests on one VM at once", () => {
     expect(await openOps()).toEqual([{ kind: "vm.resize" }]);
   });
 
+  /**
+   * VM "a" is read (quota, placement) before VM "b" commits, and commits after it. Returns how
+   * "a" was answered.
+   */
+  async function createsAtOnce(
+    fleet: Awaited<ReturnType<typeof vmFleet>>,
+    vcpus: number,
+  ): Promise<string> {
+    const { h, t, imageId } = fleet;
+    const member: ServiceContext = {
+      deps: h.deps,
+      actor: { kind: "user", userId: t.member.user.id, sessionId: null },
+      requestId: "req_race",
+    };
+    const spec = CreateVmInput.parse({ name: "x", imageId, vcpus, memoryMb: 1024, diskGb: 10 });
+    const slow = heldWrites(h.deps);
+    const first = createVm(
+      { ...member, deps: slow.deps },
+      t.project.id,
+      { ...spec, name: "a" },
+      null,
+    );
+    await settle();
+    await createVm(member, t.project.id, { ...spec, name: "b" }, null);
+    slow.release();
+    return code(first);
+  }
+
   it("two creates at once never overbook: the project's last VM slot goes to one of them", async () => {
-    const { h, t, imageId } = await vmFleet();
+    const fleet = await vmFleet();
+    const { h, t } = fleet;
     await okJson(
       await t.admin.request(`/api/v1/projects/${t.project.id}/quota`, {
         method: "PUT",
         json: { maxVms: 1, maxVcpus: 64, maxMemoryMb: 131_072, maxDiskGb: 2000 },
       }),
     );
-    const member: ServiceContext = {
-      deps: h.deps,
-      actor: { kind: "user", userId: t.member.user.id, sessionId: null },
-      requestId: "req_race",
-    };
-    const spec = CreateVmInput.parse({ name: "x", imageId, vcpus: 1, memoryMb: 1024, diskGb: 10 });
-    const slow = heldWrites(h.deps);
-    const first = createVm(
-      { ...member, deps: slow.deps },
-      t.project.id,
-      { ...spec, name: "a" },
-      null,
-    );
-    await settle();
-    await createVm(member, t.project.id, { ...spec, name: "b" }, null);
-    slow.release();
-    expect(await code(first)).toBe("no_capacity");
+    expect(await createsAtOnce(fleet, 1)).toBe("no_capacity");
     const names = await h.deps.db.select({ name: vms.name }).from(vms);
     expect(names).toEqual([{ name: "b" }]);
   });
 
   it("two creates at once never overbook a host: the second goes elsewhere or is refused", async () => {
     // One host with 8 vCPUs (no overcommit): two 6-vCPU VMs cannot both be on it.
-    const { h, t, hostId, imageId } = await vmFleet({
+    const fleet = await vmFleet({
       config: { placement: { strategy: "spread", cpuOvercommit: 1, memoryOvercommit: 1 } },
     });
-    const member: ServiceContext = {
-      deps: h.deps,
-      actor: { kind: "user", userId: t.member.user.id, sessionId: null },
-      requestId: "req_race",
-    };
-    const spec = CreateVmInput.parse({ name: "x", imageId, vcpus: 6, memoryMb: 1024, diskGb: 10 });
-    const slow = heldWrites(h.deps);
-    const first = createVm(
-      { ...member, deps: slow.deps },
-      t.project.id,
-      { ...spec, name: "a" },
-      null,
-    );
-    await settle();
-    await createVm(member, t.project.id, { ...spec, name: "b" }, null);
-    slow.release();
-    expect(await code(first)).toBe("no_capacity");
-    const placed = await h.deps.db
+    expect(await createsAtOnce(fleet, 6)).toBe("no_capacity");
+    const placed = await fleet.h.deps.db
       .select({ vcpus: vms.vcpus })
       .from(vms)
-      .where(eq(vms.hostId, hostId));
+      .where(eq(vms.hostId, fleet.hostId));
     expect(placed).toEqual([{ vcpus: 6 }]);
   });
 });

@@ -7,7 +7,7 @@ import { commit, type ServiceContext } from "../context";
 import { ServiceError } from "../errors";
 import { projectRef, revokeTokenStatements, roleTuple, userRef } from "../orgs/shared";
 import { deleteTuples, writeTuples } from "../relationships";
-import { rolesInOrg, tokensOutranking } from "../tokens/outranking";
+import { projectTokensOutranking } from "../tokens/outranking";
 import { findProjectMember, loadProject, orgOfProject, type ProjectMemberRow } from "./shared";
 
 /** Changes someone's role on a project. */
@@ -32,15 +32,7 @@ export async function changeProjectMember(
       if (!member) throw new ServiceError("NOT_FOUND", `${userId} has no role on ${projectId}.`);
       if (member.role === role) return member;
       // Their tokens for this project may not outrank the role they are left with.
-      const roles = await rolesInOrg(sc.deps, project.orgId, userId);
-      const projects = new Map(roles.projects).set(projectId, role);
-      const revoked = await tokensOutranking(
-        sc.deps,
-        project.orgId,
-        userId,
-        { ...roles, projects },
-        projectId,
-      );
+      const revoked = await projectTokensOutranking(sc.deps, project, userId, role);
       await commit(sc.deps.db, [
         sc.deps.db
           .update(projectMembers)

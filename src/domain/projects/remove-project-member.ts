@@ -7,7 +7,7 @@ import { commit, type ServiceContext } from "../context";
 import { ServiceError } from "../errors";
 import { projectRef, revokeTokenStatements, userRef } from "../orgs/shared";
 import { deleteTuples } from "../relationships";
-import { rolesInOrg, tokensOutranking } from "../tokens/outranking";
+import { projectTokensOutranking } from "../tokens/outranking";
 import { findProjectMember, loadProject, orgOfProject } from "./shared";
 
 /** Takes someone's project role away (their organization role, if any, still applies). */
@@ -30,16 +30,7 @@ export async function removeProjectMember(
       const member = await findProjectMember(sc.deps, projectId, userId);
       if (!member) throw new ServiceError("NOT_FOUND", `${userId} has no role on ${projectId}.`);
       // Their tokens for this project may not outlive the role they were minted under.
-      const roles = await rolesInOrg(sc.deps, project.orgId, userId);
-      const projects = new Map(roles.projects);
-      projects.delete(projectId);
-      const revoked = await tokensOutranking(
-        sc.deps,
-        project.orgId,
-        userId,
-        { ...roles, projects },
-        projectId,
-      );
+      const revoked = await projectTokensOutranking(sc.deps, project, userId, null);
       await commit(sc.deps.db, [
         sc.deps.db
           .delete(projectMembers)

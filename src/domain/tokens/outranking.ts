@@ -62,3 +62,20 @@ export async function tokensOutranking(
     })
     .map((t) => t.id);
 }
+
+/**
+ * `tokensOutranking` for a change on one project: the person's tokens for that project that would
+ * outrank them once their role there is `role` (null: removed from it).
+ */
+export async function projectTokensOutranking(
+  deps: Deps,
+  project: { id: string; orgId: string },
+  userId: string,
+  role: ProjectRole | null,
+): Promise<string[]> {
+  const roles = await rolesInOrg(deps, project.orgId, userId);
+  const projects = new Map(roles.projects);
+  if (role === null) projects.delete(project.id);
+  else projects.set(project.id, role);
+  return tokensOutranking(deps, project.orgId, userId, { ...roles, projects }, project.id);
+}
