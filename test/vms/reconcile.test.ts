@@ -1,6 +1,7 @@
 import { and, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { auditEvents, hosts, operations, vms, workItems } from "../../src/db/schema";
+import { dispatch } from "../../src/domain/vms/dispatch";
 import { applyInventory } from "../../src/domain/vms/inventory";
 import { reconcile } from "../../src/domain/vms/reconcile";
 import { hostReports, vmFleet } from "../support/fleet";
@@ -33,6 +34,29 @@ describe("VM reconciler", () => {
     expect(items.map((i) => i.idem)).toEqual([operationId]);
     // Running it again changes nothing.
     expect(await reconcile(h.deps)).toMatchObject({ dispatched: 0 });
+  });
+
+  it("dispatch queues one item for an operation however many run at once, and none once it ended", async () => {
+    const { h, vmId, operationId } = await runningVm();
+    await h.deps.db.delete(workItems).where(eq(workItems.idem, operationId));
+    const [vm] = await h.deps.db.select().from(vms).where(eq(vms.id, vmId));
+    if (!vm) throw new Error("no VM");
+    const queued = await Promise.all([
+      dispatch(h.deps, operationId, "vm.create", vm),
+      dispatch(h.deps, operationId, "vm.create", vm),
+      reconcile(h.deps),
+    ]);
+    expect(queued.slice(0, 2).filter(Boolean).length).toBeLessThanOrEqual(1);
+    const items = () => h.deps.db.select().from(workItems).where(eq(workItems.idem, operationId));
+    expect(await items()).toHaveLength(1);
+    // Ended (cancelled, say) while a reconciler run still had it as open: nothing more is queued.
+    await h.deps.db.delete(workItems).where(eq(workItems.idem, operationId));
+    await h.deps.db
+      .update(operations)
+      .set({ status: "cancelled" })
+      .where(eq(operations.id, operationId));
+    expect(await dispatch(h.deps, operationId, "vm.create", vm)).toBe(false);
+    expect(await items()).toEqual([]);
   });
 
   it("fails an operation whose work expired long ago, with a hint", async () => {

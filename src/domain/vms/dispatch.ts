@@ -1,8 +1,8 @@
-import { and, eq } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import { operations, workItems } from "../../db/schema";
 import type { Deps } from "../../deps";
 import { loadImage } from "../images/images";
-import { enqueueWork } from "../work/enqueue";
+import { enqueueWorkIf } from "../work/enqueue";
 import type { VmOperationKind } from "./operations";
 import type { VmRow } from "./shared";
 
@@ -39,22 +39,27 @@ export async function dispatch(
   vm: VmRow,
 ): Promise<boolean> {
   if (vm.hostId === null) return false;
-  const [existing] = await deps.db
-    .select({ id: workItems.id })
-    .from(workItems)
-    .where(and(eq(workItems.hostId, vm.hostId), eq(workItems.idem, operationId)))
-    .limit(1);
-  if (existing) return false;
-  await enqueueWork(deps, {
-    hostId: vm.hostId,
-    op: kind,
-    resource: { kind: "vm", id: vm.id, uid: vm.id },
-    gen: vm.generation,
-    idem: operationId,
-    params: await paramsFor(deps, kind, vm),
-    startByMs: deps.clock.now() + START_WINDOW_MS,
-    createdBy: `operation:${operationId}`,
-  });
+  // Checked in the INSERT itself: a request's dispatch and the reconciler's at once queue one
+  // item, and an operation cancelled meanwhile queues none (its delete must never run).
+  const wanted = sql`EXISTS (SELECT 1 FROM ${operations} WHERE ${operations.id} = ${operationId}
+      AND ${operations.status} IN ('pending', 'running'))
+    AND NOT EXISTS (SELECT 1 FROM ${workItems} WHERE ${workItems.hostId} = ${vm.hostId}
+      AND ${workItems.idem} = ${operationId})`;
+  const queued = await enqueueWorkIf(
+    deps,
+    {
+      hostId: vm.hostId,
+      op: kind,
+      resource: { kind: "vm", id: vm.id, uid: vm.id },
+      gen: vm.generation,
+      idem: operationId,
+      params: await paramsFor(deps, kind, vm),
+      startByMs: deps.clock.now() + START_WINDOW_MS,
+      createdBy: `operation:${operationId}`,
+    },
+    wanted,
+  );
+  if (!queued) return false;
   await deps.db
     .update(operations)
     .set({ status: "running", startedAt: deps.clock.now() })

@@ -1,4 +1,4 @@
-import { eq, sql } from "drizzle-orm";
+import { eq, type SQL, sql } from "drizzle-orm";
 import { hosts } from "../../db/schema";
 import type { Deps } from "../../deps";
 import { ServiceError } from "../errors";
@@ -30,6 +30,35 @@ export async function enqueueWork(
   deps: Deps,
   input: EnqueueInput,
 ): Promise<{ id: string; seq: number }> {
+  const queued = await insertItem(deps, input);
+  if (queued) return queued;
+  throw (
+    (await refusal(deps, input.hostId)) ??
+    new ServiceError("CONFLICT", "The host changed state while work was queued; retry.")
+  );
+}
+
+/**
+ * `enqueueWork`, only if `condition` (SQL) holds when the item is inserted, checked in the INSERT
+ * itself: null when it did not (the host's state still refuses with its error).
+ */
+export async function enqueueWorkIf(
+  deps: Deps,
+  input: EnqueueInput,
+  condition: SQL,
+): Promise<{ id: string; seq: number } | null> {
+  const queued = await insertItem(deps, input, condition);
+  if (queued) return queued;
+  const why = await refusal(deps, input.hostId);
+  if (why) throw why;
+  return null;
+}
+
+async function insertItem(
+  deps: Deps,
+  input: EnqueueInput,
+  condition: SQL = sql`1`,
+): Promise<{ id: string; seq: number } | null> {
   const now = deps.clock.now();
   const id = deps.ids.next("workItem");
   const values = {
@@ -67,6 +96,7 @@ export async function enqueueWork(
           FROM (SELECT COALESCE(MAX(seq), 0) + 1 AS seq FROM work_items
                 WHERE host_id = ${values.hostId}) AS next
           WHERE EXISTS (SELECT 1 FROM hosts WHERE id = ${values.hostId} AND state = 'approved')
+            AND (${condition})
           RETURNING seq`),
         deps.db.run(sql`
           INSERT INTO work_events (item_id, host_id, at, kind, detail)
@@ -74,7 +104,7 @@ export async function enqueueWork(
           WHERE EXISTS (SELECT 1 FROM work_items WHERE id = ${id})`),
       ]);
       const row = inserted.rows[0];
-      if (!row) throw await refusal(deps, input.hostId);
+      if (!row) return null;
       seq = Number(row.seq);
     } catch (error) {
       if (attempt >= 5 || !String(error).includes("UNIQUE")) throw error;
@@ -84,16 +114,14 @@ export async function enqueueWork(
   return { id, seq };
 }
 
-/** Why nothing was queued: no such host, or it is not approved. */
-async function refusal(deps: Deps, hostId: string): Promise<ServiceError> {
+/** Why the host refused an item: no such host, or it is not approved; null if it is approved. */
+async function refusal(deps: Deps, hostId: string): Promise<ServiceError | null> {
   const host = await deps.db.query.hosts.findFirst({
     columns: { state: true },
     where: eq(hosts.id, hostId),
   });
   if (!host) return new ServiceError("NOT_FOUND", "No such host.");
-  if (host.state === "approved") {
-    return new ServiceError("CONFLICT", "The host changed state while work was queued; retry.");
-  }
+  if (host.state === "approved") return null;
   return new ServiceError("CONFLICT", `Work cannot be queued for a ${host.state} host.`);
 }
 
