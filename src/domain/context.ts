@@ -1,6 +1,7 @@
 import type { BatchItem } from "drizzle-orm/batch";
 import type { SubjectRef } from "../authz/authorizer";
 import type { Database } from "../db/database";
+import { failedWith } from "../db/errors";
 import type { OrgRole } from "../db/schema";
 import type { Deps } from "../deps";
 
@@ -67,4 +68,20 @@ export async function commit(db: Database, statements: readonly Statement[]): Pr
   const [first, ...rest] = statements;
   if (first === undefined) return;
   await db.batch([first, ...rest]);
+}
+
+/**
+ * `commit`, answering a unique-key conflict (another request inserted the same name meanwhile) with
+ * `conflict()`: the same answer as if this request had come second.
+ */
+export async function commitOr(
+  conflict: () => Error,
+  db: Database,
+  statements: readonly Statement[],
+): Promise<void> {
+  try {
+    await commit(db, statements);
+  } catch (err) {
+    throw failedWith(err, /UNIQUE constraint failed/i) ? conflict() : err;
+  }
 }

@@ -1,10 +1,21 @@
 import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { workItems } from "../../src/db/schema";
+import type { ServiceContext } from "../../src/domain/context";
+import { ServiceError } from "../../src/domain/errors";
+import { CreateImageInput, createImage } from "../../src/domain/images/images";
 import { applyVmResult } from "../../src/domain/vms/apply-result";
 import { approvedHost } from "../support/fleet";
 import { createHarness } from "../support/harness";
-import { expectInvalid, expectProblem, okJson, team } from "../tenancy/fixtures";
+import { heldWrites } from "../support/held-writes";
+import {
+  addMember,
+  createOrg,
+  expectInvalid,
+  expectProblem,
+  okJson,
+  team,
+} from "../tenancy/fixtures";
 
 const SHA = "c".repeat(64);
 type Image = { id: string; name: string; public: boolean };
@@ -121,5 +132,57 @@ describe("image catalog", () => {
       await b.viewer.request(`/api/v1/organizations/${b.org.id}/images`),
     );
     expect(seen.items.map((i) => i.id)).toEqual([pub.id]);
+  });
+
+  it("a private image of one organization cannot make VMs in another, even for someone in both", async () => {
+    const h = await createHarness();
+    const t = await team(h);
+    const theirs = await createOrg(t.outsider, "Other");
+    await addMember(h, theirs.id, t.member, "viewer");
+    const image = await okJson<Image>(
+      await t.outsider.request(`/api/v1/organizations/${theirs.id}/images`, {
+        method: "POST",
+        json: {
+          name: "private",
+          url: "https://images.example/p.qcow2",
+          sha256: SHA,
+          format: "qcow2",
+        },
+      }),
+      201,
+    );
+    await approvedHost(h, t.org.id);
+    // The member may see it (a viewer there), but not use it in their own organization's project.
+    const made = await t.member.request(`/api/v1/projects/${t.project.id}/vms`, {
+      method: "POST",
+      json: { name: "web-1", imageId: image.id, vcpus: 1, memoryMb: 1024, diskGb: 10 },
+    });
+    await expectProblem(made, 404, "not_found");
+  });
+
+  it("the same image name created twice at once: one is created, the other answers 409 slug_taken", async () => {
+    const h = await createHarness();
+    const t = await team(h);
+    const admin: ServiceContext = {
+      deps: h.deps,
+      actor: { kind: "user", userId: t.admin.user.id, sessionId: null },
+      requestId: "req_race",
+    };
+    const input = CreateImageInput.parse({
+      name: "debian",
+      url: "https://images.example/d.qcow2",
+      sha256: SHA,
+      format: "qcow2",
+    });
+    const slow = heldWrites(h.deps);
+    const first = createImage({ ...admin, deps: slow.deps }, t.org.id, input);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await createImage(admin, t.org.id, input);
+    slow.release();
+    const answered = await first.then(
+      () => "created",
+      (err: unknown) => (err instanceof ServiceError ? (err.reason ?? err.code) : String(err)),
+    );
+    expect(answered).toBe("slug_taken");
   });
 });

@@ -5,7 +5,7 @@ import type { Deps } from "../../deps";
 import { auditStatement } from "../audit/record";
 import { auditRefusals } from "../audit/refusals";
 import { authorizeActor } from "../authorize";
-import { commit, type ServiceContext, subjectOf } from "../context";
+import { commit, commitOr, type ServiceContext, subjectOf } from "../context";
 import { ServiceError } from "../errors";
 import { orgRef, projectRef } from "../orgs/shared";
 import { loadProject } from "../projects/shared";
@@ -46,14 +46,14 @@ async function createImageInner(
     .select({ id: images.id })
     .from(images)
     .where(and(eq(images.orgId, orgId), eq(images.name, input.name)));
-  if (taken) {
-    throw new ServiceError(
+  const nameTaken = () =>
+    new ServiceError(
       "CONFLICT",
       `An image named ${input.name} exists.`,
       [{ in: "body", field: "name", code: "taken", message: "already used in this organization" }],
       "slug_taken",
     );
-  }
+  if (taken) throw nameTaken();
   const now = clock.now();
   const row: ImageRow = {
     id: ids.next("image"),
@@ -68,7 +68,7 @@ async function createImageInner(
     createdAt: now,
   };
   const ref = imageRef(row.id);
-  await commit(db, [
+  await commitOr(nameTaken, db, [
     db.insert(images).values(row),
     ...writeTuples(sc, [
       input.projectId !== undefined

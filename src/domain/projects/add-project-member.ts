@@ -2,9 +2,9 @@ import { type ProjectRole, projectMembers } from "../../db/schema";
 import { auditStatement } from "../audit/record";
 import { auditRefusals } from "../audit/refusals";
 import { authorizeActor } from "../authorize";
-import { commit, type ServiceContext } from "../context";
+import { commitOr, type ServiceContext } from "../context";
 import { ServiceError } from "../errors";
-import { findMembership, isUniqueViolation, projectRef, roleTuple, userRef } from "../orgs/shared";
+import { findMembership, projectRef, roleTuple, userRef } from "../orgs/shared";
 import { writeTuples } from "../relationships";
 import { findProjectMember, loadProject, orgOfProject, type ProjectMemberRow } from "./shared";
 
@@ -53,21 +53,17 @@ export async function addProjectMember(
         role: input.role,
         createdAt: sc.deps.clock.now(),
       };
-      try {
-        await commit(sc.deps.db, [
-          sc.deps.db.insert(projectMembers).values(row),
-          ...writeTuples(sc, [roleTuple(ref, input.role, userRef(input.userId))]),
-          auditStatement(sc, {
-            action: "project_member.add",
-            target: ref,
-            orgId: project.orgId,
-            detail: { userId: input.userId, role: input.role },
-          }),
-        ]);
-      } catch (err) {
-        // Added by another request since the look above: the same answer as if it came first.
-        throw isUniqueViolation(err) ? already() : err;
-      }
+      // Added by another request since the look above: the same answer as if it came first.
+      await commitOr(already, sc.deps.db, [
+        sc.deps.db.insert(projectMembers).values(row),
+        ...writeTuples(sc, [roleTuple(ref, input.role, userRef(input.userId))]),
+        auditStatement(sc, {
+          action: "project_member.add",
+          target: ref,
+          orgId: project.orgId,
+          detail: { userId: input.userId, role: input.role },
+        }),
+      ]);
       return row;
     },
   );

@@ -42,6 +42,20 @@ async function createVmInner(
   const project = await loadProject(sc.deps, projectId);
   await authorizeActor(sc, imageRef(input.imageId), "use", { viewPermission: "view" });
   const image = await loadImage(sc.deps, input.imageId);
+  // Someone in two organizations may see an image of one of them; a VM of the other may not use
+  // it (its owners may delete it) unless it is public. A project's image stays in that project.
+  const usableHere =
+    image.public || (image.orgId === project.orgId && (image.projectId ?? projectId) === projectId);
+  if (!usableHere) {
+    throw new ServiceError("NOT_FOUND", `No image ${input.imageId} for this project.`, [
+      {
+        in: "body",
+        field: "imageId",
+        code: "not_found",
+        message: "no such image for this project",
+      },
+    ]);
+  }
   if (input.diskGb < image.minDiskGb) {
     throw new ServiceError(
       "VALIDATION",
