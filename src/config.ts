@@ -28,6 +28,8 @@ const ConfigSchema = z.object({
   PERMIFY_URL: z.string().min(1).optional(),
   PERMIFY_TENANT: z.string().min(1).default("t1"),
   PERMIFY_API_KEY: z.string().min(1).optional(),
+  /** gRPC only: a plaintext channel to Permify instead of TLS (a Permify on the same host). */
+  PERMIFY_INSECURE: z.enum(["true", "false"]).default("false"),
   /** Who may create an account after set-up: invited people only, or anyone who can reach the site. */
   STRATO_SIGNUP: z.enum(["invite", "open"]).default("invite"),
   STRATO_SESSION_IDLE_MINUTES: z.coerce
@@ -96,6 +98,8 @@ export type AppConfig = {
         url: string;
         tenant: string;
         apiKey: string | undefined;
+        /** gRPC: plaintext instead of TLS (REST follows the URL's scheme). */
+        insecure: boolean;
       };
   session: { idleMs: number; maxMs: number };
   /** Secret key material for `createLocalSigner`; absent → agents cannot claim (503). */
@@ -235,5 +239,11 @@ function authzConfig(c: z.infer<typeof ConfigSchema>): AppConfig["authz"] {
   if (c.PERMIFY_URL === undefined) {
     throw new ConfigError(`Invalid configuration:\n  PERMIFY_URL: required when AUTHZ=${c.AUTHZ}`);
   }
-  return { mode: c.AUTHZ, url: c.PERMIFY_URL, tenant: c.PERMIFY_TENANT, apiKey: c.PERMIFY_API_KEY };
+  return {
+    mode: c.AUTHZ,
+    url: c.PERMIFY_URL,
+    tenant: c.PERMIFY_TENANT,
+    apiKey: c.PERMIFY_API_KEY,
+    insecure: c.PERMIFY_INSECURE === "true",
+  };
 }

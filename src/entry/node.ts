@@ -54,7 +54,7 @@ function remoteAuthorizer(config: AppConfig): Authorizer | undefined {
   };
   return authz.mode === "permify-rest"
     ? new PermifyRestAuthorizer({ url: authz.url, ...common })
-    : new PermifyGrpcAuthorizer({ endpoint: authz.url, ...common });
+    : new PermifyGrpcAuthorizer({ endpoint: authz.url, insecure: authz.insecure, ...common });
 }
 
 async function main(): Promise<void> {

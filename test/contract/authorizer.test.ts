@@ -36,5 +36,5 @@ authorizerContract("permify-rest (stand-in)", async () => {
 authorizerContract("permify-grpc (stand-in)", async () => {
   const server = await startPermifyGrpc(AUTH);
   onTestFinished(() => server.close());
-  return new PermifyGrpcAuthorizer({ endpoint: server.endpoint, ...AUTH });
+  return new PermifyGrpcAuthorizer({ endpoint: server.endpoint, insecure: true, ...AUTH });
 });

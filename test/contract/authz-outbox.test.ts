@@ -23,7 +23,7 @@ async function withPermify() {
   });
   const h = await createHarness({
     authz: remote,
-    config: { authz: { mode: "permify-rest", url: server.url, ...AUTH } },
+    config: { authz: { mode: "permify-rest", url: server.url, insecure: false, ...AUTH } },
   });
   await prepareAuthorizer(h.deps, STRATO_SCHEMA);
   return { h, server, close: () => server.close() };

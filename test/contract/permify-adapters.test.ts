@@ -33,7 +33,13 @@ const adapters: [string, () => Promise<Harness>][] = [
       const server = await startPermifyGrpc(AUTH);
       onTestFinished(() => server.close());
       const make = (o: Options = {}) =>
-        new PermifyGrpcAuthorizer({ endpoint: server.endpoint, ...AUTH, sleep: noSleep, ...o });
+        new PermifyGrpcAuthorizer({
+          endpoint: server.endpoint,
+          insecure: true,
+          ...AUTH,
+          sleep: noSleep,
+          ...o,
+        });
       return { backend: server.backend, make };
     },
   ],

@@ -21,7 +21,10 @@ import * as codec from "./permify-grpc-codec";
 export type PermifyGrpcOptions = PermifyCommonOptions & {
   /** `host:port` of Permify's gRPC listener (default port 3478). */
   endpoint: string;
-  /** Plaintext channel; default true. With false the system roots (or `cert`) are used. */
+  /**
+   * Plaintext channel (the API key and every answer readable on the way); default false: TLS with
+   * the system roots (or `cert`). Only for a Permify on the same host or a trusted network.
+   */
   insecure?: boolean;
   cert?: Buffer;
 };
@@ -44,7 +47,7 @@ export class PermifyGrpcAuthorizer implements Authorizer {
       cert: options.cert ?? null,
       pk: null,
       certChain: null,
-      insecure: options.insecure ?? true,
+      insecure: options.insecure ?? false,
     };
     this.client = options.apiKey
       ? grpc.newClient(config, grpc.newAccessTokenInterceptor(options.apiKey))
