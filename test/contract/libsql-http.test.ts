@@ -415,6 +415,22 @@ describe("libsql-http request limits, auth and raw HTTP", () => {
     expect(wrongMethod.headers.get("allow")).toBe("POST");
     const post = (path: string, body: string) =>
       fetch(url(path), { method: "POST", headers: auth, body });
+    // A web page's request (it carries an Origin; database clients do not) runs nothing.
+    const fromPage = await fetch(url("/v2/pipeline"), {
+      method: "POST",
+      headers: { ...auth, origin: "https://evil.example", "content-type": "text/plain" },
+      body: JSON.stringify({
+        requests: [{ type: "execute", stmt: { sql: "CREATE TABLE pwned (x)" } }],
+      }),
+    });
+    expect(fromPage.status).toBe(403);
+    expect(
+      (
+        await client({ authToken: "s3cret" }).execute(
+          "SELECT name FROM sqlite_master WHERE name = 'pwned'",
+        )
+      ).rows,
+    ).toEqual([]);
     const malformed = await post("/v2/pipeline", "{not json");
     expect(malformed.status).toBe(400);
     expect(await malformed.text()).toContain("Cannot deserialize client message from JSON");

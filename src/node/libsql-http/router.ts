@@ -60,6 +60,12 @@ export async function route(
     });
     return {};
   }
+  // Database clients send no Origin; browsers always do on a cross-site (or DNS-rebound) request.
+  // Without this, any page open beside `npm run dev` could run SQL here with a text/plain POST.
+  if (found.auth && req.headers.origin !== undefined) {
+    sendJson(res, 403, { error: "Forbidden: requests from web pages are refused" });
+    return { error: "FORBIDDEN_ORIGIN" };
+  }
   if (found.auth && !authorized(req, options.authToken)) {
     // sqld answers `{"error": ...}` (no `message`), which the client reports as HTTP status 401.
     sendJson(res, 401, { error: "Unauthorized: missing or invalid bearer token" });
