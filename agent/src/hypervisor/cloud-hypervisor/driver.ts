@@ -501,7 +501,14 @@ export class CloudHypervisorDriver implements Hypervisor {
 
   async list(): Promise<VmObservation[]> {
     const ids = await listVmIds(this.#options.runRoot);
-    return Promise.all(ids.map((id) => this.info(id)));
+    // One VMM that fails to answer (it exits between ping and info, a timeout) is `unknown`; the
+    // others are still reported, so one VM cannot drop the host's whole status report.
+    const seen = await Promise.allSettled(ids.map((id) => this.info(id)));
+    return seen.map((result, i): VmObservation => {
+      return result.status === "fulfilled"
+        ? result.value
+        : { vmId: ids[i] ?? "", state: "unknown" };
+    });
   }
 
   /** After an agent restart: every run directory, checked through socket → ping pid → info. */
