@@ -65,7 +65,10 @@ export class TelemetryReader {
     const [tail, counters] = await Promise.all([
       consoleBytes > 0
         ? this.#attempt(vmId, "console", async () => {
-            const { data, truncated } = await this.#sources.consoleLogs(vmId).tail(consoleBytes);
+            const log = this.#sources.consoleLogs(vmId);
+            // Each status report keeps the live log within its cap (console_log_mb).
+            await log.maybeRotate();
+            const { data, truncated } = await log.tail(consoleBytes);
             return consoleText(data, truncated);
           })
         : undefined,

@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -37,10 +37,10 @@ const COUNTERS: DeviceCounters = {
   nic0: { rx_bytes: 1500n, tx_bytes: 700n, rx_frames: 2n, tx_frames: 1n },
 };
 
-async function setup(counters: (vmId: string) => Promise<DeviceCounters>) {
+async function setup(counters: (vmId: string) => Promise<DeviceCounters>, maxBytes = 1024 * 1024) {
   const dir = await mkdtemp(join(tmpdir(), "strato-telemetry-"));
   dirs.push(dir);
-  const consoleLogs = consoleLogsIn(dir, { maxBytes: 1024 * 1024, keep: 1 });
+  const consoleLogs = consoleLogsIn(dir, { maxBytes, keep: 1 });
   const log = collectingLog();
   const reader = new TelemetryReader({ hypervisor: { counters }, consoleLogs, log });
   return { dir, consoleLogs, log, reader };
@@ -73,6 +73,17 @@ describe("status report telemetry", () => {
       Buffer.from([0xff]),
     ]);
     expect(consoleText(bytes, true)).toBe("ok FAIL\n\ttab café \ufffd");
+  });
+
+  it("each status report keeps a VM's live console log within its cap (console_log_mb)", async () => {
+    const { dir, reader } = await setup(async () => COUNTERS, 4096);
+    const path = join(dir, "vm_a.serial.log");
+    await writeFile(path, `${"x".repeat(5000)}\nboot done\n`);
+    const { console_tail: tail } = await reader.read("vm_a");
+    expect(tail).toContain("boot done");
+    // Rotated out: the live file is empty, the output is in the rotated file.
+    expect((await stat(path)).size).toBe(0);
+    expect((await readFile(`${path}.1`, "utf8")).endsWith("boot done\n")).toBe(true);
   });
 
   it("adds the console tail and counters to running and paused VMs only", async () => {

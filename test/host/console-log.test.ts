@@ -31,6 +31,37 @@ describe("serial console log", () => {
   const root = mkdtempSync(join(tmpdir(), "strato-console-"));
   afterAll(() => rmSync(root, { recursive: true, force: true }));
 
+  it("a look right after a rotation, before the VMM writes again, does not lose the base", async () => {
+    const path = join(root, "quiet", "serial.log");
+    mkdirSync(join(root, "quiet"));
+    const log = new ConsoleLog({ path, maxBytes: 100, keep: 1 });
+    const vmm = new FakeVmmSerial(path);
+    vmm.write("b".repeat(150));
+    expect(await log.maybeRotate()).toBe(true);
+    // Nothing new yet: the live file is empty (CH writes on at offset 150, not from 0).
+    expect((await log.tail(10)).data.toString()).toBe("b".repeat(10));
+    expect(await log.maybeRotate()).toBe(false);
+    vmm.write("abc");
+    expect((await log.tail(3)).data.toString()).toBe("abc");
+    // Three new bytes are not a full log: the hole before them is not counted.
+    expect(await log.maybeRotate()).toBe(false);
+    vmm.write("c".repeat(120));
+    expect(await log.maybeRotate()).toBe(true);
+    expect(readFileSync(`${path}.1`, "utf8")).toBe(`abc${"c".repeat(120)}`);
+    vmm.close();
+  });
+
+  it("a rotation that comes late keeps the newest twice the cap, not the whole backlog", async () => {
+    const path = join(root, "late", "serial.log");
+    mkdirSync(join(root, "late"));
+    const log = new ConsoleLog({ path, maxBytes: 100, keep: 1 });
+    const vmm = new FakeVmmSerial(path);
+    vmm.write(`${"o".repeat(1_000)}${"n".repeat(200)}`);
+    expect(await log.maybeRotate()).toBe(true);
+    expect(readFileSync(`${path}.1`, "utf8")).toBe("n".repeat(200));
+    vmm.close();
+  });
+
   it("rotates at the cap, keeps N files, and tails across the rotation boundary", async () => {
     const path = join(root, "a", "serial.log");
     mkdirSync(join(root, "a"));

@@ -38,7 +38,7 @@ export class ConsoleLog {
     this.#keep = options.keep;
   }
 
-  /** Rotates if the live file reached the cap; the agent calls it periodically. */
+  /** Rotates if the live file reached the cap; the agent calls it at each status report. */
   async maybeRotate(): Promise<boolean> {
     const live = await this.#liveRange();
     if (live === undefined || live.end - live.start < this.#maxBytes) return false;
@@ -50,7 +50,9 @@ export class ConsoleLog {
   async rotate(): Promise<void> {
     const live = await this.#liveRange();
     if (live === undefined) return;
-    const content = stripLeadingNuls(await readRange(this.path, live.start, live.end));
+    // At most twice the cap is kept (a rotation that came late), so this read stays bounded.
+    const from = Math.max(live.start, live.end - 2 * this.#maxBytes);
+    const content = stripLeadingNuls(await readRange(this.path, from, live.end));
     // Truncate right after reading: bytes CH writes in between are the only ones lost.
     await truncate(this.path, 0);
     await this.#setBase(live.end);
@@ -88,18 +90,19 @@ export class ConsoleLog {
     }
     let truncated = live !== undefined && live.end - live.start > bytes;
     for (let n = 1; n <= this.#keep && collected < bytes; n++) {
-      let data: Buffer;
+      let size: number;
       try {
-        data = await readFile(this.#rotated(n));
+        size = (await stat(this.#rotated(n))).size;
       } catch (error) {
         if (isMissing(error)) break;
         throw error;
       }
+      // Only the end that is wanted, not the whole rotated file.
       const need = bytes - collected;
-      const chunk = data.length > need ? data.subarray(data.length - need) : data;
+      const chunk = await readRange(this.#rotated(n), Math.max(0, size - need), size);
       parts.unshift(chunk);
       collected += chunk.length;
-      truncated = data.length > need || (await exists(this.#rotated(n + 1)));
+      truncated = size > need || (await exists(this.#rotated(n + 1)));
     }
     return { data: Buffer.concat(parts), truncated };
   }
@@ -129,12 +132,11 @@ export class ConsoleLog {
       if (isMissing(error)) return undefined;
       throw error;
     }
-    let base = await this.#getBase();
-    // Smaller than the base: a new VMM recreated the file and writes from 0.
-    if (size < base) {
-      base = 0;
-      await this.#setBase(0);
-    }
+    const base = await this.#getBase();
+    // Smaller than the base: just rotated, and CH has not written past its old offset yet (it
+    // keeps writing there, not from 0). A new VMM, which writes from 0, comes after
+    // `archiveForRestart`, which sets the base to 0 itself.
+    if (size < base) return { start: size, end: size };
     return { start: base, end: size };
   }
 
