@@ -229,6 +229,33 @@ describe("enrollment", () => {
     expect((await call(h, "/claim", { token: newToken, body: { cursor: 0 } })).status).toBe(200);
   });
 
+  it("a second re-enrollment rejects the first, still pending: one machine never has two approved identities", async () => {
+    const h = await createHarness();
+    const first = await readyHost(h);
+    const secret = await mintToken(h, first.orgId);
+    h.clock.advance(1_000);
+    const p1 = (await (await enrollHost(h, secret)).res.json()) as { host_id: string };
+    h.clock.advance(1_000);
+    const p2 = (await (await enrollHost(h, secret)).res.json()) as {
+      host_id: string;
+      replaces_host_id: string;
+    };
+    expect(p2.replaces_host_id).toBe(first.hostId);
+    const state = async (id: string) =>
+      (await h.deps.db.select({ state: hosts.state }).from(hosts).where(eq(hosts.id, id)))[0]
+        ?.state;
+    expect(await state(p1.host_id)).toBe("rejected");
+    await decideHost(system(h), p2.host_id, "approve");
+    expect(await state(first.hostId)).toBe("revoked");
+    // The superseded one can no longer be approved.
+    await expect(decideHost(system(h), p1.host_id, "approve")).rejects.toThrow(/rejected/);
+    const revokes = await h.deps.db
+      .select()
+      .from(auditEvents)
+      .where(eq(auditEvents.action, "host.revoke"));
+    expect(revokes).toHaveLength(1);
+  });
+
   it("refuses a proof of possession by another key or for another token", async () => {
     const h = await createHarness();
     const orgId = await createOrg(h);

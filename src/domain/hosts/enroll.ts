@@ -122,6 +122,24 @@ export async function enroll(
       subjectRelation: "",
       createdAt: now,
     }),
+    // A pending re-enrollment this one supersedes is rejected with it: only the newest can be
+    // approved, so one machine never ends with two approved identities.
+    ...(previous?.state === "pending"
+      ? [
+          deps.db
+            .update(hosts)
+            .set({ state: "rejected", decidedBy: "system", decidedAt: now, updatedAt: now })
+            .where(and(eq(hosts.id, previous.id), eq(hosts.state, "pending"))),
+          hostAuditStatement(deps, {
+            hostId,
+            orgId: token.orgId,
+            requestId,
+            action: "host.reject",
+            target: { type: "host", id: previous.id },
+            detail: { from: "pending", to: "rejected", supersededBy: hostId },
+          }),
+        ]
+      : []),
     hostAuditStatement(deps, {
       hostId,
       orgId: token.orgId,

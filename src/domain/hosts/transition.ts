@@ -1,4 +1,4 @@
-import { and, eq } from "drizzle-orm";
+import { and, eq, inArray } from "drizzle-orm";
 import { type HostState, hosts } from "../../db/schema";
 import { auditStatement } from "../audit/record";
 import { actorId, commit, type ServiceContext, type Statement } from "../context";
@@ -79,16 +79,29 @@ async function decideOnce(
   if (to === "rejected" || to === "revoked") {
     statements.push(...(await shutOutPage(sc.deps, hostId, now, to)).statements);
   }
-  if (decision === "approve" && host.replacesHostId !== null) {
+  // The identity this one replaces, if it still works: one already revoked (or rejected) is left
+  // as it is, with its decision and audit trail.
+  const replaced =
+    decision === "approve" && host.replacesHostId !== null
+      ? await db.query.hosts.findFirst({
+          columns: { id: true, state: true },
+          where: and(
+            eq(hosts.id, host.replacesHostId),
+            inArray(hosts.state, ["approved", "disabled", "pending"]),
+          ),
+        })
+      : undefined;
+  if (replaced) {
     statements.push(
       db
         .update(hosts)
         .set({ state: "revoked", ...decided })
-        .where(eq(hosts.id, host.replacesHostId)),
-      ...(await shutOutPage(sc.deps, host.replacesHostId, now, "revoked")).statements,
+        .where(and(eq(hosts.id, replaced.id), eq(hosts.state, replaced.state))),
+      abortUnlessChanged(db),
+      ...(await shutOutPage(sc.deps, replaced.id, now, "revoked")).statements,
       auditStatement(sc, {
         action: "host.revoke",
-        target: { type: "host", id: host.replacesHostId },
+        target: { type: "host", id: replaced.id },
         orgId: host.orgId,
         detail: { replacedBy: hostId },
       }),
@@ -99,14 +112,12 @@ async function decideOnce(
   // and the commit, end now (or in the periodic jobs).
   const closed: { id: string; why: "revoked" | "rejected" }[] = [];
   if (to === "rejected" || to === "revoked") closed.push({ id: hostId, why: to });
-  if (decision === "approve" && host.replacesHostId !== null) {
-    closed.push({ id: host.replacesHostId, why: "revoked" });
-  }
+  if (replaced) closed.push({ id: replaced.id, why: "revoked" });
   for (const { id, why } of closed) await shutOutRest(sc.deps, id, now, why);
   // A host that may no longer work hears it now: its agent claims when the socket drops.
   const shutOutHosts = [
     ...(to === "rejected" || to === "disabled" || to === "revoked" ? [hostId] : []),
-    ...(decision === "approve" && host.replacesHostId !== null ? [host.replacesHostId] : []),
+    ...(replaced ? [replaced.id] : []),
   ];
   for (const id of shutOutHosts) await hangUp(sc, id);
   return { id: hostId, state: to };
