@@ -18,6 +18,8 @@ export const GiB = 1024 * MiB;
 /** A loopback server for image files (no outside network in tests). */
 export class ImageServer {
   readonly files = new Map<string, Buffer>();
+  /** Paths answered with headers and one byte, then nothing (a stalled download). */
+  readonly stalled = new Set<string>();
   hits = 0;
   #server: Server | undefined;
   #base = "";
@@ -25,6 +27,11 @@ export class ImageServer {
   async start(): Promise<void> {
     this.#server = createServer((req, res) => {
       this.hits++;
+      if (this.stalled.has(req.url ?? "")) {
+        res.writeHead(200, { "content-length": 1 << 30 });
+        res.write(Buffer.alloc(1));
+        return;
+      }
       const file = this.files.get(req.url ?? "");
       if (!file) {
         res.writeHead(404).end();

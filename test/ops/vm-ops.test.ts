@@ -305,6 +305,24 @@ describe("VM ops against the simulator, real qemu-img/mtools", () => {
     expect(filesIn(join(sandbox.paths.state, "vms"))).toEqual([]);
   });
 
+  it("a create whose image download stalls ends at once when cancelled, not when the server gives up", async () => {
+    server.stalled.add("/stalled.qcow2");
+    const stalled = { ...qcow, url: server.url("/stalled.qcow2"), sha256: "1".repeat(64) };
+    const handler = ops["vm.create"];
+    if (!handler) throw new Error("no vm.create");
+    const abort = new AbortController();
+    const running = handler(createParams(stalled), {
+      resourceId: "vm-stall",
+      signal: abort.signal,
+    });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const cancelledAt = Date.now();
+    abort.abort("cancel");
+    const error = await failure(running);
+    expect(error).toMatchObject({ code: "cancelled" });
+    expect(Date.now() - cancelledAt).toBeLessThan(1_000);
+  });
+
   it("a full disk (qemu-img ENOSPC through the exec seam) is disk_full", async () => {
     const full: Exec = async (command, args, options) => {
       if (command === "qemu-img" && args[0] === "create") {

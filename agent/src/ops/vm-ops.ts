@@ -370,13 +370,18 @@ export class VmOps {
     this.#abortPoint(ctx);
     // Said first: a download from the image's URL can take minutes.
     step("preparing image", { url: record.image.url });
-    const image = await images.acquire(
-      {
-        url: record.image.url,
-        sha256: record.image.sha256,
-        ...(record.image.sizeBytes !== undefined ? { sizeBytes: record.image.sizeBytes } : {}),
-      },
-      vmId,
+    // A download can take long (or a slow server can stall it): a cancellation or the item's
+    // timeout ends the op at once. The download itself goes on, for whoever else waits for it.
+    const image = await untilAborted(
+      images.acquire(
+        {
+          url: record.image.url,
+          sha256: record.image.sha256,
+          ...(record.image.sizeBytes !== undefined ? { sizeBytes: record.image.sizeBytes } : {}),
+        },
+        vmId,
+      ),
+      ctx,
     );
     step("image ready", { sha256: image.sha256 });
     this.#abortPoint(ctx);
@@ -674,4 +679,20 @@ async function exists(path: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/** `work`, or the op's cancellation if that comes first (`work` itself is not stopped). */
+function untilAborted<T>(work: Promise<T>, ctx: VmOpContext): Promise<T> {
+  const { signal } = ctx;
+  if (!signal) return work;
+  return new Promise<T>((resolve, reject) => {
+    const stop = () =>
+      reject(new VmOpError("cancelled", "the op was cancelled", { retryable: true }));
+    if (signal.aborted) {
+      stop();
+      return;
+    }
+    signal.addEventListener("abort", stop, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener("abort", stop));
+  });
 }
