@@ -13,6 +13,7 @@ import {
 } from "node:fs/promises";
 import { join } from "node:path";
 import { Agent, type Dispatcher, errors, interceptors, request } from "undici";
+import { writeFileDurably } from "./durable-file";
 
 /** What the control plane names: where to fetch an image and the digest it must have. */
 export type ImageRef = {
@@ -464,13 +465,14 @@ export class ImageCache {
     return join(this.dir, "index.json");
   }
 
-  /** Writes the index atomically; writes are chained so the last snapshot wins. */
+  /**
+   * Writes the index atomically and durably (its pins keep overlays' bases from eviction); writes
+   * are chained so the last snapshot wins.
+   */
   #save(): Promise<void> {
     const next = this.#saving.then(async () => {
       const index: IndexFile = { version: 1, entries: Object.fromEntries(this.#entries) };
-      const tmp = `${this.#indexPath()}.tmp`;
-      await writeFile(tmp, JSON.stringify(index));
-      await rename(tmp, this.#indexPath());
+      await writeFileDurably(this.#indexPath(), JSON.stringify(index), 0o644);
     });
     this.#saving = next.catch(() => {});
     return next;

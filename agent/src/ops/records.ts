@@ -1,5 +1,6 @@
-import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
+import { writeFileDurably } from "../host/durable-file";
 import type { Observed } from "./types";
 
 /**
@@ -66,13 +67,12 @@ export class VmRecords {
   async write(record: VmRecord): Promise<void> {
     const dir = this.dir(record.vmId);
     await mkdir(dir, { recursive: true, mode: 0o700 });
-    const path = join(dir, "vm.json");
-    const tmp = `${path}.tmp`;
     const completed = record.completed?.slice(-KEEP_COMPLETED);
-    await writeFile(tmp, JSON.stringify({ ...record, ...(completed ? { completed } : {}) }), {
-      mode: 0o600,
-    });
-    await rename(tmp, path);
+    // Durably: an empty record after a power loss would read as "no such VM".
+    await writeFileDurably(
+      join(dir, "vm.json"),
+      JSON.stringify({ ...record, ...(completed ? { completed } : {}) }),
+    );
   }
 
   async remove(vmId: string): Promise<void> {
