@@ -1,5 +1,14 @@
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -136,6 +145,22 @@ describe("image cache", () => {
     caches.push(cache);
     return cache;
   }
+
+  it("removes partial downloads abandoned for a day, and keeps recent ones to resume", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "strato-images-"));
+    mkdirSync(join(dir, "partial"), { recursive: true });
+    const old = join(dir, "partial", "a".repeat(64));
+    const recent = join(dir, "partial", "b".repeat(64));
+    for (const path of [old, recent, `${old}.json`]) writeFileSync(path, "partial bytes");
+    const at = (ms: number) => new Date(ms);
+    utimesSync(old, at(clock.now() - 2 * 86_400_000), at(clock.now() - 2 * 86_400_000));
+    utimesSync(`${old}.json`, at(clock.now() - 2 * 86_400_000), at(clock.now() - 2 * 86_400_000));
+    utimesSync(recent, at(clock.now() - 3_600_000), at(clock.now() - 3_600_000));
+    await openCache({ dir });
+    expect(existsSync(old)).toBe(false);
+    expect(existsSync(`${old}.json`)).toBe(false);
+    expect(existsSync(recent)).toBe(true);
+  });
 
   it("downloads into <cache>/sha256/<hex> and verifies the digest", async () => {
     const cache = await openCache();

@@ -100,6 +100,9 @@ const NETWORK_CODES = new Set(["ECONNRESET", "ECONNREFUSED", "EPIPE", "ETIMEDOUT
 
 class RetryableError extends Error {}
 
+/** A partial download untouched this long is taken as abandoned (see `#dropStalePartials`). */
+const STALE_PARTIAL_MS = 24 * 3_600_000;
+
 /**
  * Content-addressed image cache: downloads verified by sha256 while streaming, resumed with HTTP
  * Range, deduplicated per digest, evicted least-recently-used down to a size limit. One agent
@@ -134,6 +137,7 @@ export class ImageCache {
     await mkdir(join(options.dir, "sha256"), { recursive: true });
     await mkdir(join(options.dir, "partial"), { recursive: true });
     await cache.#load();
+    await cache.#dropStalePartials();
     return cache;
   }
 
@@ -214,6 +218,7 @@ export class ImageCache {
    * images being downloaded or in use, and `keep`. Returns the evicted digests.
    */
   async evict(keep: readonly string[] = []): Promise<string[]> {
+    await this.#dropStalePartials();
     const candidates = [...this.#entries]
       .filter(([sha, e]) => e.holders.length === 0 && !this.#leases.has(sha) && !keep.includes(sha))
       .sort(([, a], [, b]) => a.lastUsedAt - b.lastUsedAt);
@@ -459,6 +464,23 @@ export class ImageCache {
       });
     }
     await this.#save();
+  }
+
+  /**
+   * Removes partial downloads untouched for a day (their image abandoned: the VM deleted, another
+   * image chosen), unless they are being downloaded. They are kept that long to be resumed.
+   */
+  async #dropStalePartials(): Promise<void> {
+    const dir = join(this.dir, "partial");
+    const now = this.#options.clock.now();
+    for (const name of await readdir(dir)) {
+      if (this.#inflight.has(name.replace(/\.json$/, ""))) continue;
+      const path = join(dir, name);
+      const modified = (await stat(path).catch(() => undefined))?.mtimeMs;
+      if (modified !== undefined && now - modified > STALE_PARTIAL_MS) {
+        await rm(path, { force: true, recursive: true });
+      }
+    }
   }
 
   #indexPath(): string {
