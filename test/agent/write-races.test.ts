@@ -1,16 +1,14 @@
 import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { hosts, workItems } from "../../src/db/schema";
-import { ServiceError } from "../../src/domain/errors";
 import { authenticateAgent } from "../../src/domain/hosts/authenticate-agent";
 import { decideHost } from "../../src/domain/hosts/transition";
 import { cancelWork, settleLapsedCancellations } from "../../src/domain/work/cancel";
 import { enqueueWork } from "../../src/domain/work/enqueue";
 import { recordResult } from "../../src/domain/work/record-result";
 import { renewLease } from "../../src/domain/work/renew";
-import { ProblemError } from "../../src/http/problem";
 import { createHarness, type Harness } from "../support/harness";
-import { heldWrites } from "../support/held-writes";
+import { heldWrites, refusalCode } from "../support/held-writes";
 import { acceptedItem, call, enrollHost, mintToken, readyHost, system } from "./support";
 
 const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
@@ -18,15 +16,18 @@ const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
 const row = (h: Harness, id: string) =>
   h.deps.db.query.workItems.findFirst({ where: eq(workItems.id, id) });
 
-async function problemCode(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof ProblemError) return err.problem.code;
-    if (err instanceof ServiceError) return err.code;
-    throw err;
-  }
-  return "none";
+/**
+ * An item its host claimed and accepted, whose cancellation was asked and whose lease then lapsed
+ * (the periodic jobs may settle it now), with the host as an authenticated agent.
+ */
+async function cancelledWhileHeld() {
+  const h = await createHarness();
+  const host = await readyHost(h);
+  const id = await acceptedItem(h, host);
+  await cancelWork(system(h), id);
+  h.clock.advance(61_000);
+  const agent = await authenticateAgent(h.deps, `Bearer ${host.token}`, { allowPending: false });
+  return { h, id, agent };
 }
 
 describe("writes that lose a race change nothing (guarded batches)", () => {
@@ -40,7 +41,7 @@ describe("writes that lose a race change nothing (guarded batches)", () => {
     await settle();
     await recordResult(h.deps, agent, id, { lease_epoch: 1, attempt: 1, outcome: "succeeded" });
     slow.release();
-    expect(await problemCode(renewal)).toBe("conflict");
+    expect(await refusalCode(renewal)).toBe("conflict");
     expect(await row(h, id)).toMatchObject({ state: "succeeded", leaseExpiresAt: null });
     h.clock.advance(120_000);
     const again = await call(h, "/claim", { token: host.token, body: { cursor: 0, max_items: 5 } });
@@ -48,29 +49,19 @@ describe("writes that lose a race change nothing (guarded batches)", () => {
   });
 
   it("a renewal read before its cancellation was settled answers 410, and the item stays cancelled", async () => {
-    const h = await createHarness();
-    const host = await readyHost(h);
-    const id = await acceptedItem(h, host);
-    await cancelWork(system(h), id);
-    h.clock.advance(61_000);
-    const agent = await authenticateAgent(h.deps, `Bearer ${host.token}`, { allowPending: false });
+    const { h, id, agent } = await cancelledWhileHeld();
     const slow = heldWrites(h.deps);
     const renewal = renewLease(slow.deps, agent, id, { lease_epoch: 1 });
     await settle();
     expect(await settleLapsedCancellations(h.deps)).toBe(1);
     slow.release();
-    expect(await problemCode(renewal)).toBe("item_cancelled");
+    expect(await refusalCode(renewal)).toBe("item_cancelled");
     expect(await row(h, id)).toMatchObject({ state: "cancelled", leaseExpiresAt: null });
     expect(await settleLapsedCancellations(h.deps)).toBe(0);
   });
 
   it("a result read before its cancellation was settled is kept as late; the cancellation stands", async () => {
-    const h = await createHarness();
-    const host = await readyHost(h);
-    const id = await acceptedItem(h, host);
-    await cancelWork(system(h), id);
-    h.clock.advance(61_000);
-    const agent = await authenticateAgent(h.deps, `Bearer ${host.token}`, { allowPending: false });
+    const { h, id, agent } = await cancelledWhileHeld();
     const slow = heldWrites(h.deps);
     const result = recordResult(slow.deps, agent, id, {
       lease_epoch: 1,
@@ -98,7 +89,7 @@ describe("writes that lose a race change nothing (guarded batches)", () => {
     await settle();
     await decideHost(system(h), newId, "reject");
     slow.release();
-    expect(await problemCode(approval)).toBe("CONFLICT");
+    expect(await refusalCode(approval)).toBe("CONFLICT");
     const states = await h.deps.db.select({ id: hosts.id, state: hosts.state }).from(hosts);
     expect(states).toEqual(
       expect.arrayContaining([

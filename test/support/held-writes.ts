@@ -1,4 +1,6 @@
 import type { Deps } from "../../src/deps";
+import { ServiceError } from "../../src/domain/errors";
+import { ProblemError } from "../../src/http/problem";
 
 /**
  * Two requests on one row, the second writing between the first's read and its write: the
@@ -23,4 +25,19 @@ export function heldWrites(deps: Deps): { deps: Deps; release: () => void } {
     },
   });
   return { deps: { ...deps, db }, release };
+}
+
+/**
+ * How the request in `promise` was refused: the problem code of a ProblemError, the reason (else
+ * the code) of a ServiceError, or "none" if it succeeded. Anything else is rethrown.
+ */
+export async function refusalCode(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+  } catch (err) {
+    if (err instanceof ProblemError) return err.problem.code;
+    if (err instanceof ServiceError) return err.reason ?? err.code;
+    throw err;
+  }
+  return "none";
 }

@@ -152,3 +152,12 @@ export async function tuplesAbout(h: Harness, type: string, id: string) {
     .map((t) => `${t.entityType}:${t.entityId}#${t.relation}@${t.subjectType}:${t.subjectId}`)
     .sort();
 }
+
+/** A service context acting as `user` (domain calls in race tests, beside the HTTP ones). */
+export function actingAs(h: Harness, user: TestUser, requestId = "req_race"): ServiceContext {
+  return {
+    deps: h.deps,
+    actor: { kind: "user", userId: user.user.id, sessionId: null },
+    requestId,
+  };
+}

@@ -12,7 +12,15 @@ import { createOrganization } from "../../src/domain/orgs/create-organization";
 import { commitKeepingAnOwner } from "../../src/domain/orgs/shared";
 import { writeTuples } from "../../src/domain/relationships";
 import { createHarness } from "../support/harness";
-import { auditRows, expectProblem, okJson, team, tuplesAbout, tuplesOf } from "./fixtures";
+import {
+  actingAs,
+  auditRows,
+  expectProblem,
+  okJson,
+  team,
+  tuplesAbout,
+  tuplesOf,
+} from "./fixtures";
 
 describe("CSRF on cookie requests", () => {
   it("refuses a mutation without the X-CSRF-Token header or from a foreign origin", async () => {
@@ -99,11 +107,7 @@ describe("at least one owner, even under concurrency", () => {
     const t = await team(h);
     // What two owners demoting each other at the same time would commit last: both checks passed
     // while the other was still owner, but the batch sees the state it would leave.
-    const sc: ServiceContext = {
-      deps: h.deps,
-      actor: { kind: "user", userId: t.owner.user.id, sessionId: null },
-      requestId: "req_race",
-    };
+    const sc = actingAs(h, t.owner);
     const demote = h.deps.db
       .update(memberships)
       .set({ role: "admin" })

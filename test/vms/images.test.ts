@@ -1,14 +1,13 @@
 import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { workItems } from "../../src/db/schema";
-import type { ServiceContext } from "../../src/domain/context";
-import { ServiceError } from "../../src/domain/errors";
 import { CreateImageInput, createImage } from "../../src/domain/images/images";
 import { applyVmResult } from "../../src/domain/vms/apply-result";
 import { approvedHost } from "../support/fleet";
 import { createHarness } from "../support/harness";
-import { heldWrites } from "../support/held-writes";
+import { heldWrites, refusalCode } from "../support/held-writes";
 import {
+  actingAs,
   addMember,
   createOrg,
   expectInvalid,
@@ -163,11 +162,7 @@ describe("image catalog", () => {
   it("the same image name created twice at once: one is created, the other answers 409 slug_taken", async () => {
     const h = await createHarness();
     const t = await team(h);
-    const admin: ServiceContext = {
-      deps: h.deps,
-      actor: { kind: "user", userId: t.admin.user.id, sessionId: null },
-      requestId: "req_race",
-    };
+    const admin = actingAs(h, t.admin);
     const input = CreateImageInput.parse({
       name: "debian",
       url: "https://images.example/d.qcow2",
@@ -179,10 +174,6 @@ describe("image catalog", () => {
     await new Promise((resolve) => setTimeout(resolve, 50));
     await createImage(admin, t.org.id, input);
     slow.release();
-    const answered = await first.then(
-      () => "created",
-      (err: unknown) => (err instanceof ServiceError ? (err.reason ?? err.code) : String(err)),
-    );
-    expect(answered).toBe("slug_taken");
+    expect(await refusalCode(first)).toBe("slug_taken");
   });
 });

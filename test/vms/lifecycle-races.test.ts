@@ -1,28 +1,16 @@
 import { and, eq, inArray } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { operations, vms, workItems } from "../../src/db/schema";
-import type { ServiceContext } from "../../src/domain/context";
-import { ServiceError } from "../../src/domain/errors";
 import { changeVmState } from "../../src/domain/vms/change-state";
 import { createVm } from "../../src/domain/vms/create-vm";
 import { idempotency } from "../../src/domain/vms/operations";
 import { resizeVm } from "../../src/domain/vms/resize-vm";
 import { CreateVmInput } from "../../src/domain/vms/schemas";
 import { hostReports, vmFleet } from "../support/fleet";
-import { heldWrites } from "../support/held-writes";
-import { okJson } from "../tenancy/fixtures";
+import { heldWrites, refusalCode } from "../support/held-writes";
+import { actingAs, okJson } from "../tenancy/fixtures";
 
 const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
-
-async function code(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (err) {
-    if (err instanceof ServiceError) return err.reason ?? err.code;
-    throw err;
-  }
-  return "none";
-}
 
 /** A running VM its host reported, and the member who made it, as a service context. */
 async function runningVm() {
@@ -36,11 +24,7 @@ async function runningVm() {
     202,
   );
   await hostReports(h, created.vm.id);
-  const member: ServiceContext = {
-    deps: h.deps,
-    actor: { kind: "user", userId: t.member.user.id, sessionId: null },
-    requestId: "req_race",
-  };
+  const member = actingAs(h, t.member);
   const openOps = async () =>
     h.deps.db
       .select({ kind: operations.kind })
@@ -69,7 +53,7 @@ describe("two lifecycle requests on one VM at once", () => {
     await changeVmState(member, vmId, "delete", null);
     slow.release();
     // Made again on the VM the delete left: it is deleting now.
-    expect(await code(stop)).toBe("invalid_state");
+    expect(await refusalCode(stop)).toBe("invalid_state");
     expect(await openOps()).toEqual([{ kind: "vm.delete" }]);
     const [vm] = await h.deps.db.select().from(vms).where(eq(vms.id, vmId));
     expect(vm).toMatchObject({ desiredState: "deleted", observedState: "deleting" });
@@ -101,11 +85,7 @@ describe("two lifecycle requests on one VM at once", () => {
     vcpus: number,
   ): Promise<string> {
     const { h, t, imageId } = fleet;
-    const member: ServiceContext = {
-      deps: h.deps,
-      actor: { kind: "user", userId: t.member.user.id, sessionId: null },
-      requestId: "req_race",
-    };
+    const member = actingAs(h, t.member);
     const spec = CreateVmInput.parse({ name: "x", imageId, vcpus, memoryMb: 1024, diskGb: 10 });
     const slow = heldWrites(h.deps);
     const first = createVm(
@@ -117,7 +97,7 @@ describe("two lifecycle requests on one VM at once", () => {
     await settle();
     await createVm(member, t.project.id, { ...spec, name: "b" }, null);
     slow.release();
-    return code(first);
+    return refusalCode(first);
   }
 
   it("two creates at once never overbook: the project's last VM slot goes to one of them", async () => {
