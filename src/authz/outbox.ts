@@ -121,6 +121,9 @@ const LEASE_POLL_MS = 25;
  * the holder or the next drain.
  */
 export async function drainOutbox(deps: Deps, remote: Authorizer): Promise<DrainResult> {
+  // Most requests queue nothing: one read then, instead of taking and giving back the lease.
+  const [queued] = await deps.db.select({ id: authzOutbox.id }).from(authzOutbox).limit(1);
+  if (!queued) return { applied: 0, pending: false };
   // Not a secret or an identifier anyone sees: only tells this drain's lease from another's.
   const holder = crypto.randomUUID();
   const waitUntil = Date.now() + LEASE_WAIT_MS;
