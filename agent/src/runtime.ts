@@ -848,12 +848,16 @@ export class AgentRuntime {
   async #sendResult(entry: JournalEntry): Promise<void> {
     if (!entry.result) return;
     const body = { ...entry.result, lease_epoch: entry.leaseEpoch, attempt: entry.attempt };
+    // Rebound to a newer lease (`already_done`) meanwhile: that lease's delivery sends it now.
+    const current = () => this.#journal.entry(entry.idem)?.leaseEpoch === entry.leaseEpoch;
     try {
-      await this.#retrying(() =>
-        this.#client.send("POST", `/items/${entry.itemId}/result`, {
-          body,
-          idempotencyKey: `${entry.itemId}:${entry.leaseEpoch}:result`,
-        }),
+      await this.#retrying(
+        () =>
+          this.#client.send("POST", `/items/${entry.itemId}/result`, {
+            body,
+            idempotencyKey: `${entry.itemId}:${entry.leaseEpoch}:result`,
+          }),
+        current,
       );
       this.#journal.resultSent(entry.idem);
       this.#log.info("result delivered", { itemId: entry.itemId, outcome: entry.result.outcome });
@@ -926,14 +930,14 @@ export class AgentRuntime {
   }
 
   /** Retries transient failures with full-jitter backoff, honouring Retry-After (≤ 60 s). */
-  async #retrying<T>(fn: () => Promise<T>): Promise<T> {
+  async #retrying<T>(fn: () => Promise<T>, stillWanted: () => boolean = () => true): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       try {
         return await fn();
       } catch (error) {
         const transient =
           !(error instanceof ControlPlaneError) || error.transient || error.status === 401;
-        if (!transient || !this.#running) throw error;
+        if (!transient || !this.#running || !stillWanted()) throw error;
         const wait =
           error instanceof ControlPlaneError && error.retryAfterMs !== undefined
             ? Math.min(error.retryAfterMs, 60_000)

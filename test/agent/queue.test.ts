@@ -178,6 +178,33 @@ describe("claim", () => {
     );
   });
 
+  it("after a lapse, the older lease's copy of a result the newer lease reported is refused: the work is recorded once", async () => {
+    const h = await createHarness();
+    const host = await readyHost(h);
+    const [queued] = await enqueue(h, host.hostId);
+    if (!queued) throw new Error("no item");
+    await claim(h, host);
+    h.clock.advance(31_000); // cut off past its lease: the agent re-claims it under epoch 2
+    expect((await claim(h, host)).items.map((i) => i.lease_epoch)).toEqual([2]);
+    const send = (epoch: number) =>
+      call(h, `/items/${queued.id}/result`, {
+        token: host.token,
+        body: { ...result(), lease_epoch: epoch },
+        headers: { "idempotency-key": `${queued.id}:${epoch}:result` },
+      });
+    expect(await (await send(2)).json()).toEqual({
+      id: queued.id,
+      state: "succeeded",
+      late: false,
+    });
+    await problem(await send(1), 409, "stale_epoch");
+    const results = await h.deps.db.query.workEvents.findMany({
+      where: (e, { and, eq: is }) => and(is(e.itemId, queued.id), is(e.kind, "result")),
+    });
+    expect(results.map((e) => e.leaseEpoch)).toEqual([2]);
+    expect(await item(h, queued.id)).toMatchObject({ state: "succeeded", late: false });
+  });
+
   it("an accepted item keeps its lease while renewed; renew re-leases a stalled item of the current epoch", async () => {
     const h = await createHarness();
     const host = await readyHost(h);

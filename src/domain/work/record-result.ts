@@ -10,8 +10,9 @@ import { asRead, loadHostItem, notLeased, staleEpoch, TERMINAL } from "./load-it
 
 /**
  * The final outcome of an item (design §2.6). A result for an item already cancelled is kept with
- * `late: true` for reconciliation; one from an older lease epoch is refused (409). Duplicates are
- * answered by the Idempotency-Key layer before this runs.
+ * `late: true` for reconciliation; one from an older lease epoch is refused (409), also once the
+ * item holds a result of a newer one. Duplicates are answered by the Idempotency-Key layer before
+ * this runs.
  */
 export function recordResult(
   ...args: Parameters<typeof recordOnce>
@@ -47,6 +48,11 @@ async function recordOnce(
     leaseEpoch: input.lease_epoch,
     detail: result,
   });
+  // An older handle's copy of a result its agent re-sent under the newer lease (`already_done`):
+  // the item has its answer, and a second record would count the work twice.
+  if (TERMINAL.has(item.state) && item.result !== null && input.lease_epoch < item.leaseEpoch) {
+    throw staleEpoch(item, input.lease_epoch);
+  }
   if (TERMINAL.has(item.state)) {
     // Cancelled or already reported: keep what the agent says, change nothing.
     const answer = { id: item.id, state: item.state, late: true };
