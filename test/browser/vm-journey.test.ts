@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { killRunDirVmms } from "../hypervisor/support";
+import { stopAgentAndVmms } from "../hypervisor/support";
 import { ImageServer, MiB, makeImage } from "../ops/support";
 import { launchChromium } from "../support/browser";
 import { freePort, processSandbox, type Spawned, waitForOutput } from "../support/processes";
@@ -30,7 +30,7 @@ describe("from a fresh install to a running VM, in chromium", () => {
   });
   afterAll(async () => {
     await browser?.close();
-    killRunDirVmms(join(stateDir, "run"));
+    await stopAgentAndVmms(agent, join(stateDir, "run"));
     await images.stop();
   });
 

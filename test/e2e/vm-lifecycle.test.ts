@@ -7,7 +7,7 @@ import { createOrganization } from "../../src/domain/orgs/create-organization";
 import { createProject } from "../../src/domain/projects/create-project";
 import { createToken } from "../../src/domain/tokens/create-token";
 import { openNodeDatabase } from "../../src/node/database";
-import { killRunDirVmms } from "../hypervisor/support";
+import { stopAgentAndVmms } from "../hypervisor/support";
 import { ImageServer, MiB, makeImage, vmmsOf } from "../ops/support";
 import { operatorContext } from "../support/operator";
 import { busy, until } from "../support/poll";
@@ -167,8 +167,7 @@ describe("VMs end to end: control plane + strato-agent + Cloud Hypervisor simula
   }, 180_000);
 
   afterAll(async () => {
-    if (agent) killGroup(agent);
-    killRunDirVmms(join(stateDir, "run"));
+    await stopAgentAndVmms(agent, join(stateDir, "run"));
     await images.stop();
     deps?.db.$client.close();
   });

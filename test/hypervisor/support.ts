@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterAll } from "vitest";
 import { SIMULATOR_BIN } from "../../agent/src/hypervisor/binary";
 import type { HypervisorClock, VmSpec } from "../../agent/src/hypervisor/hypervisor";
-import { processSandbox, type Spawned } from "../support/processes";
+import { killGroup, processSandbox, type Spawned } from "../support/processes";
 
 export const SIM_BIN = SIMULATOR_BIN;
 
@@ -24,18 +24,49 @@ export function simSandbox(prefix: string) {
   return { ...sandbox, runRoot };
 }
 
+/**
+ * Kills every VMM started under `runRoot`: those its `vmm.json` names, and any whose command line
+ * names a path below it (one spawned just before its record was written).
+ */
 export function killRunDirVmms(runRoot: string): void {
   if (!existsSync(runRoot)) return;
+  const pids = new Set<number>();
   for (const id of readdirSync(runRoot)) {
     try {
       const { pid } = JSON.parse(readFileSync(join(runRoot, id, "vmm.json"), "utf8")) as {
         pid: number;
       };
-      process.kill(pid, "SIGKILL");
+      pids.add(pid);
     } catch {
-      // No record or already gone.
+      // No record (yet).
     }
   }
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, "utf8").includes(`${runRoot}/`)) {
+        pids.add(Number(entry));
+      }
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  for (const pid of pids) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // Already gone.
+    }
+  }
+}
+
+/** Stops an agent for good, then the VMMs it started: a live agent could start one again. */
+export async function stopAgentAndVmms(agent: Spawned | undefined, runRoot: string): Promise<void> {
+  if (agent) {
+    killGroup(agent);
+    await agent.exited;
+  }
+  killRunDirVmms(runRoot);
 }
 
 /** Starts a simulator on `<dir>/<name>.sock` and waits until its socket accepts connections. */
