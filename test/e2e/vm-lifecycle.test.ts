@@ -212,18 +212,21 @@ describe("VMs end to end: control plane + strato-agent + Cloud Hypervisor simula
 
     expect((await finished(await post("stop"))).observedState).toBe("stopped");
     expect((await finished(await post("start"))).observedState).toBe("running");
-    // The disk grows while running; CPU and memory change once stopped.
-    expect(await finished(await post("resize", { diskGb: 4 }))).toMatchObject({
-      observedState: "running",
-      diskGb: 4,
+    // A resize waits for a stop, the disk's too (CH cannot grow the running qcow2 overlay).
+    const runningResize = await api(`/api/v1/vms/${created.vm.id}/resize`, {
+      method: "POST",
+      json: { diskGb: 4 },
     });
+    expect(runningResize.status).toBe(409);
     await finished(await post("stop"));
-    expect(await finished(await post("resize", { vcpus: 2, memoryMb: 1024 }))).toMatchObject({
-      observedState: "stopped",
-      vcpus: 2,
-      memoryMb: 1024,
+    const resized = { observedState: "stopped", vcpus: 2, memoryMb: 1024, diskGb: 4 };
+    expect(
+      await finished(await post("resize", { vcpus: 2, memoryMb: 1024, diskGb: 4 })),
+    ).toMatchObject(resized);
+    expect(await finished(await post("start"))).toMatchObject({
+      ...resized,
+      observedState: "running",
     });
-    expect((await finished(await post("start"))).observedState).toBe("running");
 
     const deleting = await ok<Accepted>(
       await api(`/api/v1/vms/${created.vm.id}`, { method: "DELETE" }),

@@ -336,6 +336,34 @@ describe("simulator features (raw socket)", () => {
     );
   });
 
+  it("resizes a disk as upstream's qcow2 backend does: no overlay with a backing file, no shrinking", async () => {
+    const { socket } = await startSim(sandbox, "grow");
+    const file = (name: string) => join(sandbox.dataDir, name);
+    const qemuImg = (...args: string[]) => execFileSync("qemu-img", ["create", "-q", ...args]);
+    qemuImg("-f", "qcow2", file("base.qcow2"), "1G");
+    qemuImg("-f", "qcow2", "-b", file("base.qcow2"), "-F", "qcow2", file("overlay.qcow2"));
+    qemuImg("-f", "qcow2", file("plain.qcow2"), "1G");
+    const disks = [
+      { id: "root", path: file("overlay.qcow2"), image_type: "Qcow2", backing_files: true },
+      { id: "data", path: file("plain.qcow2"), image_type: "Qcow2" },
+    ];
+    await rawRequest(socket, chRemote("PUT", "vm.create", JSON.stringify({ ...CONFIG, disks })));
+    await rawRequest(socket, chRemote("PUT", "vm.boot"));
+    const resize = (id: string, gib: number) =>
+      rawRequest(
+        socket,
+        chRemote("PUT", "vm.resize-disk", JSON.stringify({ id, desired_size: gib * 1024 ** 3 })),
+      );
+    const overlay = await resize("root", 2);
+    expect(overlay.status).toBe(500);
+    expect(JSON.parse(overlay.body)).toContain("Resize not supported with backing file");
+    expect((await resize("root", 1)).status).toBe(204); // its own size: nothing to do
+    expect((await resize("data", 2)).status).toBe(204);
+    const shrink = await resize("data", 0.5);
+    expect(shrink.status).toBe(500);
+    expect(JSON.parse(shrink.body)).toContain("Shrinking QCOW images is not supported");
+  });
+
   it("simulates guest reboots and panics with their events", async () => {
     const { socket, events } = await startSim(sandbox, "guest", {
       env: { CH_SIM_REBOOT_AFTER_MS: "100", CH_SIM_PANIC_AFTER_MS: "50" },

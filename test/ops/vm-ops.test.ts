@@ -186,7 +186,7 @@ describe("VM ops against the simulator, real qemu-img/mtools", () => {
     expect((await failure(op("vm.resume", "vm-a"))).code).toBe("invalid_state");
   });
 
-  it("resize: CPU/memory only when stopped, disk grows; re-run is a no-op", async () => {
+  it("resize: only when stopped, the disk only grows; re-run is a no-op", async () => {
     // vm-a is stopped now.
     const resized = await op("vm.resize", "vm-a", { vcpus: 2, memoryMb: 1024, diskGb: 3 });
     expect(resized.observed).toMatchObject({
@@ -208,9 +208,11 @@ describe("VM ops against the simulator, real qemu-img/mtools", () => {
     const refused = await failure(op("vm.resize", "vm-a", { vcpus: 4 }));
     expect(refused).toMatchObject({ code: "invalid_state" });
     expect(refused.observed?.state).toBe("running");
-    // The disk may grow while running (CH resizes it and tells the guest).
-    const grown = await op("vm.resize", "vm-a", { diskGb: 4 });
-    expect(grown.observed).toMatchObject({ state: "running", vcpus: 2, diskGb: 4 });
+    // Nor the disk: CH cannot grow the running qcow2 overlay (it has a backing file).
+    const grow = await failure(op("vm.resize", "vm-a", { diskGb: 4 }));
+    expect(grow).toMatchObject({ code: "invalid_state" });
+    expect(grow.observed).toMatchObject({ state: "running", diskGb: 3 });
+    expect((await qemuImgInfo(exec, disk)).virtualSizeBytes).toBe(3 * GiB);
   });
 
   it("a VM whose VMM and run directory vanished (host reboot) starts again from its record", async () => {
@@ -225,11 +227,11 @@ describe("VM ops against the simulator, real qemu-img/mtools", () => {
       state: "running",
       vcpus: 2,
       memoryMb: 1024,
-      diskGb: 4,
+      diskGb: 3,
     });
-    // The disk caught up with the size the running resize asked for.
+    // The refused running grow left the record and the disk as they were.
     const disk = join(sandbox.paths.disks, "vm-a", "root.qcow2");
-    expect((await qemuImgInfo(exec, disk)).virtualSizeBytes).toBe(4 * GiB);
+    expect((await qemuImgInfo(exec, disk)).virtualSizeBytes).toBe(3 * GiB);
   });
 
   it("a killed VMM shows in the inventory as stopped with the reason, also to a new agent", async () => {

@@ -1,4 +1,4 @@
-import { eq } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { auditEvents, workItems } from "../../src/db/schema";
 import { createEnrollmentToken } from "../../src/domain/hosts/create-enrollment-token";
@@ -99,6 +99,19 @@ async function runningVm(t: Team & { extra: TestUser }): Promise<string> {
   if (!item) throw new Error("no work item");
   await applyVmResult(t.h.deps, item, { lease_epoch: 1, attempt: 1, outcome: "succeeded" });
   return vm.id;
+}
+
+/** A VM its host reports stopped: a resize needs one. */
+async function stoppedVm(t: Team & { extra: TestUser }): Promise<string> {
+  const vm = await runningVm(t);
+  await okJson(await t.extra.request(`/api/v1/vms/${vm}/stop`, { method: "POST" }), 202);
+  const [item] = await t.h.deps.db
+    .select()
+    .from(workItems)
+    .where(and(eq(workItems.resourceId, vm), eq(workItems.op, "vm.stop")));
+  if (!item) throw new Error("no stop item");
+  await applyVmResult(t.h.deps, item, { lease_epoch: 1, attempt: 1, outcome: "succeeded" });
+  return vm;
 }
 
 const CASES: Case[] = [
@@ -312,7 +325,7 @@ const CASES: Case[] = [
   {
     name: "resize a VM's disk",
     action: "vm.resize",
-    prepare: async (t) => ({ vm: await runningVm(t) }),
+    prepare: async (t) => ({ vm: await stoppedVm(t) }),
     method: "POST",
     path: (_t, ids) => `/api/v1/vms/${ids.vm}/resize`,
     json: () => ({ diskGb: 20 }),

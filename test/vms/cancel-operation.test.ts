@@ -25,15 +25,16 @@ async function createVm(t: Team, imageId: string, name = "web-1"): Promise<Accep
 async function runningVm(h: Harness, t: Team, hostId: string, imageId: string): Promise<string> {
   const { vm } = await createVm(t, imageId);
   await hostReports(h, vm.id);
+  await inventoryHas(h, hostId, vm.id, "running");
+  return vm.id;
+}
+
+/** The host's last status report lists the VM in this state, at its created size. */
+async function inventoryHas(h: Harness, hostId: string, vmId: string, state: string) {
   await h.deps.db
     .update(hosts)
-    .set({
-      status: {
-        inventory: [{ id: vm.id, state: "running", vcpus: 1, memoryMb: 1024, diskGb: 10 }],
-      },
-    })
+    .set({ status: { inventory: [{ id: vmId, state, vcpus: 1, memoryMb: 1024, diskGb: 10 }] } })
     .where(eq(hosts.id, hostId));
-  return vm.id;
 }
 
 const cancel = (t: Team, opId: string, who: keyof Team = "member") =>
@@ -249,6 +250,9 @@ describe("POST /api/v1/operations/{id}/cancel", () => {
   it("a resize that does not happen gives its room back: the VM keeps the size its host reports", async () => {
     const { h, t, hostId, imageId } = await vmFleet();
     const vmId = await runningVm(h, t, hostId, imageId);
+    await okJson(await t.member.request(`/api/v1/vms/${vmId}/stop`, { method: "POST" }), 202);
+    await hostReports(h, vmId);
+    await inventoryHas(h, hostId, vmId, "stopped"); // a resize needs a stopped VM
     const resize = async (diskGb: number) =>
       okJson<Accepted>(
         await t.member.request(`/api/v1/vms/${vmId}/resize`, { method: "POST", json: { diskGb } }),
@@ -265,9 +269,9 @@ describe("POST /api/v1/operations/{id}/cancel", () => {
     await resize(80);
     await hostReports(h, vmId, "failed", {
       error: { code: "disk_resize_failed", message: "no room in the pool", retryable: false },
-      observed: { state: "running", hostVmId: vmId, vcpus: 1, memoryMb: 1024, diskGb: 20 },
+      observed: { state: "stopped", hostVmId: vmId, vcpus: 1, memoryMb: 1024, diskGb: 20 },
     });
-    expect(await vmRow(h, vmId)).toMatchObject({ diskGb: 20, observedState: "running" });
+    expect(await vmRow(h, vmId)).toMatchObject({ diskGb: 20, observedState: "stopped" });
   });
 
   it("refuses malformed and unknown operation ids with clear problems", async () => {

@@ -63,7 +63,9 @@ describe("two lifecycle requests on one VM at once", () => {
   });
 
   it("the same Idempotency-Key sent twice at once gets the first's operation, not a 500", async () => {
-    const { h, vmId, member, openOps } = await runningVm();
+    const { h, t, vmId, member, openOps } = await runningVm();
+    await okJson(await t.member.request(`/api/v1/vms/${vmId}/stop`, { method: "POST" }), 202);
+    await hostReports(h, vmId); // a resize needs a stopped VM
     const key = await idempotency("resize-1", { vmId, diskGb: 20 });
     const slow = heldWrites(h.deps);
     const first = resizeVm({ ...member, deps: slow.deps }, vmId, { diskGb: 20 }, key);

@@ -209,9 +209,9 @@ export class VmOps {
   }
 
   /**
-   * CPU and memory change only while the VM is stopped (its definition is replaced); the disk
-   * only grows: `qemu-img resize` while stopped, `vm.resize-disk` while running (the file then
-   * follows at the next start).
+   * Only while the VM is stopped: CPU and memory replace its definition, and the disk only grows,
+   * with `qemu-img resize`. A running VM's root disk is a qcow2 overlay on its image, which
+   * Cloud Hypervisor's `vm.resize-disk` refuses ("Resize not supported with backing file").
    */
   resize(params: ResizeParams, ctx: VmOpContext): Promise<OpResult> {
     return this.#run("vm.resize", ctx, async (vmId) => {
@@ -246,6 +246,9 @@ export class VmOps {
           { observed: this.#observed(obs, record) },
         );
       }
+      if (wantDiskBytes > diskBytes && diskBytes > 0 && live) {
+        throw this.#invalidState(vmId, "resize", obs, record, "stop the VM to grow its disk");
+      }
       const updated: VmRecord = { ...record, ...want, updatedAt: this.#now() };
       await this.records.write(updated);
       let after = obs;
@@ -255,13 +258,9 @@ export class VmOps {
         await this.#deps.hypervisor.delete(vmId);
         after = await this.#deps.hypervisor.create(vmId, this.#spec(updated, undefined));
       }
-      if (wantDiskBytes > diskBytes) {
+      if (wantDiskBytes > diskBytes && diskBytes > 0) {
         this.#abortPoint(ctx);
-        if (live) {
-          after = await this.#deps.hypervisor.resizeDisk(vmId, ROOT_DISK, wantDiskBytes);
-        } else if (diskBytes > 0) {
-          await this.#deps.disks.prepare(this.#diskRequest(updated));
-        }
+        await this.#deps.disks.prepare(this.#diskRequest(updated));
       }
       if (!cpuMemChange && after === obs) after = await this.#deps.hypervisor.info(vmId);
       return {

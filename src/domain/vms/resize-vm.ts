@@ -33,9 +33,10 @@ function conflict(message: string, field: string, vm: VmRow): ServiceError {
 }
 
 /**
- * Resizes a VM: vCPUs and memory only while it is stopped (Cloud Hypervisor hot-plug is not
- * offered), the disk only grows (running or stopped). The increase must fit the project's quota
- * and the VM's host (the VM never moves); the new size is reserved at once.
+ * Resizes a stopped VM: vCPUs and memory (Cloud Hypervisor hot-plug is not offered) and the disk,
+ * which only grows. The disk waits for a stop too: a root disk is a qcow2 overlay on its image,
+ * and Cloud Hypervisor refuses to resize one with a backing file while it runs. The increase must
+ * fit the project's quota and the VM's host (the VM never moves); the new size is reserved at once.
  */
 async function resizeVmInner(
   sc: ServiceContext,
@@ -52,18 +53,14 @@ async function resizeVmInner(
     memoryMb: input.memoryMb ?? vm.memoryMb,
     diskGb: input.diskGb ?? vm.diskGb,
   };
-  const cpuOrMemory = next.vcpus !== vm.vcpus || next.memoryMb !== vm.memoryMb;
-  if (cpuOrMemory && vm.observedState !== "stopped") {
-    throw conflict(
-      `Stop the VM to change its vCPUs or memory (it is ${vm.observedState}).`,
-      next.vcpus !== vm.vcpus ? "vcpus" : "memoryMb",
-      vm,
-    );
-  }
   if (next.diskGb < vm.diskGb) {
     throw new ServiceError("VALIDATION", `A disk can only grow (it is ${vm.diskGb} GB).`, [
       { in: "body", field: "diskGb", code: "too_small", message: `at least ${vm.diskGb} GB` },
     ]);
+  }
+  const changed = (["vcpus", "memoryMb", "diskGb"] as const).find((k) => next[k] !== vm[k]);
+  if (changed && vm.observedState !== "stopped") {
+    throw conflict(`Stop the VM to resize it (it is ${vm.observedState}).`, changed, vm);
   }
   if (!["running", "stopped"].includes(vm.observedState)) {
     throw conflict(`Cannot resize a VM that is ${vm.observedState}.`, "diskGb", vm);

@@ -1,3 +1,4 @@
+import { readQcowFacts } from "./disk-image";
 import { apiError, type Machine, NO_CONTENT, type Outcome } from "./machine";
 import {
   assignIds,
@@ -147,6 +148,13 @@ export function resizeDisk(m: Machine, body: Json): Outcome {
   if (!disk) return apiError(404, what, "No device with the given id");
   if (typeof body.desired_size !== "number" || body.desired_size <= 0)
     return apiError(500, what, "Error resizing disk", "Invalid size");
+  // As upstream's qcow2 backend (block/src/qcow/mod.rs, `resize`): no shrinking, and no resize
+  // of an overlay with a backing file.
+  const qcow = typeof disk.path === "string" ? readQcowFacts(disk.path) : undefined;
+  if (qcow && BigInt(body.desired_size) < qcow.virtualSizeBytes)
+    return apiError(500, what, "Error resizing disk", "Shrinking QCOW images is not supported");
+  if (qcow?.hasBacking && BigInt(body.desired_size) !== qcow.virtualSizeBytes)
+    return apiError(500, what, "Error resizing disk", "Resize not supported with backing file");
   return NO_CONTENT;
 }
 

@@ -135,7 +135,7 @@ const routes = {
     path: "/api/v1/vms/{vmId}/resize",
     tags,
     summary:
-      "Resize a VM: vCPUs and memory while it is stopped; the disk only grows (running or stopped)",
+      "Resize a stopped VM: vCPUs, memory, and a disk that only grows (Cloud Hypervisor cannot grow a running VM's copy-on-write root disk)",
     request: { params: VmIdParam, headers: IdempotencyHeader, body: jsonBody(ResizeVmInput) },
     responses: {
       202: json(Accepted, "Accepted; follow the operation"),
