@@ -1,5 +1,6 @@
+import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { rateLimits, sessions, webauthnChallenges } from "../../src/db/schema";
+import { auditEvents, rateLimits, sessions, webauthnChallenges } from "../../src/db/schema";
 import { CHALLENGE_TTL_MS } from "../../src/domain/identity/ceremonies";
 import { ensureSetupCode } from "../../src/domain/identity/setup-code";
 import { runPeriodicJobs } from "../../src/domain/periodic";
@@ -321,7 +322,7 @@ describe("passkeys of a signed-in person", () => {
   });
 
   it("adds, renames and removes passkeys but never the last one", async () => {
-    const { admin } = await withAdmin();
+    const { h, admin } = await withAdmin();
     const started = await admin.request("/api/v1/me/passkeys/options", { json: {} });
     expect(started.status).toBe(200);
     const { ceremonyId, options } = (await started.json()) as CeremonyStart;
@@ -354,6 +355,14 @@ describe("passkeys of a signed-in person", () => {
     const last = await admin.request(`/api/v1/me/passkeys/${second.id}`, { method: "DELETE" });
     expect(last.status).toBe(409);
     expect(((await last.json()) as Problem).code).toBe("last_passkey");
+    // Audited with the removal itself: once, and not for the refused one.
+    const removals = await h.deps.db
+      .select()
+      .from(auditEvents)
+      .where(eq(auditEvents.action, "passkey.remove"));
+    expect(removals.map((e) => e.detail)).toEqual([
+      expect.objectContaining({ passkey: first?.id }),
+    ]);
     // The remaining passkey still signs in (email-first: the browser is told which one).
     expect((await admin.signIn("admin@example.test")).status).toBe(200);
   });

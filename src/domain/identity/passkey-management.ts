@@ -4,6 +4,7 @@ import { passkeys } from "../../db/schema";
 import { auditStatement } from "../audit/record";
 import { commit, type ServiceContext } from "../context";
 import { ServiceError } from "../errors";
+import { abortUnlessChanged, isStaleWrite } from "../write-guard";
 import { commitRegistration, passkeyInsert } from "./accounts";
 import {
   beginRegistration,
@@ -116,17 +117,28 @@ export async function renamePasskey(
 /** Removes a passkey unless it is the user's last one (they could never sign in again). */
 export async function removePasskey(sc: ServiceContext, id: string): Promise<void> {
   const row = await ownPasskey(sc, id);
-  // The count is re-checked inside the DELETE, so two concurrent removals cannot both succeed.
-  const deleted = await sc.deps.db
-    .delete(passkeys)
-    .where(
-      and(
-        eq(passkeys.id, id),
-        sql`(SELECT count(*) FROM passkeys WHERE user_id = ${row.userId}) > 1`,
-      ),
-    )
-    .returning({ id: passkeys.id });
-  if (deleted.length === 0) {
+  const { db } = sc.deps;
+  try {
+    await commit(db, [
+      // The count is re-checked inside the DELETE, so two concurrent removals cannot both succeed.
+      db
+        .delete(passkeys)
+        .where(
+          and(
+            eq(passkeys.id, id),
+            sql`(SELECT count(*) FROM passkeys WHERE user_id = ${row.userId}) > 1`,
+          ),
+        ),
+      abortUnlessChanged(db),
+      // In the same batch: a removal is never without its audit event, nor the other way round.
+      auditStatement(sc, {
+        action: "passkey.remove",
+        target: { type: "user", id: row.userId },
+        detail: { passkey: id, name: row.name },
+      }),
+    ]);
+  } catch (err) {
+    if (!isStaleWrite(err)) throw err;
     throw new ServiceError(
       "CONFLICT",
       "This is your only passkey; add another one before removing it.",
@@ -134,9 +146,4 @@ export async function removePasskey(sc: ServiceContext, id: string): Promise<voi
       "last_passkey",
     );
   }
-  await auditStatement(sc, {
-    action: "passkey.remove",
-    target: { type: "user", id: row.userId },
-    detail: { passkey: id, name: row.name },
-  });
 }
