@@ -33,6 +33,8 @@ type Mode = {
   status?: number;
   /** Slow the body down so concurrent callers overlap the download. */
   delayMs?: number;
+  /** Send the body this many bytes at a time, every `everyMs` (a server that trickles). */
+  trickle?: { bytes: number; everyMs: number };
 };
 
 type Hit = { path: string; range: string | undefined; ifRange: string | undefined };
@@ -95,6 +97,20 @@ class FileServer {
         // Cut the connection mid-body, like a server or proxy going away.
         setTimeout(() => res.destroy(), 20);
       });
+      return;
+    }
+    const trickle = this.mode.trickle;
+    if (trickle) {
+      let sent = 0;
+      const timer = setInterval(() => {
+        res.write(body.subarray(sent, sent + trickle.bytes));
+        sent += trickle.bytes;
+        if (sent >= body.length) {
+          clearInterval(timer);
+          res.end();
+        }
+      }, trickle.everyMs);
+      res.once("close", () => clearInterval(timer));
       return;
     }
     if (this.mode.delayMs) {
@@ -210,6 +226,31 @@ describe("image cache", () => {
     expect(resumedFrom).toBeLessThanOrEqual(100 * 1024);
     // Only the same version of the file is resumed.
     expect(server.hits[1]?.ifRange).toMatch(/^"/);
+  });
+
+  it("cuts an attempt slower than the speed limit, resumes it with Range, and gives up in the end", async () => {
+    const cache = await openCache({
+      clock: { now: () => Date.now() },
+      lowSpeed: { minBytes: 16 * 1024, windowMs: 200 },
+      maxAttempts: 3,
+    });
+    server.mode = { trickle: { bytes: 256, everyMs: 20 } }; // about 12 KiB/s
+    const error = await cache
+      .ensure({ url: server.url("/big.img"), sha256: sha(big) })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ImageDownloadError);
+    expect(String(error)).toMatch(/slower than 16384 bytes in 200 ms/);
+    expect(server.hits).toHaveLength(3);
+    const offsets = server.hits.map((h) => Number(/^bytes=(\d+)-$/.exec(h.range ?? "")?.[1] ?? 0));
+    // What each attempt got is kept: the next one resumes after it.
+    expect(offsets[0]).toBe(0);
+    expect(offsets[1]).toBeGreaterThan(0);
+    expect(offsets[2]).toBeGreaterThan(offsets[1] ?? 0);
+    // A fast enough server then finishes the same partial file.
+    server.mode = {};
+    const image = await cache.ensure({ url: server.url("/big.img"), sha256: sha(big) });
+    expect(readFileSync(image.path).equals(big)).toBe(true);
+    expect(server.hits.at(-1)?.range).toMatch(/^bytes=[1-9]\d*-$/);
   });
 
   it("starts over when the server ignores Range", async () => {

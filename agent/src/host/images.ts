@@ -89,7 +89,14 @@ export type ImageCacheOptions = {
   headersTimeoutMs?: number;
   /** Longest silence while the body streams (default 60 s). */
   bodyTimeoutMs?: number;
+  /**
+   * Slowest transfer an attempt keeps: fewer than `minBytes` in `windowMs` cuts it, and the next
+   * attempt resumes the partial file (default: 64 KiB per 60 s, as curl's speed limit).
+   */
+  lowSpeed?: { minBytes: number; windowMs: number };
 };
+
+const LOW_SPEED = { minBytes: 64 * 1024, windowMs: 60_000 };
 
 type IndexFile = { version: 1; entries: Record<string, Omit<ImageCacheEntry, "sha256">> };
 
@@ -376,6 +383,11 @@ export class ImageCache {
     if (offset > 0)
       for await (const chunk of createReadStream(partial, { end: offset - 1 })) hash.update(chunk);
     let written = offset;
+    // A server that trickles bytes never trips bodyTimeout; without this it holds the download,
+    // and every create waiting for its image, for as long as it trickles.
+    const { minBytes, windowMs } = this.#options.lowSpeed ?? LOW_SPEED;
+    const clock = this.#options.clock;
+    let window = { startedAt: clock.now(), bytes: 0 };
     const file = await open(partial, offset === 0 ? "w" : "a");
     try {
       for await (const chunk of response.body) {
@@ -389,6 +401,15 @@ export class ImageCache {
         }
         hash.update(bytes);
         await file.write(bytes);
+        // Checked once the chunk is kept, so every attempt leaves more for the next to resume.
+        window.bytes += bytes.length;
+        if (clock.now() - window.startedAt >= windowMs) {
+          if (window.bytes < minBytes) {
+            response.body.destroy();
+            throw new RetryableError(`slower than ${minBytes} bytes in ${windowMs} ms`);
+          }
+          window = { startedAt: clock.now(), bytes: 0 };
+        }
       }
       await file.sync();
     } catch (error) {
