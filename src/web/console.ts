@@ -35,12 +35,15 @@ const OWN = "http://strato.invalid";
  * Only same-site paths are followed after sign-in (no open redirect). Browsers drop tabs and
  * newlines and read `\` as `/` when they parse a URL, so `/\t/evil.example` would become
  * `//evil.example`: such characters are refused outright, and what is left must stay on our origin.
+ * The path given back is checked too, not only the one asked for: resolving dot segments turns
+ * `/.//evil.example` into `//evil.example`, which a browser reads as another site.
  */
 export function safeNext(next: string | undefined): string {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it refuses.
   if (!next?.startsWith("/") || /[\u0000-\u001f\u007f\\]/.test(next)) return "/";
   const url = new URL(next, OWN);
-  return url.origin === OWN && !next.startsWith("//") ? url.pathname + url.search + url.hash : "/";
+  const path = url.pathname + url.search + url.hash;
+  return url.origin === OWN && !path.startsWith("//") ? path : "/";
 }
 
 /** The layout props of a signed-in page: who, CSRF token, and the org/project switcher. */

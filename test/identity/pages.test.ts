@@ -41,6 +41,10 @@ describe("identity pages", () => {
       "/%5Cevil.example",
       "/%5C%5Cevil.example",
       "https://evil.example/",
+      // Dot segments that resolve to "//evil.example".
+      "/.//evil.example/",
+      "/a/..//evil.example",
+      "/%2e//evil.example",
     ]) {
       const page = await (await h.request(`/sign-in?next=${next}`)).text();
       expect(page, next).toContain('data-next="/"');
@@ -61,8 +65,10 @@ describe("identity pages", () => {
     expect(html).toContain("Ada Lovelace");
     const signedInAlready = await ada.request("/sign-in?next=/account/sessions");
     expect(signedInAlready.headers.get("location")).toBe("/account/sessions");
-    const offSite = await ada.request("/sign-in?next=/%09/evil.example");
-    expect(offSite.headers.get("location")).toBe("/");
+    for (const next of ["/%09/evil.example", "/.//evil.example/"]) {
+      const offSite = await ada.request(`/sign-in?next=${next}`);
+      expect(offSite.headers.get("location"), next).toBe("/");
+    }
   });
 
   it("signs out with the user menu's form (CSRF field) and refuses it without one", async () => {
