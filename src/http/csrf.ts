@@ -2,6 +2,7 @@ import type { MiddlewareHandler } from "hono";
 import { ServiceError } from "../domain/errors";
 import { constantTimeEqual } from "../lib/secrets";
 import type { AppEnv, Ctx } from "./env";
+import { parseFormBody } from "./form-body";
 
 /** The header htmx sends (public/static/js/app.js) and the field plain forms carry. */
 export const CSRF_HEADER = "x-csrf-token";
@@ -21,7 +22,7 @@ async function submittedToken(c: Ctx): Promise<string | undefined> {
     type.startsWith("application/x-www-form-urlencoded") ||
     type.startsWith("multipart/form-data")
   ) {
-    const field = (await c.req.parseBody())[CSRF_FIELD];
+    const field = (await parseFormBody(c))[CSRF_FIELD];
     return typeof field === "string" ? field : undefined;
   }
   return undefined;

@@ -4,6 +4,7 @@ import type { z } from "zod";
 import { CSRF_FIELD, type FormState } from "../../templates/components/form";
 import { ServiceError } from "../domain/errors";
 import { problemFor } from "../http/errors";
+import { parseFormBody } from "../http/form-body";
 import { type FieldError, PROBLEM_CODES, type Problem, ProblemError } from "../http/problem";
 import { fieldErrors } from "../http/validation";
 
@@ -19,7 +20,7 @@ export function emptyForm(values: Record<string, string> = {}): FormState {
  * beyond the first are dropped; the CSRF field is left out).
  */
 export async function readForm(c: Context): Promise<Record<string, string>> {
-  const body = await c.req.parseBody();
+  const body = await parseFormBody(c);
   const values: Record<string, string> = {};
   for (const [name, value] of Object.entries(body)) {
     if (name === CSRF_FIELD) continue;

@@ -2,6 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { HTTPException } from "hono/http-exception";
 import { describe, expect, it } from "vitest";
 import { ServiceError } from "../../src/domain/errors";
+import { signedInUser } from "../support/actors";
 import { createHarness, type Harness } from "../support/harness";
 
 const PROBLEM = "application/problem+json";
@@ -141,6 +142,43 @@ describe("problem+json for bad input", () => {
     });
     expect(res.status).toBe(413);
     expect((await problemOf(res)).code).toBe("payload_too_large");
+  });
+
+  it("a console form whose multipart body cannot be parsed is a 400, never a 500; one over the limit stays 413", async () => {
+    const h = await createHarness({ config: { maxBodyBytes: 256 } });
+    const ada = await signedInUser(h);
+    const broken = (extra: Record<string, string> = {}) => ({
+      method: "POST",
+      body: "garbage",
+      headers: { "content-type": "multipart/form-data; boundary=zzz", ...extra },
+    });
+    const signedInWithoutHeader = {
+      cookie: ada.cookie,
+      origin: h.deps.config.webauthn.origin,
+    };
+    for (const [path, init] of [
+      ["/orgs/org_x/rename", broken()], // the page reads the form
+      ["/hosts/hst_x/maintenance", broken()], // read before its authorization
+      ["/orgs/org_x/rename", broken(signedInWithoutHeader)], // the CSRF check reads the field
+    ] as const) {
+      const res = await h.request(path, init);
+      expect(res.status, path).toBe(400);
+      expect((await problemOf(res)).code).toBe("bad_request");
+    }
+    expect(h.logs.entries.filter((e) => e.message === "unhandled error")).toEqual([]);
+    const streamed = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode(`--zzz\r\n${"x".repeat(1000)}`));
+        controller.close();
+      },
+    });
+    const tooBig = await h.request("/orgs/org_x/rename", {
+      method: "POST",
+      body: streamed,
+      headers: { "content-type": "multipart/form-data; boundary=zzz", ...signedInWithoutHeader },
+      duplex: "half",
+    } as RequestInit);
+    expect(tooBig.status).toBe(413);
   });
 
   it("an unexpected error is a generic 500: no internals out, stack in the log", async () => {

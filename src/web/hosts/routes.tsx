@@ -20,6 +20,7 @@ import { cancelWork } from "../../domain/work/cancel";
 import { TERMINAL } from "../../domain/work/load-item";
 import { authorize, serviceContext } from "../../http/auth";
 import type { AppEnv, Ctx } from "../../http/env";
+import { parseFormBody } from "../../http/form-body";
 import { thenBack } from "../actions";
 import {
   consoleLayout,
@@ -280,7 +281,7 @@ export function registerHostPages(app: Hono<AppEnv>): void {
 
   app.post("/hosts/:hostId/maintenance", async (c) => {
     // The message depends on the submitted value, so read it before hostAction consumes the body.
-    const enabled = (await c.req.parseBody()).enabled === "true";
+    const enabled = (await parseFormBody(c)).enabled === "true";
     return hostAction(
       c,
       "operate",
