@@ -1,6 +1,6 @@
 import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { enrollmentTokens, hosts, workItems } from "../../src/db/schema";
+import { auditEvents, enrollmentTokens, hosts, workItems } from "../../src/db/schema";
 import { enqueueWork } from "../../src/domain/work/enqueue";
 import { enrollHost, FACTS } from "../agent/support";
 import type { TestUser } from "../support/actors";
@@ -9,6 +9,12 @@ import { follow, get, html, post } from "../support/pages";
 import { okJson, type Team, team } from "../tenancy/fixtures";
 
 const HTMX = true;
+
+/** The refused attempts in the audit log as "who what", sorted. */
+async function deniedAttempts(h: Harness) {
+  const rows = await h.deps.db.select().from(auditEvents).where(eq(auditEvents.outcome, "denied"));
+  return rows.map((e) => `${e.actorId} ${e.action}`).sort();
+}
 const SHA = "b".repeat(64);
 
 /** Mints a token through the page (htmx) and returns the secret shown once, and the fragment. */
@@ -343,6 +349,18 @@ describe("host pages", () => {
       "rack 4",
       "rack 4",
     ]);
+    // Refused in the console as in the API: each attempt is in the organization's audit log.
+    const refused = [
+      "host.approve",
+      "host.maintenance_on",
+      "host.revoke",
+      "enrollment_token.create",
+    ];
+    expect(await deniedAttempts(h)).toEqual(
+      [t.member, t.viewer]
+        .flatMap((user) => refused.map((action) => `${user.user.id} ${action}`))
+        .sort(),
+    );
   });
 
   it("outsiders get 404 pages and their posts change nothing", async () => {
@@ -359,5 +377,7 @@ describe("host pages", () => {
       404,
     );
     expect((await hostRow(h, hostId)).state).toBe("pending");
+    // Guesses at what they may not see are not told to the organization's log.
+    expect(await deniedAttempts(h)).toEqual([]);
   });
 });

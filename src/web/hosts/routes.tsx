@@ -4,19 +4,23 @@ import { HostDetailPage, RevokeHostPage } from "../../../templates/pages/hosts/d
 import { HostsPage } from "../../../templates/pages/hosts/list";
 import { enrollCommand, TokensPanel } from "../../../templates/pages/hosts/tokens";
 import { WorkItemPage } from "../../../templates/pages/hosts/work-item";
-import { CreateEnrollmentTokenBody, PERMISSION } from "../../api/v1/hosts/hosts";
+import { CreateEnrollmentTokenBody } from "../../api/v1/hosts/hosts";
 import type { EntityRef } from "../../authz/authorizer";
 import { ServiceError } from "../../domain/errors";
-import { createEnrollmentToken } from "../../domain/hosts/create-enrollment-token";
 import { hostReport } from "../../domain/hosts/host-report";
 import { getHost } from "../../domain/hosts/list-hosts";
+import {
+  cancelHostWorkAs,
+  createEnrollmentTokenAs,
+  DECISION_PERMISSION,
+  decideHostAs,
+  revokeEnrollmentTokenAs,
+  setMaintenanceAs,
+} from "../../domain/hosts/operator-actions";
 import { recentHostWork } from "../../domain/hosts/recent-work";
-import { revokeEnrollmentToken } from "../../domain/hosts/revoke-enrollment-token";
-import { setMaintenance } from "../../domain/hosts/set-maintenance";
-import { decideHost, type HostDecision } from "../../domain/hosts/transition";
+import type { HostDecision } from "../../domain/hosts/transition";
 import { hostWorkItemLog } from "../../domain/hosts/work-item-log";
-import { loadOrganization, orgRef } from "../../domain/orgs/shared";
-import { cancelWork } from "../../domain/work/cancel";
+import { loadOrganization } from "../../domain/orgs/shared";
 import { TERMINAL } from "../../domain/work/load-item";
 import { authorize, serviceContext } from "../../http/auth";
 import type { AppEnv, Ctx } from "../../http/env";
@@ -58,13 +62,13 @@ function tokenInput(values: Record<string, string>) {
 
 /**
  * A host action from a plain form: hosts the caller cannot see are a 404 page; a refusal or a
- * state conflict is a flash on the page the form came from (`back`), with nothing changed.
+ * state conflict is a flash on the page the form came from (`back`), with nothing changed. `run`
+ * authorizes and audits refusals as the API does (domain/hosts/operator-actions.ts).
  */
 async function hostAction(
   c: Ctx,
-  permission: string,
   success: string,
-  run: (hostId: string, values: Record<string, string>) => Promise<unknown>,
+  run: (hostId: string) => Promise<unknown>,
 ): Promise<Response> {
   if (!pageSession(c)) return toSignIn(c);
   const hostId = c.req.param("hostId") ?? "";
@@ -73,8 +77,7 @@ async function hostAction(
     throw new ServiceError("NOT_FOUND", `No host ${hostId}.`);
   }
   return thenBack(c, safeNext(values.back ?? `/hosts/${hostId}`), success, async () => {
-    await authorize(c, hostRef(hostId), permission);
-    await run(hostId, values);
+    await run(hostId);
   });
 }
 
@@ -121,17 +124,17 @@ export function registerHostPages(app: Hono<AppEnv>): void {
     if (!pageSession(c)) return toSignIn(c);
     const orgId = c.req.param("orgId");
     const values = await readForm(c);
-    // Who may not manage hosts hears so before anything about their input.
-    await authorize(c, orgRef(orgId), "manage_hosts");
     let created: { secret: string };
     try {
-      const input = tokenInput(values);
-      created = await createEnrollmentToken(serviceContext(c), {
-        orgId,
-        description: input.description,
-        scope: input.scope,
-        maxUses: input.maxUses,
-        ttlMs: input.ttlHours * 3_600_000,
+      // Who may not manage hosts hears so (and is audited) before anything about their input.
+      created = await createEnrollmentTokenAs(serviceContext(c), orgId, () => {
+        const input = tokenInput(values);
+        return {
+          description: input.description,
+          scope: input.scope,
+          maxUses: input.maxUses,
+          ttlMs: input.ttlHours * 3_600_000,
+        };
       });
     } catch (err) {
       const failed = formFailure(err, values);
@@ -154,8 +157,7 @@ export function registerHostPages(app: Hono<AppEnv>): void {
     if (!pageSession(c)) return toSignIn(c);
     const orgId = c.req.param("orgId");
     return thenBack(c, `/orgs/${orgId}/hosts`, "Enrollment token revoked.", async () => {
-      await authorize(c, orgRef(orgId), "manage_hosts");
-      await revokeEnrollmentToken(serviceContext(c), orgId, c.req.param("tokenId"));
+      await revokeEnrollmentTokenAs(serviceContext(c), orgId, c.req.param("tokenId"));
     });
   });
 
@@ -247,7 +249,7 @@ export function registerHostPages(app: Hono<AppEnv>): void {
     const active = pageSession(c);
     if (!active) return toSignIn(c);
     const hostId = c.req.param("hostId");
-    await authorize(c, hostRef(hostId), PERMISSION.revoke);
+    await authorize(c, hostRef(hostId), DECISION_PERMISSION.revoke);
     const host = await getHost(c.var.deps, hostId);
     if (!host) throw new ServiceError("NOT_FOUND", `No host ${hostId}.`);
     return renderPage(c, {
@@ -264,18 +266,15 @@ export function registerHostPages(app: Hono<AppEnv>): void {
 
   for (const decision of ["approve", "reject", "disable", "enable", "revoke"] as const) {
     app.post(`/hosts/:hostId/${decision}`, (c) =>
-      hostAction(c, PERMISSION[decision], DONE[decision], (hostId) =>
-        decideHost(serviceContext(c), hostId, decision),
-      ),
+      hostAction(c, DONE[decision], (hostId) => decideHostAs(serviceContext(c), hostId, decision)),
     );
   }
 
   app.post("/hosts/:hostId/work-items/:itemId/cancel", (c) =>
     hostAction(
       c,
-      "operate",
       "Cancellation requested: a queued item ends now, a running one at its next safe point.",
-      (hostId) => cancelWork(serviceContext(c), c.req.param("itemId"), { hostId }),
+      (hostId) => cancelHostWorkAs(serviceContext(c), hostId, c.req.param("itemId")),
     ),
   );
 
@@ -284,9 +283,8 @@ export function registerHostPages(app: Hono<AppEnv>): void {
     const enabled = (await parseFormBody(c)).enabled === "true";
     return hostAction(
       c,
-      "operate",
       enabled ? "Maintenance started: no new work is placed here." : "Maintenance ended.",
-      (hostId) => setMaintenance(serviceContext(c), hostId, enabled),
+      (hostId) => setMaintenanceAs(serviceContext(c), hostId, enabled),
     );
   });
 }

@@ -1,17 +1,18 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { WORK_EVENT_KINDS, WORK_STATES } from "../../../db/schema";
-import { auditRefusals } from "../../../domain/audit/refusals";
 import { ServiceError } from "../../../domain/errors";
-import { createEnrollmentToken } from "../../../domain/hosts/create-enrollment-token";
 import { HOST_HEALTH } from "../../../domain/hosts/health";
 import { listEnrollmentTokens } from "../../../domain/hosts/list-enrollment-tokens";
 import { getHost, type HostView, listHosts } from "../../../domain/hosts/list-hosts";
+import {
+  cancelHostWorkAs,
+  createEnrollmentTokenAs,
+  decideHostAs,
+  revokeEnrollmentTokenAs,
+  setMaintenanceAs,
+} from "../../../domain/hosts/operator-actions";
 import { hostWorkItem, recentHostWork } from "../../../domain/hosts/recent-work";
-import { revokeEnrollmentToken } from "../../../domain/hosts/revoke-enrollment-token";
-import { setMaintenance } from "../../../domain/hosts/set-maintenance";
-import { decideHost, type HostDecision } from "../../../domain/hosts/transition";
 import { hostWorkItemLog, WORK_LOG_LIMIT } from "../../../domain/hosts/work-item-log";
-import { cancelWork } from "../../../domain/work/cancel";
 import { authorize, serviceContext } from "../../../http/auth";
 import type { Router } from "../../router";
 import { problemResponses } from "../../schemas";
@@ -136,14 +137,6 @@ const WorkItemLog = WorkItem.extend({
 }).openapi("HostWorkItemLog");
 
 const ACTIONS = ["approve", "reject", "disable", "enable", "revoke"] as const;
-/** host#approve for the enrollment decision, host#operate for running it, host#delete to revoke. */
-export const PERMISSION: Record<HostDecision, string> = {
-  approve: "approve",
-  reject: "approve",
-  disable: "operate",
-  enable: "operate",
-  revoke: "delete",
-};
 
 const routes = {
   createToken: createRoute({
@@ -275,30 +268,17 @@ async function hostOrThrow(
 }
 
 /** The host's organization, for the audit record of a refused action. */
-async function hostOrgId(c: Parameters<typeof serviceContext>[0], hostId: string) {
-  return (await hostOrThrow(c, hostId)).orgId;
-}
-
 /** Operator routes for hosts and enrollment tokens (issue 5 §1, §2, §8). */
 export function registerHosts(app: Router): void {
   app.openapi(routes.createToken, async (c) => {
     const { orgId } = c.req.valid("param");
     const body = c.req.valid("json");
-    const org = { type: "organization", id: orgId };
-    const { token, secret } = await auditRefusals(
-      serviceContext(c),
-      { action: "enrollment_token.create", target: org, orgId },
-      async () => {
-        await authorize(c, org, "manage_hosts");
-        return createEnrollmentToken(serviceContext(c), {
-          orgId,
-          description: body.description,
-          scope: body.scope,
-          maxUses: body.maxUses,
-          ttlMs: body.ttlHours * 3_600_000,
-        });
-      },
-    );
+    const { token, secret } = await createEnrollmentTokenAs(serviceContext(c), orgId, () => ({
+      description: body.description,
+      scope: body.scope,
+      maxUses: body.maxUses,
+      ttlMs: body.ttlHours * 3_600_000,
+    }));
     return c.json({ ...token, secret }, 201);
   });
 
@@ -310,8 +290,7 @@ export function registerHosts(app: Router): void {
 
   app.openapi(routes.revokeToken, async (c) => {
     const { orgId, tokenId } = c.req.valid("param");
-    await authorize(c, { type: "organization", id: orgId }, "manage_hosts");
-    await revokeEnrollmentToken(serviceContext(c), orgId, tokenId);
+    await revokeEnrollmentTokenAs(serviceContext(c), orgId, tokenId);
     return c.body(null, 204);
   });
 
@@ -329,15 +308,7 @@ export function registerHosts(app: Router): void {
 
   app.openapi(routes.decide, async (c) => {
     const { hostId, action } = c.req.valid("param");
-    const host = { type: "host", id: hostId };
-    await auditRefusals(
-      serviceContext(c),
-      { action: `host.${action}`, target: host, orgId: () => hostOrgId(c, hostId) },
-      async () => {
-        await authorize(c, host, PERMISSION[action]);
-        await decideHost(serviceContext(c), hostId, action);
-      },
-    );
+    await decideHostAs(serviceContext(c), hostId, action);
     return c.json(await hostOrThrow(c, hostId), 200);
   });
 
@@ -359,38 +330,13 @@ export function registerHosts(app: Router): void {
 
   app.openapi(routes.cancelWork, async (c) => {
     const { hostId, itemId } = c.req.valid("param");
-    const host = { type: "host", id: hostId };
-    await auditRefusals(
-      serviceContext(c),
-      {
-        action: "work_item.cancel",
-        target: { type: "work_item", id: itemId },
-        orgId: () => hostOrgId(c, hostId),
-      },
-      async () => {
-        await authorize(c, host, "operate");
-        await cancelWork(serviceContext(c), itemId, { hostId });
-      },
-    );
+    await cancelHostWorkAs(serviceContext(c), hostId, itemId);
     return c.json(await hostWorkItem(c.var.deps, hostId, itemId), 200);
   });
 
   app.openapi(routes.maintenance, async (c) => {
     const { hostId } = c.req.valid("param");
-    const enabled = c.req.valid("json").enabled;
-    const host = { type: "host", id: hostId };
-    await auditRefusals(
-      serviceContext(c),
-      {
-        action: enabled ? "host.maintenance_on" : "host.maintenance_off",
-        target: host,
-        orgId: () => hostOrgId(c, hostId),
-      },
-      async () => {
-        await authorize(c, host, "operate");
-        await setMaintenance(serviceContext(c), hostId, enabled);
-      },
-    );
+    await setMaintenanceAs(serviceContext(c), hostId, c.req.valid("json").enabled);
     return c.json(await hostOrThrow(c, hostId), 200);
   });
 }
