@@ -15,6 +15,7 @@ import { ensureHostGrace } from "./domain/hosts/grace";
 import { accessLog } from "./http/access-log";
 import { authenticate } from "./http/auth";
 import { formBodyGuard, jsonBodyGuard } from "./http/body-guard";
+import { noStore } from "./http/cache-control";
 import { csrfProtection } from "./http/csrf";
 import { onError, onNotFound } from "./http/errors";
 import { problemResponse } from "./http/problem";
@@ -41,6 +42,7 @@ export function createApp(deps: Deps): App {
   app.use(requestId({ limitLength: 128, generator: () => deps.ids.next("request") }));
   app.use(accessLog());
   app.use(securityHeaders());
+  app.use(noStore());
   app.use(
     methodNotAllowed({
       app,

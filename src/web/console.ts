@@ -13,7 +13,13 @@ type Ctx = Context<AppEnv>;
 const CURRENT_ORG_COOKIE = "strato_org";
 
 export function rememberCurrentOrg(c: Ctx, orgId: string): void {
-  setCookie(c, CURRENT_ORG_COOKIE, orgId, { httpOnly: true, sameSite: "Lax", path: "/" });
+  setCookie(c, CURRENT_ORG_COOKIE, orgId, {
+    httpOnly: true,
+    sameSite: "Lax",
+    path: "/",
+    // As the session cookie: over https it never goes out in clear.
+    secure: c.var.deps.config.webauthn.origin.startsWith("https:"),
+  });
 }
 
 /** The signed-in browser session of a page request, or null. */

@@ -179,14 +179,21 @@ describe("organization and project pages", () => {
       expect(await bad.text()).toContain("1 to 100 characters");
     }
 
-    const created = await html(
-      await post(t.admin, tokens, { name: "ci", role: "viewer", expiresInDays: "30" }, HTMX),
-      201,
+    const answer = await post(
+      t.admin,
+      tokens,
+      { name: "ci", role: "viewer", expiresInDays: "30" },
+      HTMX,
     );
+    // Shown once: no browser or proxy cache keeps the answer (nor any private page or API answer).
+    expect(answer.headers.get("cache-control")).toBe("no-store");
+    const created = await html(answer, 201);
     const secret = /(strato_[A-Za-z0-9_-]{40,})/.exec(created)?.[1] ?? "";
     expect(secret).not.toBe("");
     const me = await h.request("/api/v1/me", { headers: { authorization: `Bearer ${secret}` } });
     expect(me.status).toBe(200);
+    expect(me.headers.get("cache-control")).toBe("no-store");
+    expect((await get(t.admin, tokens)).headers.get("cache-control")).toBe("no-store");
     expect(await html(await get(t.admin, tokens))).not.toContain(secret);
 
     const listed = await okJson<{ items: { id: string; name: string }[] }>(
