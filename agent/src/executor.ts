@@ -8,7 +8,8 @@ export type ExecutionOutcome =
       error: { code: string; message?: string; retryable: boolean };
       observed?: Record<string, unknown>;
     }
-  | { outcome: "cancelled" };
+  /** Stopped at a safe point (or before it began); `observed` is the VM as it was left. */
+  | { outcome: "cancelled"; observed?: Record<string, unknown> };
 
 export type ExecutionContext = {
   item: WorkItemClaims;

@@ -819,7 +819,12 @@ export class AgentRuntime {
       this.#inFlight.delete(entry.itemId);
     }
     if (abort.signal.reason === "timeout" && outcome.outcome !== "succeeded") {
-      outcome = { outcome: "failed", error: { code: "timeout", retryable: true } };
+      const { observed } = outcome;
+      outcome = {
+        outcome: "failed",
+        error: { code: "timeout", retryable: true },
+        ...(observed ? { observed } : {}),
+      };
     }
     const body: Record<string, unknown> = {
       lease_epoch: handle.leaseEpoch,

@@ -380,8 +380,10 @@ describe("VM ops against the simulator, real qemu-img/mtools", () => {
     });
     const aborted = new AbortController();
     aborted.abort();
+    // Cancelled before it began: with the VM as it was left, for the control plane to follow.
     expect(await del.run({ ...item("vm.delete", {}), signal: aborted.signal })).toEqual({
       outcome: "cancelled",
+      observed: { state: "deleted", hostVmId: "vm-x" },
     });
   });
 

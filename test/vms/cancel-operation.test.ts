@@ -4,6 +4,7 @@ import { auditEvents, hosts, TERMINAL_WORK_STATES, vms, workItems } from "../../
 import { SHUT_OUT_PAGE } from "../../src/domain/hosts/shut-out";
 import { runPeriodicJobs } from "../../src/domain/periodic";
 import { enqueueWork } from "../../src/domain/work/enqueue";
+import { recordResult } from "../../src/domain/work/record-result";
 import { hostReports, vmFleet } from "../support/fleet";
 import type { Harness } from "../support/harness";
 import { expectProblem, okJson, type Team } from "../tenancy/fixtures";
@@ -140,6 +141,59 @@ describe("POST /api/v1/operations/{id}/cancel", () => {
       .where(eq(workItems.idem, restart.operation.id));
     expect(item?.cancelRequestedAt).not.toBeNull();
     expect(item?.state).toBe("accepted");
+  });
+
+  it("a cancel its host confirms leaves the VM as the host saw it: meant to stay so, its room given back", async () => {
+    const { h, t, hostId, imageId } = await vmFleet();
+    const vmId = await runningVm(h, t, hostId, imageId);
+    const [host] = await h.deps.db.select().from(hosts).where(eq(hosts.id, hostId));
+    if (!host) throw new Error("no host");
+    /** The host holds the operation's item, the user cancels, the host confirms it stopped. */
+    const cancelHeld = async (opId: string, observed?: Record<string, unknown>) => {
+      const [item] = await h.deps.db
+        .update(workItems)
+        .set({ state: "accepted", leaseEpoch: 1, leaseExpiresAt: h.clock.now() + 60_000 })
+        .where(eq(workItems.idem, opId))
+        .returning();
+      if (!item) throw new Error("no item");
+      expect(await okJson<Op>(await cancel(t, opId))).toMatchObject({ status: "running" });
+      await recordResult(h.deps, host, item.id, {
+        lease_epoch: 1,
+        attempt: 1,
+        outcome: "cancelled",
+        ...(observed ? { observed } : {}),
+      });
+      expect(await okJson<Op>(await t.member.request(`/api/v1/operations/${opId}`))).toMatchObject({
+        status: "cancelled",
+      });
+    };
+    // A stop stopped at a safe point, the VM still running: it is meant to run.
+    const stop = await okJson<Accepted>(
+      await t.member.request(`/api/v1/vms/${vmId}/stop`, { method: "POST" }),
+      202,
+    );
+    await cancelHeld(stop.operation.id, { state: "running", hostVmId: vmId });
+    expect(await vmRow(h, vmId)).toMatchObject({
+      observedState: "running",
+      desiredState: "running",
+    });
+    // A resize of the stopped VM cancelled before it began (no observation): its last report.
+    await okJson(await t.member.request(`/api/v1/vms/${vmId}/stop`, { method: "POST" }), 202);
+    await hostReports(h, vmId);
+    await inventoryHas(h, hostId, vmId, "stopped");
+    const resize = await okJson<Accepted>(
+      await t.member.request(`/api/v1/vms/${vmId}/resize`, {
+        method: "POST",
+        json: { diskGb: 50 },
+      }),
+      202,
+    );
+    await cancelHeld(resize.operation.id);
+    expect(await vmRow(h, vmId)).toMatchObject({
+      observedState: "stopped",
+      desiredState: "stopped",
+      diskGb: 10,
+    });
   });
 
   it("an operation whose dispatch was lost is cancelled directly", async () => {

@@ -15,7 +15,8 @@ export type ExecutorOutcome =
       error: { code: string; message?: string; retryable: boolean };
       observed?: Record<string, unknown>;
     }
-  | { outcome: "cancelled" };
+  /** Stopped at a safe point (or before it began); `observed` is the VM as it was left. */
+  | { outcome: "cancelled"; observed?: Record<string, unknown> };
 
 export type ExecutorHandler = {
   validate(params: Record<string, unknown>): boolean;
@@ -51,8 +52,9 @@ export function executorHandlers(
           };
         } catch (error) {
           const failure = toVmOpError(error);
-          if (failure.code === "cancelled") return { outcome: "cancelled" };
           const observed: Observed | undefined = failure.observed;
+          if (failure.code === "cancelled")
+            return { outcome: "cancelled", ...(observed ? { observed } : {}) };
           return {
             outcome: "failed",
             error: {

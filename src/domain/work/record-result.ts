@@ -68,7 +68,9 @@ async function recordOnce(
   }
   if (item.leaseEpoch !== input.lease_epoch) throw staleEpoch(item, input.lease_epoch);
   if (item.state === "queued") throw notLeased(item);
-  const effects = await resultEffects(deps, item, input);
+  // A cancelled item did not do what was asked (it stopped at a safe point, or never began): its
+  // resource follows what the host observed, else its last report, as for one that never ran.
+  const effects = await resultEffects(deps, item, input, input.outcome !== "cancelled");
   const answer = { id: item.id, state: input.outcome, late: false };
   await deps.db.batch([
     deps.db
