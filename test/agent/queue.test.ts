@@ -205,6 +205,33 @@ describe("claim", () => {
     expect(await item(h, queued.id)).toMatchObject({ state: "succeeded", late: false });
   });
 
+  it("an item resumed without its ack (the agent died between journal and ack) shows as running", async () => {
+    const h = await createHarness();
+    const host = await readyHost(h);
+    const [a, b] = await enqueue(h, host.hostId, 2);
+    if (!a || !b) throw new Error("no items");
+    await claim(h, host);
+    // a: the restarted agent renews it with its step and runs it; b: its first lines arrive.
+    const renew = await call(h, `/items/${a.id}/renew`, {
+      token: host.token,
+      body: { lease_epoch: 1, step: "resume" },
+    });
+    expect(renew.status).toBe(200);
+    const events = await call(h, `/items/${b.id}/events`, {
+      token: host.token,
+      body: { lease_epoch: 1, events: [{ kind: "progress", at: 1, message: "started" }] },
+      headers: { "idempotency-key": `${b.id}:1:events:1` },
+    });
+    expect(events.status).toBe(200);
+    for (const id of [a.id, b.id]) expect((await item(h, id))?.state).toBe("running");
+    // A late ack keeps it running.
+    const ack = await call(h, `/items/${a.id}/ack`, {
+      token: host.token,
+      body: { status: "accepted", lease_epoch: 1 },
+    });
+    expect(await ack.json()).toMatchObject({ state: "running" });
+  });
+
   it("an accepted item keeps its lease while renewed; renew re-leases a stalled item of the current epoch", async () => {
     const h = await createHarness();
     const host = await readyHost(h);

@@ -1,4 +1,4 @@
-import { and, eq } from "drizzle-orm";
+import { and, eq, inArray } from "drizzle-orm";
 import { workEvents, workItems } from "../../db/schema";
 import type { Deps } from "../../deps";
 import { commit, type Statement } from "../context";
@@ -14,7 +14,7 @@ export type AgentEvent = {
 };
 
 /**
- * Stores a batch of progress and log lines; the first one moves `accepted` to `running`, and the
+ * Stores a batch of progress and log lines; the first one moves `accepted` (or `leased`) to `running`, and the
  * progress lines show on what the item is for (a VM's reason and operation steps).
  */
 export async function recordEvents(
@@ -43,7 +43,8 @@ export async function recordEvents(
     deps.db
       .update(workItems)
       .set({ state: "running", updatedAt: now })
-      .where(and(eq(workItems.id, item.id), eq(workItems.state, "accepted"))),
+      // From `leased` too: lines mean it runs, also when its ack never arrived (see renew).
+      .where(and(eq(workItems.id, item.id), inArray(workItems.state, ["leased", "accepted"]))),
     ...(await progressEffects(deps, item, progress)),
     ...alongside,
   ]);

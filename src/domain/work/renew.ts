@@ -31,9 +31,11 @@ async function renewOnce(
   }
   const now = deps.clock.now();
   const leaseExpiresAt = now + deps.config.agent.leaseMs;
-  // A step means the item runs, except `blocked`: a held item's renewal that raced its ack.
+  // A step means the item runs, except `blocked`: a held item's renewal that raced its ack. Also
+  // from `leased`: an agent that journaled the item but died before its ack resumes it so.
   const started = input.step !== undefined && input.step !== HELD_STEP;
-  const state = started && item.state === "accepted" ? "running" : item.state;
+  const state =
+    started && (item.state === "accepted" || item.state === "leased") ? "running" : item.state;
   await deps.db.batch([
     deps.db
       .update(workItems)
