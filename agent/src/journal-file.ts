@@ -92,6 +92,10 @@ export class FileJournal implements ReplayJournal, ExecutionState {
     return this.entry(idem)?.state === "done";
   }
 
+  async hasStarted(idem: string): Promise<boolean> {
+    return this.entry(idem)?.state === "running";
+  }
+
   async appliedGeneration(uid: string): Promise<number | undefined> {
     const row = this.#db.prepare("SELECT gen FROM generations WHERE uid = ?").get(uid) as
       | { gen: number }

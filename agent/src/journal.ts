@@ -11,6 +11,8 @@ export interface ReplayJournal {
 export interface ExecutionState {
   /** The `idem` has a stored result. */
   isDone(idem: string): Promise<boolean>;
+  /** The `idem` began running here (and has no result yet): a new lease of it resumes it. */
+  hasStarted(idem: string): Promise<boolean>;
   /** Highest generation applied to a resource uid, or undefined if none. */
   appliedGeneration(uid: string): Promise<number | undefined>;
   /** The work item (`sub`) has finished, whatever its outcome. */
@@ -39,6 +41,7 @@ export function createMemoryReplayJournal(clock: { now(): number }): ReplayJourn
 }
 
 export type MemoryExecutionState = ExecutionState & {
+  markStarted(idem: string): void;
   markDone(idem: string, itemId: string): void;
   markApplied(uid: string, gen: number): void;
 };
@@ -46,11 +49,18 @@ export type MemoryExecutionState = ExecutionState & {
 /** In-memory execution state with setters, so tests can mark items done and generations applied. */
 export function createMemoryExecutionState(): MemoryExecutionState {
   const done = new Set<string>();
+  const started = new Set<string>();
   const finished = new Set<string>();
   const generations = new Map<string, number>();
   return {
     async isDone(idem) {
       return done.has(idem);
+    },
+    async hasStarted(idem) {
+      return started.has(idem) && !done.has(idem);
+    },
+    markStarted(idem) {
+      started.add(idem);
     },
     async appliedGeneration(uid) {
       return generations.get(uid);

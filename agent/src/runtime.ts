@@ -349,15 +349,20 @@ export class AgentRuntime {
       }
       let cancelled = false;
       try {
-        const reply = await this.#client.send("POST", `/items/${entry.itemId}/renew`, {
-          body: { lease_epoch: entry.leaseEpoch, step: "resume" },
-        });
+        // Retried while the control plane is unreachable: a skipped entry lapses, and its next
+        // lease comes late.
+        const reply = await this.#retrying(() =>
+          this.#client.send("POST", `/items/${entry.itemId}/renew`, {
+            body: { lease_epoch: entry.leaseEpoch, step: "resume" },
+          }),
+        );
         cancelled = (reply.body as { cancel?: unknown } | null)?.cancel === true;
       } catch (error) {
         if (error instanceof ControlPlaneError && error.code === "item_cancelled") {
           cancelled = true;
         } else {
-          // A newer epoch exists: the next claim re-delivers it.
+          // A newer epoch exists (or it is stopping): the next claim re-delivers it, and one
+          // begun here is resumed under that lease, even past its start_by (verify.ts).
           this.#log.info("journaled item not resumable under its old lease", {
             itemId: entry.itemId,
             error: String(error),

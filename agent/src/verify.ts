@@ -134,8 +134,11 @@ async function checkOrder(
   if (item.seq <= ctx.claim.cursor) return "out_of_order";
   const applied = await ctx.state.appliedGeneration(item.resource.uid);
   if (applied !== undefined && item.gen <= applied) return "superseded";
-  // Deadline before `after`: a held item whose start_by passes must end, not wait forever.
-  if (ctx.clock.now() / 1000 - CLOCK_SKEW_TOLERANCE_S > item.start_by) return "deadline";
+  // Deadline before `after`: a held item whose start_by passes must end, not wait forever. One
+  // that started here already (its lease lapsed while this agent was down) is resumed: refusing
+  // it would report work that ran as never started.
+  const late = ctx.clock.now() / 1000 - CLOCK_SKEW_TOLERANCE_S > item.start_by;
+  if (late && !(await ctx.state.hasStarted(item.idem))) return "deadline";
   for (const dep of item.after) if (!(await ctx.state.isFinished(dep))) return "blocked";
   return undefined;
 }

@@ -242,6 +242,11 @@ describe.each(Object.entries(SIGNERS))("%s", (_name, make) => {
       await signer.sign(workClaims({ gen: 9, start_by: T0 + 60, jti: "j3" })),
       "deadline",
     );
+    // Past its start_by but begun here already (a new lease after the agent was down): resumed.
+    setup.state.markStarted(workClaims().idem);
+    expect(
+      await verify(await signer.sign(workClaims({ gen: 9, start_by: T0 + 60, jti: "j4" }))),
+    ).toMatchObject({ ok: true });
   });
 
   it("holds items whose dependencies are unfinished, then accepts the same token", async () => {
