@@ -652,8 +652,9 @@ export class AgentRuntime {
       cancel = (reply.body as { cancel?: unknown } | null)?.cancel === true;
     } catch (error) {
       if (error instanceof ControlPlaneError && error.status === 409) {
-        // A newer lease exists (or the item ended): the next claim says what is left to do.
-        this.#held.delete(claimed.id);
+        // A newer lease exists (or the item ended): the next claim says what is left to do. Only
+        // this hold goes: a rescan may have replaced it with the newer lease's meanwhile.
+        if (this.#held.get(claimed.id) === held) this.#held.delete(claimed.id);
         return;
       }
       if (error instanceof ControlPlaneError && error.code === "item_cancelled") cancel = true;
