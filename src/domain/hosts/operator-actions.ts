@@ -1,8 +1,10 @@
 import { eq } from "drizzle-orm";
+import type { EntityRef } from "../../authz/authorizer";
 import { hosts } from "../../db/schema";
 import { auditRefusals } from "../audit/refusals";
 import { authorizeActor } from "../authorize";
 import type { ServiceContext } from "../context";
+import { orgRef } from "../orgs/shared";
 import { cancelWork } from "../work/cancel";
 import { type CreateEnrollmentTokenInput, createEnrollmentToken } from "./create-enrollment-token";
 import { revokeEnrollmentToken } from "./revoke-enrollment-token";
@@ -23,8 +25,7 @@ export const DECISION_PERMISSION: Record<HostDecision, string> = {
   revoke: "delete",
 };
 
-const hostRef = (id: string) => ({ type: "host", id });
-const orgRef = (id: string) => ({ type: "organization", id });
+export const hostRef = (id: string): EntityRef => ({ type: "host", id });
 
 async function orgOfHost(sc: ServiceContext, hostId: string): Promise<string | null> {
   const row = await sc.deps.db.query.hosts.findFirst({

@@ -5,7 +5,6 @@ import { HostsPage } from "../../../templates/pages/hosts/list";
 import { enrollCommand, TokensPanel } from "../../../templates/pages/hosts/tokens";
 import { WorkItemPage } from "../../../templates/pages/hosts/work-item";
 import { CreateEnrollmentTokenBody } from "../../api/v1/hosts/hosts";
-import type { EntityRef } from "../../authz/authorizer";
 import { ServiceError } from "../../domain/errors";
 import { hostReport } from "../../domain/hosts/host-report";
 import { getHost } from "../../domain/hosts/list-hosts";
@@ -14,6 +13,7 @@ import {
   createEnrollmentTokenAs,
   DECISION_PERMISSION,
   decideHostAs,
+  hostRef,
   revokeEnrollmentTokenAs,
   setMaintenanceAs,
 } from "../../domain/hosts/operator-actions";
@@ -40,8 +40,6 @@ import { renderPage } from "../render";
 import { may } from "../vms/shared";
 import { factRows, hostsPageProps, type TokenForm } from "./view";
 import { workItemPageProps } from "./work-item-view";
-
-const hostRef = (id: string): EntityRef => ({ type: "host", id });
 
 const DONE: Record<HostDecision, string> = {
   approve: "Host approved. It picks up work from its next call.",
