@@ -11,7 +11,7 @@ import { revokeEnrollmentToken } from "../../src/domain/hosts/revoke-enrollment-
 import { decideHost } from "../../src/domain/hosts/transition";
 import { ProblemError } from "../../src/http/problem";
 import { createHarness } from "../support/harness";
-import { heldWrites } from "../support/held-writes";
+import { secondWritesFirst } from "../support/held-writes";
 import {
   accessToken,
   call,
@@ -87,14 +87,16 @@ describe("enrollment tokens", () => {
     const { key } = await generateAgentKey();
     const proof = await enrollmentProof(key, spare, h.clock.now());
     const body = { token: spare, public_jwk: key.publicJwk, facts: FACTS, proof };
-    const slow = heldWrites(h.deps);
-    const first = enroll(slow.deps, body, "first").then(
-      () => "enrolled",
-      (err: unknown) => (err instanceof ProblemError ? err.problem.code : String(err)),
+    const { first, second } = await secondWritesFirst(
+      h.deps,
+      (deps) =>
+        enroll(deps, body, "first").then(
+          () => "enrolled",
+          (err: unknown) => (err instanceof ProblemError ? err.problem.code : String(err)),
+        ),
+      () => call(h, "/enroll", { body }),
     );
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    expect((await call(h, "/enroll", { body })).status).toBe(201);
-    slow.release();
+    expect(second.status).toBe(201);
     expect(await first).toBe("conflict");
     const [row] = (await listEnrollmentTokens(h.deps, orgId)).filter((t) => t.maxUses === 5);
     expect(row?.uses).toBe(1);

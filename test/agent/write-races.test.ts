@@ -8,10 +8,8 @@ import { enqueueWork } from "../../src/domain/work/enqueue";
 import { recordResult } from "../../src/domain/work/record-result";
 import { renewLease } from "../../src/domain/work/renew";
 import { createHarness, type Harness } from "../support/harness";
-import { heldWrites, refusalCode } from "../support/held-writes";
+import { refusalCode, secondWritesFirst } from "../support/held-writes";
 import { acceptedItem, call, enrollHost, mintToken, readyHost, system } from "./support";
-
-const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
 
 const row = (h: Harness, id: string) =>
   h.deps.db.query.workItems.findFirst({ where: eq(workItems.id, id) });
@@ -36,11 +34,11 @@ describe("writes that lose a race change nothing (guarded batches)", () => {
     const host = await readyHost(h);
     const id = await acceptedItem(h, host);
     const agent = await authenticateAgent(h.deps, `Bearer ${host.token}`, { allowPending: false });
-    const slow = heldWrites(h.deps);
-    const renewal = renewLease(slow.deps, agent, id, { lease_epoch: 1, step: "working" });
-    await settle();
-    await recordResult(h.deps, agent, id, { lease_epoch: 1, attempt: 1, outcome: "succeeded" });
-    slow.release();
+    const { first: renewal } = await secondWritesFirst(
+      h.deps,
+      (deps) => renewLease(deps, agent, id, { lease_epoch: 1, step: "working" }),
+      () => recordResult(h.deps, agent, id, { lease_epoch: 1, attempt: 1, outcome: "succeeded" }),
+    );
     expect(await refusalCode(renewal)).toBe("conflict");
     expect(await row(h, id)).toMatchObject({ state: "succeeded", leaseExpiresAt: null });
     h.clock.advance(120_000);
@@ -50,11 +48,12 @@ describe("writes that lose a race change nothing (guarded batches)", () => {
 
   it("a renewal read before its cancellation was settled answers 410, and the item stays cancelled", async () => {
     const { h, id, agent } = await cancelledWhileHeld();
-    const slow = heldWrites(h.deps);
-    const renewal = renewLease(slow.deps, agent, id, { lease_epoch: 1 });
-    await settle();
-    expect(await settleLapsedCancellations(h.deps)).toBe(1);
-    slow.release();
+    const { first: renewal, second: settled } = await secondWritesFirst(
+      h.deps,
+      (deps) => renewLease(deps, agent, id, { lease_epoch: 1 }),
+      () => settleLapsedCancellations(h.deps),
+    );
+    expect(settled).toBe(1);
     expect(await refusalCode(renewal)).toBe("item_cancelled");
     expect(await row(h, id)).toMatchObject({ state: "cancelled", leaseExpiresAt: null });
     expect(await settleLapsedCancellations(h.deps)).toBe(0);
@@ -62,15 +61,12 @@ describe("writes that lose a race change nothing (guarded batches)", () => {
 
   it("a result read before its cancellation was settled is kept as late; the cancellation stands", async () => {
     const { h, id, agent } = await cancelledWhileHeld();
-    const slow = heldWrites(h.deps);
-    const result = recordResult(slow.deps, agent, id, {
-      lease_epoch: 1,
-      attempt: 1,
-      outcome: "succeeded",
-    });
-    await settle();
-    expect(await settleLapsedCancellations(h.deps)).toBe(1);
-    slow.release();
+    const { first: result, second: settled } = await secondWritesFirst(
+      h.deps,
+      (deps) => recordResult(deps, agent, id, { lease_epoch: 1, attempt: 1, outcome: "succeeded" }),
+      () => settleLapsedCancellations(h.deps),
+    );
+    expect(settled).toBe(1);
     expect(await result).toEqual({ id, state: "cancelled", late: true });
     expect(await row(h, id)).toMatchObject({
       state: "cancelled",
@@ -84,11 +80,11 @@ describe("writes that lose a race change nothing (guarded batches)", () => {
     const old = await readyHost(h);
     const { res } = await enrollHost(h, await mintToken(h, old.orgId));
     const { host_id: newId } = (await res.json()) as { host_id: string };
-    const slow = heldWrites(h.deps);
-    const approval = decideHost({ ...system(h), deps: slow.deps }, newId, "approve");
-    await settle();
-    await decideHost(system(h), newId, "reject");
-    slow.release();
+    const { first: approval } = await secondWritesFirst(
+      h.deps,
+      (deps) => decideHost({ ...system(h), deps }, newId, "approve"),
+      () => decideHost(system(h), newId, "reject"),
+    );
     expect(await refusalCode(approval)).toBe("CONFLICT");
     const states = await h.deps.db.select({ id: hosts.id, state: hosts.state }).from(hosts);
     expect(states).toEqual(

@@ -41,3 +41,25 @@ export async function refusalCode(promise: Promise<unknown>): Promise<string> {
   }
   return "none";
 }
+
+/**
+ * The race `heldWrites` sets up: `first` runs on held writes (its reads go at once), `second`
+ * runs to its end, then `first` may write. Returns the first's outcome still pending (for
+ * `refusalCode`, or to await) and the second's.
+ */
+export async function secondWritesFirst<T, U>(
+  deps: Deps,
+  first: (held: Deps) => Promise<T>,
+  second: () => Promise<U>,
+): Promise<{ first: Promise<T>; second: U }> {
+  const slow = heldWrites(deps);
+  const pending = first(slow.deps);
+  // Awaited by the caller later: a refusal meanwhile is not an unhandled rejection.
+  pending.catch(() => undefined);
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  try {
+    return { first: pending, second: await second() };
+  } finally {
+    slow.release();
+  }
+}

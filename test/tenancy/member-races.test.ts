@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { addProjectMember } from "../../src/domain/projects/add-project-member";
 import { createHarness } from "../support/harness";
-import { heldWrites, refusalCode } from "../support/held-writes";
+import { refusalCode, secondWritesFirst } from "../support/held-writes";
 import { actingAs, team } from "./fixtures";
 
 describe("membership changes that race", () => {
@@ -10,11 +10,11 @@ describe("membership changes that race", () => {
     const t = await team(h);
     const owner = actingAs(h, t.owner);
     const input = { userId: t.viewer.user.id, role: "member" as const };
-    const slow = heldWrites(h.deps);
-    const first = addProjectMember({ ...owner, deps: slow.deps }, t.project.id, input);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    await addProjectMember(owner, t.project.id, input);
-    slow.release();
+    const { first } = await secondWritesFirst(
+      h.deps,
+      (deps) => addProjectMember({ ...owner, deps }, t.project.id, input),
+      () => addProjectMember(owner, t.project.id, input),
+    );
     expect(await refusalCode(first)).toBe("already_member");
   });
 });

@@ -5,7 +5,7 @@ import { CreateImageInput, createImage } from "../../src/domain/images/images";
 import { applyVmResult } from "../../src/domain/vms/apply-result";
 import { approvedHost } from "../support/fleet";
 import { createHarness } from "../support/harness";
-import { heldWrites, refusalCode } from "../support/held-writes";
+import { refusalCode, secondWritesFirst } from "../support/held-writes";
 import {
   actingAs,
   addMember,
@@ -169,11 +169,11 @@ describe("image catalog", () => {
       sha256: SHA,
       format: "qcow2",
     });
-    const slow = heldWrites(h.deps);
-    const first = createImage({ ...admin, deps: slow.deps }, t.org.id, input);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    await createImage(admin, t.org.id, input);
-    slow.release();
+    const { first } = await secondWritesFirst(
+      h.deps,
+      (deps) => createImage({ ...admin, deps }, t.org.id, input),
+      () => createImage(admin, t.org.id, input),
+    );
     expect(await refusalCode(first)).toBe("slug_taken");
   });
 });

@@ -7,10 +7,8 @@ import { idempotency } from "../../src/domain/vms/operations";
 import { resizeVm } from "../../src/domain/vms/resize-vm";
 import { CreateVmInput } from "../../src/domain/vms/schemas";
 import { hostReports, vmFleet } from "../support/fleet";
-import { heldWrites, refusalCode } from "../support/held-writes";
+import { refusalCode, secondWritesFirst } from "../support/held-writes";
 import { actingAs, okJson } from "../tenancy/fixtures";
-
-const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
 
 /** A running VM its host reported, and the member who made it, as a service context. */
 async function runningVm() {
@@ -47,11 +45,11 @@ describe("two lifecycle requests on one VM at once", () => {
   it("a stop read before a delete committed changes nothing and answers 409 from what the delete left", async () => {
     const { h, vmId, member, openOps, items } = await runningVm();
     const before = (await items()).length;
-    const slow = heldWrites(h.deps);
-    const stop = changeVmState({ ...member, deps: slow.deps }, vmId, "stop", null);
-    await settle();
-    await changeVmState(member, vmId, "delete", null);
-    slow.release();
+    const { first: stop } = await secondWritesFirst(
+      h.deps,
+      (deps) => changeVmState({ ...member, deps }, vmId, "stop", null),
+      () => changeVmState(member, vmId, "delete", null),
+    );
     // Made again on the VM the delete left: it is deleting now.
     expect(await refusalCode(stop)).toBe("invalid_state");
     expect(await openOps()).toEqual([{ kind: "vm.delete" }]);
@@ -67,11 +65,11 @@ describe("two lifecycle requests on one VM at once", () => {
     await okJson(await t.member.request(`/api/v1/vms/${vmId}/stop`, { method: "POST" }), 202);
     await hostReports(h, vmId); // a resize needs a stopped VM
     const key = await idempotency("resize-1", { vmId, diskGb: 20 });
-    const slow = heldWrites(h.deps);
-    const first = resizeVm({ ...member, deps: slow.deps }, vmId, { diskGb: 20 }, key);
-    await settle();
-    const second = await resizeVm(member, vmId, { diskGb: 20 }, key);
-    slow.release();
+    const { first, second } = await secondWritesFirst(
+      h.deps,
+      (deps) => resizeVm({ ...member, deps }, vmId, { diskGb: 20 }, key),
+      () => resizeVm(member, vmId, { diskGb: 20 }, key),
+    );
     const answered = await first;
     expect(answered.replay).toBe(true);
     expect(answered.operation.id).toBe(second.operation.id);
@@ -89,16 +87,11 @@ describe("two lifecycle requests on one VM at once", () => {
     const { h, t, imageId } = fleet;
     const member = actingAs(h, t.member);
     const spec = CreateVmInput.parse({ name: "x", imageId, vcpus, memoryMb: 1024, diskGb: 10 });
-    const slow = heldWrites(h.deps);
-    const first = createVm(
-      { ...member, deps: slow.deps },
-      t.project.id,
-      { ...spec, name: "a" },
-      null,
+    const { first } = await secondWritesFirst(
+      h.deps,
+      (deps) => createVm({ ...member, deps }, t.project.id, { ...spec, name: "a" }, null),
+      () => createVm(member, t.project.id, { ...spec, name: "b" }, null),
     );
-    await settle();
-    await createVm(member, t.project.id, { ...spec, name: "b" }, null);
-    slow.release();
     return refusalCode(first);
   }
 
