@@ -14,8 +14,9 @@ export type AgentEvent = {
 };
 
 /**
- * Stores a batch of progress and log lines; the first one moves `accepted` (or `leased`) to `running`, and the
- * progress lines show on what the item is for (a VM's reason and operation steps).
+ * Stores a batch of progress and log lines; the first one moves `accepted` (or `leased`) to
+ * `running`, and the progress lines show on what the item is for (a VM's reason and operation
+ * steps).
  */
 export async function recordEvents(
   deps: Deps,

@@ -74,9 +74,7 @@ async function hostAction(
   if (!(await may(c, hostRef(hostId), "view"))) {
     throw new ServiceError("NOT_FOUND", `No host ${hostId}.`);
   }
-  return thenBack(c, safeNext(values.back ?? `/hosts/${hostId}`), success, async () => {
-    await run(hostId);
-  });
+  return thenBack(c, safeNext(values.back ?? `/hosts/${hostId}`), success, () => run(hostId));
 }
 
 /** The hosts page; `tokenAnswer` is the token form's response (htmx swaps only its panel). */
